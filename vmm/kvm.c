@@ -1,0 +1,174 @@
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "x86/layout.h"
+
+/* What mvm cannot run without, checked once at start with a clear message. */
+static const struct {
+	int cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+	{ KVM_CAP_PIT_STATE2, "KVM_CAP_PIT_STATE2" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK" },
+	{ KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS" },
+	{ KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS" },
+	{ KVM_CAP_XSAVE, "KVM_CAP_XSAVE" },
+	{ KVM_CAP_XCRS, "KVM_CAP_XCRS" },
+};
+
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name)
+{
+	int r = ioctl(fd, req, arg);
+	if (r < 0) {
+		int err = errno;
+		log_err("%s: %s", name, strerror(err));
+		return -err;
+	}
+	return r;
+}
+
+bool kvm_host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+int kvm_open(struct kvm *k, const char *path)
+{
+	memset(k, 0, sizeof(*k));
+	k->vm_fd = -1;
+	k->sys_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (k->sys_fd < 0) {
+		int err = errno;
+		log_err("open %s: %s", path, strerror(err));
+		return -err;
+	}
+	int ver = __kvm_ioctl(k->sys_fd, KVM_GET_API_VERSION, 0);
+	if (ver != KVM_API_VERSION) {
+		log_err("%s: KVM API version %d, mvm needs %d", path, ver, KVM_API_VERSION);
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
+		if (__kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+			log_err("%s: required capability %s is missing", path, required_caps[i].name);
+			goto fail;
+		}
+	}
+	k->run_size = __kvm_ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (k->run_size < (int)sizeof(struct kvm_run)) {
+		log_err("KVM_GET_VCPU_MMAP_SIZE: %d", k->run_size);
+		goto fail;
+	}
+	k->nr_slots = __kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	k->is_pvm = kvm_host_is_pvm();
+
+	/* The MSRs this KVM can save and restore. */
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	if (__kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG) {
+		log_err("KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
+		goto fail;
+	}
+	k->msr_list = calloc(1, sizeof(*k->msr_list) + probe.nmsrs * sizeof(uint32_t));
+	if (!k->msr_list)
+		goto fail;
+	k->msr_list->nmsrs = probe.nmsrs;
+	if (kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, k->msr_list) < 0)
+		goto fail;
+	return 0;
+fail:
+	kvm_close(k);
+	return -ENODEV;
+}
+
+int kvm_create_vm(struct kvm *k)
+{
+	k->vm_fd = kvm_ioctl(k->sys_fd, KVM_CREATE_VM, 0);
+	return k->vm_fd < 0 ? k->vm_fd : 0;
+}
+
+void kvm_close(struct kvm *k)
+{
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	if (k->sys_fd >= 0)
+		close(k->sys_fd);
+	free(k->msr_list);
+	k->msr_list = NULL;
+	k->vm_fd = k->sys_fd = -1;
+}
+
+int kvm_set_user_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
+			bool log_dirty)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+	if (__kvm_ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+		int err = errno;
+		log_err("KVM_SET_USER_MEMORY_REGION slot %u: %s", slot, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+int kvm_setup_x86_vm(struct kvm *k)
+{
+	int r;
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+
+	r = kvm_ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (r < 0)
+		return r;
+	r = kvm_ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)KVM_TSS_ADDR);
+	if (r < 0)
+		return r;
+	r = kvm_ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	if (r < 0)
+		return r;
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	r = kvm_ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit);
+	return r < 0 ? r : 0;
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k)
+{
+	for (unsigned n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+		if (!c)
+			return NULL;
+		c->nent = n;
+		if (__kvm_ioctl(k->sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		int err = errno;
+		free(c);
+		if (err != E2BIG) {
+			log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(err));
+			errno = err;
+			return NULL;
+		}
+	}
+	errno = E2BIG;
+	return NULL;
+}

@@ -1,0 +1,40 @@
+/* The KVM system and VM file descriptors, and checked ioctl wrappers. */
+#ifndef MVM_KVM_H
+#define MVM_KVM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+struct kvm_cpuid2;
+struct kvm_msr_list;
+
+struct kvm {
+	int sys_fd;
+	int vm_fd;
+	int run_size;  /* mmap size of struct kvm_run */
+	bool is_pvm;   /* host KVM is the kvm_pvm software hypervisor */
+	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST */
+	int nr_slots;
+};
+
+/* Raw ioctl: returns what ioctl() returned. */
+#define __kvm_ioctl(fd, req, arg) ioctl((fd), (req), (arg))
+/* Checked ioctl: returns >= 0 or -errno, logging the ioctl's name on failure. */
+#define kvm_ioctl(fd, req, arg) kvm_ioctl_named((fd), (req), (arg), #req)
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name);
+
+int kvm_open(struct kvm *k, const char *path);
+int kvm_create_vm(struct kvm *k);
+void kvm_close(struct kvm *k);
+int kvm_set_user_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
+			bool log_dirty);
+bool kvm_host_is_pvm(void);
+
+/* The VM-wide x86 pieces: TSS, identity map, irqchip (PIC+IOAPIC), PIT. */
+int kvm_setup_x86_vm(struct kvm *k);
+
+/* KVM_GET_SUPPORTED_CPUID into a freshly allocated buffer. */
+struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k);
+
+#endif

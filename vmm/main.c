@@ -1,0 +1,275 @@
+/* mvm: a microVM monitor. Command-line parsing and the top-level modes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "monitor.h"
+#include "util.h"
+#include "version.h"
+#include "vm.h"
+#include "x86/layout.h"
+
+static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "mvm: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mvm --no-api --config-file FILE [options]\n"
+		"       mvm --api-sock PATH [--config-file FILE] [options]\n"
+		"       mvm run --kernel FILE [--rootfs FILE] [--initrd FILE] [--mem MIB]\n"
+		"               [--vcpus N] [--cmdline ARGS] [--ro] [options]\n"
+		"       mvm --version\n"
+		"\n"
+		"options:\n"
+		"  --id NAME               instance id shown in every log line\n"
+		"  --boot-timer            log Guest-boot-time when the guest writes the boot timer\n"
+		"  --level LEVEL           log level: Error, Warning, Info (default), Debug, Off\n"
+		"  --log-path PATH         log to PATH instead of stderr\n"
+		"  --show-level            put the level in each log line (default on)\n"
+		"  --show-log-origin       put file:line in each log line\n"
+		"  --serial-out PATH       guest console to PATH instead of stdout\n"
+		"  --cpu-template NAME     None (auto: PvmSafe on kvm_pvm hosts), Host, PvmSafe\n");
+}
+
+enum {
+	OPT_API_SOCK = 256,
+	OPT_CONFIG,
+	OPT_NO_API,
+	OPT_BOOT_TIMER,
+	OPT_ID,
+	OPT_LEVEL,
+	OPT_LOG_PATH,
+	OPT_SHOW_LEVEL,
+	OPT_SHOW_ORIGIN,
+	OPT_SERIAL_OUT,
+	OPT_CPU_TEMPLATE,
+	OPT_VERSION,
+	OPT_HELP,
+	OPT_KERNEL,
+	OPT_ROOTFS,
+	OPT_INITRD,
+	OPT_MEM,
+	OPT_VCPUS,
+	OPT_CMDLINE,
+	OPT_RO,
+	OPT_START_US,
+	OPT_START_CPU_US,
+	OPT_PARENT_CPU_US,
+};
+
+struct opts {
+	const char *api_sock, *config_file, *id, *level, *log_path, *serial_out, *cpu_template;
+	bool no_api, boot_timer, show_level, show_origin, run_mode;
+	const char *kernel, *rootfs, *initrd, *cmdline;
+	bool ro;
+	uint64_t mem, vcpus;
+};
+
+static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max || s[0] == '-')
+		die(MVM_EXIT_ARG_PARSING, "%s: '%s' is not a number between %llu and %llu", opt, s,
+		    (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+		{ "config-file", required_argument, NULL, OPT_CONFIG },
+		{ "no-api", no_argument, NULL, OPT_NO_API },
+		{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "log-path", required_argument, NULL, OPT_LOG_PATH },
+		{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
+		{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
+		{ "serial-out", required_argument, NULL, OPT_SERIAL_OUT },
+		{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "vcpus", required_argument, NULL, OPT_VCPUS },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "ro", no_argument, NULL, OPT_RO },
+		{ "start-time-us", required_argument, NULL, OPT_START_US },
+		{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU_US },
+		{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_US },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->show_level = true;
+	if (argc > 1 && !strcmp(argv[1], "run")) {
+		o->run_mode = true;
+		argv++;
+		argc--;
+	}
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		bool run_only = c >= OPT_KERNEL && c <= OPT_RO;
+		if (run_only && !o->run_mode)
+			die(MVM_EXIT_ARG_PARSING, "%s is an option of 'mvm run'", argv[optind - 1]);
+		switch (c) {
+		case OPT_API_SOCK: o->api_sock = optarg; break;
+		case OPT_CONFIG: o->config_file = optarg; break;
+		case OPT_NO_API: o->no_api = true; break;
+		case OPT_BOOT_TIMER: o->boot_timer = true; break;
+		case OPT_ID: o->id = optarg; break;
+		case OPT_LEVEL: o->level = optarg; break;
+		case OPT_LOG_PATH: o->log_path = optarg; break;
+		case OPT_SHOW_LEVEL: o->show_level = true; break;
+		case OPT_SHOW_ORIGIN: o->show_origin = true; break;
+		case OPT_SERIAL_OUT: o->serial_out = optarg; break;
+		case OPT_CPU_TEMPLATE: o->cpu_template = optarg; break;
+		case OPT_VERSION:
+			printf("mvm %s\n", MVM_VERSION);
+			exit(0);
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		case OPT_KERNEL: o->kernel = optarg; break;
+		case OPT_ROOTFS: o->rootfs = optarg; break;
+		case OPT_INITRD: o->initrd = optarg; break;
+		case OPT_MEM: o->mem = parse_num("--mem", optarg, 1, MVM_MAX_MEM_MIB); break;
+		case OPT_VCPUS: o->vcpus = parse_num("--vcpus", optarg, 1, MAX_VCPUS); break;
+		case OPT_CMDLINE: o->cmdline = optarg; break;
+		case OPT_RO: o->ro = true; break;
+		case OPT_START_US:
+		case OPT_START_CPU_US:
+		case OPT_PARENT_CPU_US:
+			parse_num(argv[optind - 2], optarg, 0, UINT64_MAX);
+			break;
+		case ':':
+			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)", argv[optind - 1]);
+		default:
+			die(MVM_EXIT_ARG_PARSING, "unknown option '%s' (see mvm --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die(MVM_EXIT_ARG_PARSING, "unexpected argument '%s' (see mvm --help)", argv[optind]);
+}
+
+static void setup_logging(const struct opts *o, const struct vm_config *c)
+{
+	enum log_level lvl;
+	const char *level = o->level ? o->level : c->log_level;
+	const char *path = o->log_path ? o->log_path : c->log_path;
+
+	if (o->id && !config_id_valid_instance(o->id))
+		die(MVM_EXIT_ARG_PARSING, "--id '%s': use 1 to 64 letters, digits, '-' or '_'", o->id);
+	log_init(o->id);
+	if (level) {
+		if (log_level_parse(level, &lvl))
+			die(MVM_EXIT_ARG_PARSING,
+			    "log level '%s' is unknown; use Error, Warning, Info, Debug, Trace or Off",
+			    level);
+		log_set_level(lvl);
+	}
+	log_set_format(o->show_level || c->log_show_level, o->show_origin || c->log_show_origin);
+	if (path) {
+		int r = log_set_path(path);
+		if (r)
+			die(MVM_EXIT_BAD_CONFIG, "log path %s: %s", path, strerror(-r));
+	}
+}
+
+/* 'mvm run': a config built from flags. */
+static void config_from_run_flags(const struct opts *o, struct vm_config *c)
+{
+	if (!o->kernel)
+		die(MVM_EXIT_ARG_PARSING, "mvm run needs --kernel FILE");
+	c->boot.kernel_image_path = strdup(o->kernel);
+	if (o->initrd)
+		c->boot.initrd_path = strdup(o->initrd);
+	if (o->cmdline)
+		c->boot.boot_args = strdup(o->cmdline);
+	if (o->mem)
+		c->machine.mem_size_mib = (uint32_t)o->mem;
+	if (o->vcpus)
+		c->machine.vcpu_count = (uint32_t)o->vcpus;
+	if (o->rootfs) {
+		struct drive_cfg d = { .is_root_device = true, .is_read_only = o->ro };
+		struct json_err e;
+		snprintf(d.drive_id, sizeof(d.drive_id), "rootfs");
+		d.path_on_host = strdup(o->rootfs);
+		if (config_put_drive(c, &d, &e))
+			die(MVM_EXIT_BAD_CONFIG, "%s", e.msg);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct monitor m;
+	struct json_err e;
+	uint64_t t0 = mono_us();
+
+	parse_args(argc, argv, &o);
+	if (monitor_init(&m))
+		die(MVM_EXIT_ERROR, "cannot set up the event loop: %s", strerror(errno));
+	m.process_start_us = t0;
+	m.boot_timer = o.boot_timer;
+
+	if (o.run_mode) {
+		config_from_run_flags(&o, &m.cfg);
+	} else if (o.config_file) {
+		if (config_load_file(o.config_file, &m.cfg, &e))
+			die(MVM_EXIT_BAD_CONFIG, "%s", e.msg);
+	}
+	if (o.cpu_template && cpu_template_parse(o.cpu_template, &m.cfg.machine.cpu_template))
+		die(MVM_EXIT_ARG_PARSING, "--cpu-template '%s': use None, Host or PvmSafe",
+		    o.cpu_template);
+	setup_logging(&o, &m.cfg);
+
+	if (o.serial_out || m.cfg.serial_out_path) {
+		const char *p = o.serial_out ? o.serial_out : m.cfg.serial_out_path;
+		m.serial_out_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (m.serial_out_fd < 0)
+			die(MVM_EXIT_BAD_CONFIG, "serial output %s: %s", p, strerror(errno));
+	}
+
+	if (!o.run_mode && !o.no_api) {
+		die(MVM_EXIT_ARG_PARSING, "the API socket is not available in this build yet: use "
+					  "--no-api --config-file FILE or 'mvm run'");
+	}
+	if (!o.run_mode && !o.config_file)
+		die(MVM_EXIT_ARG_PARSING, "--no-api needs --config-file FILE");
+
+	int r = monitor_start_vm(&m);
+	if (r) {
+		monitor_fini(&m);
+		return r == -EINVAL || r == -ENOEXEC || r == -EFBIG || r == -E2BIG || r == -ENOENT ||
+				       r == -EACCES
+			       ? MVM_EXIT_BAD_CONFIG
+			       : MVM_EXIT_ERROR;
+	}
+	int code = monitor_run(&m);
+	monitor_fini(&m);
+	return code;
+}

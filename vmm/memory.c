@@ -1,0 +1,115 @@
+#include "memory.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "x86/layout.h"
+
+int guest_mem_layout(uint64_t size, struct guest_region r[GUEST_MEM_MAX_REGIONS])
+{
+	memset(r, 0, sizeof(*r) * GUEST_MEM_MAX_REGIONS);
+	r[0].gpa = 0;
+	r[0].size = MIN(size, MMIO32_START);
+	r[0].file_off = 0;
+	if (size <= MMIO32_START)
+		return 1;
+	r[1].gpa = RAM_HIGH_START;
+	r[1].size = size - MMIO32_START;
+	r[1].file_off = MMIO32_START;
+	return 2;
+}
+
+static int map_region(struct guest_mem *m, struct guest_region *r, enum mem_backing backing)
+{
+	int prot = PROT_READ | PROT_WRITE;
+	int flags = MAP_NORESERVE;
+	int fd = -1;
+	off_t off = 0;
+
+	switch (backing) {
+	case MEM_ANON:
+		flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+		break;
+	case MEM_MEMFD:
+		flags |= MAP_SHARED;
+		fd = m->fd;
+		off = (off_t)r->file_off;
+		break;
+	case MEM_FILE_PRIVATE:
+		flags |= MAP_PRIVATE;
+		fd = m->fd;
+		off = (off_t)r->file_off;
+		break;
+	}
+	void *p = mmap(NULL, r->size, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* THP where asked; a guest with no huge pages still works. */
+	if (m->hugepages && backing == MEM_ANON)
+		madvise(p, r->size, MADV_HUGEPAGE);
+	/* Guest RAM never belongs in a core dump of the monitor. */
+	madvise(p, r->size, MADV_DONTDUMP);
+	r->hva = p;
+	return 0;
+}
+
+int guest_mem_init(struct guest_mem *m, uint64_t size, enum mem_backing backing, int file_fd,
+		   bool hugepages)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (size == 0 || size % 4096)
+		return -EINVAL;
+	m->size = size;
+	m->hugepages = hugepages;
+	m->nr = guest_mem_layout(size, m->r);
+
+	if (backing == MEM_MEMFD) {
+		m->fd = memfd_create("guest-ram", MFD_CLOEXEC);
+		if (m->fd < 0)
+			return -errno;
+		if (ftruncate(m->fd, (off_t)size) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	} else if (backing == MEM_FILE_PRIVATE) {
+		m->fd = file_fd;
+	}
+	for (int i = 0; i < m->nr; i++) {
+		err = map_region(m, &m->r[i], backing);
+		if (err)
+			goto fail;
+	}
+	m->owned = true;
+	return 0;
+fail:
+	m->owned = true;
+	guest_mem_fini(m);
+	return err;
+}
+
+void guest_mem_fini(struct guest_mem *m)
+{
+	if (!m->owned)
+		return;
+	for (int i = 0; i < m->nr; i++) {
+		if (m->r[i].hva)
+			munmap(m->r[i].hva, m->r[i].size);
+		m->r[i].hva = NULL;
+	}
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	m->owned = false;
+}
+
+uint64_t guest_mem_low_end(const struct guest_mem *m)
+{
+	return m->r[0].gpa + m->r[0].size;
+}

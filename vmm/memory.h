@@ -1,0 +1,57 @@
+/* Guest RAM: up to two host mappings split around the 32-bit MMIO gap. */
+#ifndef MVM_MEMORY_H
+#define MVM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 2
+
+struct guest_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint64_t file_off; /* offset of this region in the backing file */
+};
+
+enum mem_backing {
+	MEM_ANON,    /* private anonymous memory */
+	MEM_MEMFD,   /* shared memfd: snapshot-able without copying */
+	MEM_FILE_PRIVATE, /* a memory file mapped MAP_PRIVATE (snapshot restore) */
+};
+
+struct guest_mem {
+	struct guest_region r[GUEST_MEM_MAX_REGIONS];
+	int nr;
+	uint64_t size;  /* total bytes of RAM */
+	int fd;         /* backing fd, -1 for anonymous */
+	bool owned;     /* mappings were made by guest_mem_init() */
+	bool hugepages;
+};
+
+/* Pure: where `size` bytes of RAM live in guest-physical space. Returns count. */
+int guest_mem_layout(uint64_t size, struct guest_region r[GUEST_MEM_MAX_REGIONS]);
+
+int guest_mem_init(struct guest_mem *m, uint64_t size, enum mem_backing backing, int file_fd,
+		   bool hugepages);
+void guest_mem_fini(struct guest_mem *m);
+
+/*
+ * The one checked translator: host pointer for [gpa, gpa+len) or NULL when
+ * the range wraps or is not entirely inside one RAM region.
+ */
+static inline void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < m->nr; i++) {
+		const struct guest_region *r = &m->r[i];
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+/* Highest guest-physical address of RAM below the MMIO gap, exclusive. */
+uint64_t guest_mem_low_end(const struct guest_mem *m);
+
+#endif

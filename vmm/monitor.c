@@ -1,0 +1,134 @@
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "vcpu.h"
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void restore_tty(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+}
+
+/* Keys go to the guest, not to our terminal's line discipline. */
+static void stdin_raw(void)
+{
+	struct termios t;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) < 0)
+		return;
+	tio_saved = true;
+	atexit(restore_tty);
+	t = saved_tio;
+	t.c_lflag &= (tcflag_t) ~(ICANON | ECHO | ISIG | IEXTEN);
+	t.c_iflag &= (tcflag_t) ~(ICRNL | IXON | INLCR);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct monitor *m = opaque;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(m->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+	m->exit_code = 128 + (int)si.ssi_signo;
+	m->stop = true;
+	if (m->vm_built)
+		vm_request_exit(&m->vm, m->exit_code);
+}
+
+int monitor_init(struct monitor *m)
+{
+	sigset_t set;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->sig_fd = -1;
+	m->serial_in_fd = STDIN_FILENO;
+	m->serial_out_fd = STDOUT_FILENO;
+	vm_config_init(&m->cfg);
+	if ((r = evloop_init(&m->loop)))
+		return r;
+	/* A closed console or API client must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = vcpu_signal_init()))
+		return r;
+	/* Termination signals arrive on the loop; every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->sig_fd < 0)
+		return -errno;
+	return evloop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m);
+}
+
+void monitor_fini(struct monitor *m)
+{
+	if (m->vm_built)
+		vm_destroy(&m->vm);
+	m->vm_built = false;
+	if (m->sig_fd >= 0)
+		close(m->sig_fd);
+	m->sig_fd = -1;
+	evloop_fini(&m->loop);
+	vm_config_fini(&m->cfg);
+}
+
+int monitor_start_vm(struct monitor *m)
+{
+	struct json_err e;
+	if (config_validate(&m->cfg, &e)) {
+		log_err("cannot start the VM: %s", e.msg);
+		return -EINVAL;
+	}
+	m->vm.serial_in_fd = m->serial_in_fd;
+	m->vm.serial_out_fd = m->serial_out_fd;
+	m->vm_built = true; /* vm_destroy copes with a half-built VM */
+	int r = vm_create(&m->vm, &m->cfg, &m->loop, m->boot_timer);
+	if (r)
+		return r;
+	if (m->serial_in_fd == STDIN_FILENO)
+		stdin_raw();
+	return vm_start(&m->vm);
+}
+
+int monitor_run(struct monitor *m)
+{
+	while (!m->stop) {
+		if (m->vm_built && atomic_load(&m->vm.exiting)) {
+			m->exit_code = atomic_load(&m->vm.exit_code);
+			break;
+		}
+		int r = evloop_run_once(&m->loop, -1);
+		if (r < 0) {
+			log_err("epoll_wait: %s", strerror(-r));
+			m->exit_code = MVM_EXIT_ERROR;
+			break;
+		}
+	}
+	if (m->vm_built) {
+		vm_destroy(&m->vm);
+		m->vm_built = false;
+	}
+	restore_tty();
+	return m->exit_code;
+}

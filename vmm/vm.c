@@ -1,0 +1,126 @@
+/* A VM's lifecycle: start, pause, resume, exit, teardown. The recipe is in builder.c. */
+#include "vm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../virtio/mmio.h"
+#include "log.h"
+#include "util.h"
+#include "vcpu.h"
+#include "x86/i8042.h"
+#include "x86/serial.h"
+
+void vm_request_exit(struct vm *vm, int code)
+{
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&vm->exiting, &expected, true))
+		return;
+	atomic_store(&vm->exit_code, code);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	uint64_t one = 1;
+	if (vm->exit_efd >= 0) {
+		ssize_t r = write(vm->exit_efd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+int vm_start(struct vm *vm)
+{
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		int r = vcpu_start(&vm->vcpus[i]);
+		if (r) {
+			vm_request_exit(vm, MVM_EXIT_ERROR);
+			return r;
+		}
+	}
+	vm->state = VM_RUNNING;
+	return 0;
+}
+
+int vm_pause(struct vm *vm)
+{
+	if (vm->state != VM_RUNNING)
+		return vm->state == VM_PAUSED ? 0 : -EINVAL;
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->pause_req, true, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	int r = 0;
+	while (vm->nr_paused < vm->nr_vcpus && !atomic_load(&vm->exiting) && r == 0)
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	bool ok = vm->nr_paused == vm->nr_vcpus;
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!ok) {
+		vm_resume(vm);
+		return atomic_load(&vm->exiting) ? -ESRCH : -ETIMEDOUT;
+	}
+	vm->state = VM_PAUSED;
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->pause_req, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (vm->state == VM_PAUSED)
+		vm->state = VM_RUNNING;
+	return 0;
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	return vm->i8042 ? i8042_ctrl_alt_del(vm->i8042) : -ENODEV;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		vm_request_exit(vm, atomic_load(&vm->exit_code));
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			vcpu_join(&vm->vcpus[i]);
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	for (int i = 0; i < vm->nr_virtio; i++) {
+		void *dev = vm->virtio[i]->dev;
+		void (*destroy)(void *) = vm->virtio_destroy[i];
+		virtio_mmio_destroy(vm->virtio[i]);
+		if (destroy)
+			destroy(dev);
+	}
+	vm->nr_virtio = 0;
+	serial_destroy(vm->serial);
+	i8042_destroy(vm->i8042);
+	vm->serial = NULL;
+	vm->i8042 = NULL;
+	irq_line_fini(&vm->serial_irq, &vm->kvm);
+	irq_line_fini(&vm->kbd_irq, &vm->kvm);
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+	guest_mem_fini(&vm->mem);
+	kvm_close(&vm->kvm);
+	if (vm->exit_efd >= 0) {
+		if (vm->loop)
+			evloop_del(vm->loop, vm->exit_efd);
+		close(vm->exit_efd);
+	}
+	vm->exit_efd = -1;
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+	vm->state = VM_EXITED;
+}

@@ -1,0 +1,89 @@
+/* One microVM: KVM handles, guest RAM, buses, devices, vCPUs, the event loop. */
+#ifndef MVM_VM_H
+#define MVM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot_timer.h"
+#include "bus.h"
+#include "config.h"
+#include "eventloop.h"
+#include "irq.h"
+#include "kvm.h"
+#include "memory.h"
+#include "x86/kernel.h"
+
+struct serial;
+struct i8042;
+struct virtio_mmio;
+struct vcpu;
+
+/* Process exit codes, as documented in the README. */
+enum mvm_exit {
+	MVM_EXIT_OK = 0,
+	MVM_EXIT_ERROR = 1,         /* the monitor failed */
+	MVM_EXIT_GUEST_ERROR = 2,   /* KVM could not run the guest (internal error, bad entry) */
+	MVM_EXIT_BAD_SYSCALL = 148, /* a seccomp filter stopped a thread */
+	MVM_EXIT_BAD_CONFIG = 152,
+	MVM_EXIT_ARG_PARSING = 153,
+};
+
+enum vm_state { VM_NOT_STARTED, VM_RUNNING, VM_PAUSED, VM_EXITED };
+
+struct vm {
+	struct kvm kvm;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct evloop *loop; /* the vmm thread's loop, borrowed */
+	struct vm_config *cfg; /* borrowed */
+	struct kernel_info kernel;
+	uint64_t gdt[4];
+
+	struct irq_line serial_irq, kbd_irq;
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct boot_timer boot_timer;
+	bool boot_timer_on;
+	int serial_in_fd, serial_out_fd;
+	struct virtio_mmio *virtio[18];
+	void (*virtio_destroy[18])(void *dev);
+	void *blk[MVM_MAX_DRIVES]; /* struct blk *, in drive config order */
+	int nr_virtio;
+	struct kvm_cpuid2 *cpuid; /* KVM's supported set */
+	enum cpu_template cpu_template; /* resolved */
+
+	struct vcpu *vcpus;
+	int nr_vcpus;
+
+	/* vCPU -> vmm thread: "an exit was requested" */
+	int exit_efd;
+	atomic_int exit_code;
+	atomic_bool exiting;
+
+	/* pause/resume handshake between the vmm thread and vCPU threads */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	int nr_paused;
+	bool pause_req;
+
+	enum vm_state state;
+	uint64_t start_us, start_cpu_us;
+	uint64_t phase_us[4]; /* build, kernel load, devices, vcpus started */
+};
+
+/* Build everything InstanceStart needs, then start the vCPUs. */
+int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer);
+int vm_start(struct vm *vm);
+/* Stop vCPUs, free everything; safe on a partly built VM. */
+void vm_destroy(struct vm *vm);
+/* From any thread: ask the VM to stop with this exit code (first caller wins). */
+void vm_request_exit(struct vm *vm, int code);
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* Ctrl-Alt-Del through the i8042. */
+int vm_send_ctrl_alt_del(struct vm *vm);
+
+#endif

@@ -1,0 +1,182 @@
+#include "cpuid.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#define BIT(n) (1u << (n))
+
+/* Leaf 1 ECX / EDX, leaf 7 EBX bits used below. */
+#define L1_ECX_FMA BIT(12)
+#define L1_ECX_CX16 BIT(13)
+#define L1_ECX_POPCNT BIT(23)
+#define L1_ECX_XSAVE BIT(26)
+#define L1_ECX_OSXSAVE BIT(27)
+#define L1_ECX_AVX BIT(28)
+#define L1_ECX_F16C BIT(29)
+#define L1_ECX_RDRAND BIT(30)
+#define L1_ECX_HYPERVISOR BIT(31)
+#define L1_EDX_HTT BIT(28)
+#define L7_EBX_FSGSBASE BIT(0)
+#define L7_EBX_AVX2 BIT(5)
+#define L7_EBX_RDSEED BIT(18)
+#define L7_EBX_SMAP BIT(20)
+#define L7_EBX_AVX512 (BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31))
+
+static const struct {
+	const char *name;
+	enum cpu_template t;
+} templates[] = {
+	{ "None", CPU_TEMPLATE_AUTO },
+	{ "Auto", CPU_TEMPLATE_AUTO },
+	{ "Host", CPU_TEMPLATE_HOST },
+	{ "PvmSafe", CPU_TEMPLATE_PVM_SAFE },
+};
+
+int cpu_template_parse(const char *s, enum cpu_template *out)
+{
+	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+		if (!strcasecmp(s, templates[i].name)) {
+			*out = templates[i].t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *cpu_template_name(enum cpu_template t)
+{
+	switch (t) {
+	case CPU_TEMPLATE_HOST:
+		return "Host";
+	case CPU_TEMPLATE_PVM_SAFE:
+		return "PvmSafe";
+	default:
+		return "None";
+	}
+}
+
+enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm)
+{
+	if (t != CPU_TEMPLATE_AUTO)
+		return t;
+	return host_is_pvm ? CPU_TEMPLATE_PVM_SAFE : CPU_TEMPLATE_HOST;
+}
+
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function != fn)
+			continue;
+		if (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == index)
+			return e;
+	}
+	return NULL;
+}
+
+static unsigned order_base2(unsigned n)
+{
+	unsigned s = 0;
+	while ((1u << s) < n)
+		s++;
+	return s;
+}
+
+/* Leaves 0xb and 0x1f: one thread per core, all cores in one package. */
+static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cfg)
+{
+	unsigned shift = order_base2(cfg->nr_vcpus);
+	e->edx = cfg->vcpu_id;
+	switch (e->index) {
+	case 0: /* SMT level */
+		e->eax = 0;
+		e->ebx = 1;
+		e->ecx = (1u << 8) | e->index;
+		break;
+	case 1: /* core level */
+		e->eax = shift;
+		e->ebx = cfg->nr_vcpus;
+		e->ecx = (2u << 8) | e->index;
+		break;
+	default:
+		e->eax = 0;
+		e->ebx = 0;
+		e->ecx = e->index;
+	}
+}
+
+/* Leaf 4 (Intel) and 0x8000001d (AMD): who shares each cache. */
+static void cache_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cfg, bool intel)
+{
+	unsigned level = (e->eax >> 5) & 7;
+	unsigned sharing = level >= 3 ? cfg->nr_vcpus - 1 : 0;
+	e->eax &= ~(0xfffu << 14);
+	e->eax |= (sharing & 0xfff) << 14;
+	if (intel) {
+		e->eax &= ~(0x3fu << 26);
+		e->eax |= ((cfg->nr_vcpus - 1) & 0x3f) << 26;
+	}
+}
+
+void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
+{
+	bool pvm = cfg->tmpl == CPU_TEMPLATE_PVM_SAFE;
+	struct kvm_cpuid_entry2 *v = cpuid_find(c, 0, 0);
+	bool intel = v && v->ebx == 0x756e6547; /* "Genu" */
+
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		switch (e->function) {
+		case 1:
+			e->ebx &= 0x0000ffffu;
+			e->ebx |= (cfg->vcpu_id & 0xff) << 24;
+			e->ebx |= (cfg->nr_vcpus & 0xff) << 16;
+			e->ecx |= L1_ECX_HYPERVISOR;
+			if (cfg->nr_vcpus > 1)
+				e->edx |= L1_EDX_HTT;
+			else
+				e->edx &= ~L1_EDX_HTT;
+			if (pvm)
+				e->ecx &= ~(L1_ECX_CX16 | L1_ECX_POPCNT | L1_ECX_XSAVE |
+					    L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_FMA |
+					    L1_ECX_F16C | L1_ECX_RDRAND);
+			break;
+		case 4:
+			if (intel)
+				cache_leaf(e, cfg, true);
+			break;
+		case 7:
+			if (pvm && e->index == 0)
+				e->ebx &= ~(L7_EBX_FSGSBASE | L7_EBX_RDSEED | L7_EBX_SMAP |
+					    L7_EBX_AVX2 | L7_EBX_AVX512);
+			break;
+		case 0xa: /* no virtual PMU is promised */
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+			break;
+		case 0xb:
+		case 0x1f:
+			topology_leaf(e, cfg);
+			break;
+		case 0xd:
+			if (pvm)
+				e->eax = e->ebx = e->ecx = e->edx = 0;
+			break;
+		case 0x80000008:
+			if (!intel) {
+				e->ecx &= ~0xf0ffu;
+				e->ecx |= (cfg->nr_vcpus - 1) & 0xff;
+				e->ecx |= order_base2(cfg->nr_vcpus) << 12;
+			}
+			break;
+		case 0x8000001d:
+			cache_leaf(e, cfg, false);
+			break;
+		case 0x8000001e:
+			e->eax = cfg->vcpu_id;
+			e->ebx = cfg->vcpu_id & 0xff; /* core id; one thread per core */
+			e->ecx = 0;                   /* node 0, one node */
+			break;
+		}
+	}
+}

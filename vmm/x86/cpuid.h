@@ -1,0 +1,29 @@
+/* The CPUID each vCPU sees: KVM's supported set, topology, and CPU templates. */
+#ifndef MVM_X86_CPUID_H
+#define MVM_X86_CPUID_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum cpu_template {
+	CPU_TEMPLATE_AUTO,     /* PVM_SAFE on kvm_pvm hosts, HOST elsewhere */
+	CPU_TEMPLATE_HOST,     /* KVM's supported set, topology only */
+	CPU_TEMPLATE_PVM_SAFE, /* hides what the kvm_pvm emulator cannot run */
+};
+
+struct cpuid_cfg {
+	unsigned vcpu_id;
+	unsigned nr_vcpus;
+	enum cpu_template tmpl; /* resolved: never AUTO */
+};
+
+int cpu_template_parse(const char *s, enum cpu_template *out);
+const char *cpu_template_name(enum cpu_template t);
+enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm);
+
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index);
+/* Pure: rewrite a copy of KVM_GET_SUPPORTED_CPUID for one vCPU. */
+void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg);
+
+#endif
