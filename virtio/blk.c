@@ -12,22 +12,22 @@
 #include "../vmm/log.h"
 #include "../vmm/util.h"
 
-#define SECTOR_SHIFT 9
-#define SECTOR_SIZE (1u << SECTOR_SHIFT)
+#define SECTOR_SHIFT   9
+#define SECTOR_SIZE    (1u << SECTOR_SHIFT)
 #define BLK_QUEUE_SIZE 256
-#define BLK_ID_BYTES 20
+#define BLK_ID_BYTES   20
 
 #define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_RO	     5
+#define VIRTIO_BLK_F_FLUSH   9
 
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_IN	    0
+#define VIRTIO_BLK_T_OUT    1
+#define VIRTIO_BLK_T_FLUSH  4
 #define VIRTIO_BLK_T_GET_ID 8
 
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_OK	    0
+#define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
 
 struct blk_req_hdr {
@@ -74,8 +74,8 @@ static int open_backing(struct blk *b, const char *path, int *fd_out, uint64_t *
 		size = end > 0 ? (uint64_t)end : 0;
 	}
 	if (size % SECTOR_SIZE)
-		log_warn("drive %s: %s is not a multiple of %u bytes; the tail is not visible", b->id,
-			 path, SECTOR_SIZE);
+		log_warn("drive %s: %s is not a multiple of %u bytes; the tail is not visible",
+			 b->id, path, SECTOR_SIZE);
 	*fd_out = fd;
 	*sectors = size >> SECTOR_SHIFT;
 	return 0;
@@ -193,7 +193,8 @@ static bool gather(const struct virtq_chain *c, void *dst, size_t len, int *buf,
 }
 
 /* Build an iovec over [from buf/off, up to `limit` bytes) of one direction. */
-static int build_iov(struct blk *b, int buf, size_t off, bool write, uint64_t limit, uint64_t *total)
+static int build_iov(struct blk *b, int buf, size_t off, bool write, uint64_t limit,
+		     uint64_t *total)
 {
 	const struct virtq_chain *c = &b->chain;
 	int n = 0;
@@ -339,9 +340,7 @@ static uint32_t handle(struct blk *b)
 		status = VIRTIO_BLK_S_OK;
 		break;
 	}
-	default:
-		status = VIRTIO_BLK_S_UNSUPP;
-		b->stats.invalid_reqs++;
+	default: status = VIRTIO_BLK_S_UNSUPP; b->stats.invalid_reqs++;
 	}
 out:
 	if (c->status) {

@@ -42,9 +42,9 @@ enum {
 	REG_CONFIG = 0x100,
 };
 
-#define MMIO_MAGIC 0x74726976 /* "virt" */
+#define MMIO_MAGIC   0x74726976 /* "virt" */
 #define MMIO_VERSION 2
-#define MMIO_VENDOR 0x004d564d /* "MVM" */
+#define MMIO_VENDOR  0x004d564d /* "MVM" */
 
 static void on_notify(void *opaque, uint32_t events);
 
@@ -215,32 +215,22 @@ static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
 {
 	struct virtq *q = t->queue_sel < t->ops->num_queues ? &t->q[t->queue_sel] : NULL;
 	switch (off) {
-	case REG_MAGIC:
-		return MMIO_MAGIC;
-	case REG_VERSION:
-		return MMIO_VERSION;
-	case REG_DEVICE_ID:
-		return t->ops->device_id;
-	case REG_VENDOR_ID:
-		return MMIO_VENDOR;
+	case REG_MAGIC: return MMIO_MAGIC;
+	case REG_VERSION: return MMIO_VERSION;
+	case REG_DEVICE_ID: return t->ops->device_id;
+	case REG_VENDOR_ID: return MMIO_VENDOR;
 	case REG_DEVICE_FEATURES: {
 		uint64_t f = t->ops->features(t->dev) | (1ULL << VIRTIO_F_VERSION_1);
-		return t->dev_features_sel == 0 ? (uint32_t)f
+		return t->dev_features_sel == 0	  ? (uint32_t)f
 		       : t->dev_features_sel == 1 ? (uint32_t)(f >> 32)
 						  : 0;
 	}
-	case REG_QUEUE_NUM_MAX:
-		return q ? t->ops->queue_max : 0;
-	case REG_QUEUE_READY:
-		return q ? q->ready : 0;
-	case REG_INTERRUPT_STATUS:
-		return atomic_load(&t->interrupt_status);
-	case REG_STATUS:
-		return t->status;
-	case REG_CONFIG_GENERATION:
-		return t->config_generation;
-	default:
-		return 0; /* write-only or reserved */
+	case REG_QUEUE_NUM_MAX: return q ? t->ops->queue_max : 0;
+	case REG_QUEUE_READY: return q ? q->ready : 0;
+	case REG_INTERRUPT_STATUS: return atomic_load(&t->interrupt_status);
+	case REG_STATUS: return t->status;
+	case REG_CONFIG_GENERATION: return t->config_generation;
+	default: return 0; /* write-only or reserved */
 	}
 }
 
@@ -253,7 +243,8 @@ static void set_status(struct virtio_mmio *t, uint32_t v)
 	/* FEATURES_OK only for a subset of what we offered, VERSION_1 included. */
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(t->status & VIRTIO_STATUS_FEATURES_OK)) {
 		uint64_t offered = t->ops->features(t->dev) | (1ULL << VIRTIO_F_VERSION_1);
-		if ((t->drv_features & ~offered) || !(t->drv_features & (1ULL << VIRTIO_F_VERSION_1))) {
+		if ((t->drv_features & ~offered) ||
+		    !(t->drv_features & (1ULL << VIRTIO_F_VERSION_1))) {
 			log_once(t->logged_bad, LOG_WARN,
 				 "%s: driver accepted features %#llx outside the offered %#llx "
 				 "(or without VERSION_1)",
@@ -271,7 +262,7 @@ static void set_status(struct virtio_mmio *t, uint32_t v)
 			signal_irq(t, VIRTIO_MMIO_INT_CONFIG);
 			log_once(t->logged_bad, LOG_WARN, "%s: cannot activate: %s", t->name,
 				 (t->status & VIRTIO_STATUS_FEATURES_OK) ? "device refused"
-									: "FEATURES_OK not set");
+									 : "FEATURES_OK not set");
 			return;
 		}
 		t->activated = true;
@@ -305,9 +296,7 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 	bool q_writable = q && !q->ready;
 
 	switch (off) {
-	case REG_DEVICE_FEATURES_SEL:
-		t->dev_features_sel = v;
-		break;
+	case REG_DEVICE_FEATURES_SEL: t->dev_features_sel = v; break;
 	case REG_DRIVER_FEATURES:
 		if (t->status & VIRTIO_STATUS_FEATURES_OK)
 			break;
@@ -316,12 +305,8 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		else if (t->drv_features_sel == 1)
 			t->drv_features = (t->drv_features & 0xffffffffULL) | ((uint64_t)v << 32);
 		break;
-	case REG_DRIVER_FEATURES_SEL:
-		t->drv_features_sel = v;
-		break;
-	case REG_QUEUE_SEL:
-		t->queue_sel = v;
-		break;
+	case REG_DRIVER_FEATURES_SEL: t->drv_features_sel = v; break;
+	case REG_QUEUE_SEL: t->queue_sel = v; break;
 	case REG_QUEUE_NUM:
 		if (q_writable)
 			q->size = (uint16_t)MIN(v, 0xffffu);
@@ -335,12 +320,8 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		if (v < t->ops->num_queues)
 			process_locked(t, (int)v);
 		break;
-	case REG_INTERRUPT_ACK:
-		atomic_fetch_and(&t->interrupt_status, ~v);
-		break;
-	case REG_STATUS:
-		set_status(t, v);
-		break;
+	case REG_INTERRUPT_ACK: atomic_fetch_and(&t->interrupt_status, ~v); break;
+	case REG_STATUS: set_status(t, v); break;
 	case REG_QUEUE_DESC_LOW:
 		if (q_writable)
 			q->desc_gpa = (q->desc_gpa & ~0xffffffffULL) | v;
@@ -365,8 +346,7 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		if (q_writable)
 			q->used_gpa = (q->used_gpa & 0xffffffffULL) | ((uint64_t)v << 32);
 		break;
-	default:
-		break; /* read-only or reserved: ignored */
+	default: break; /* read-only or reserved: ignored */
 	}
 }
 

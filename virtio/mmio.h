@@ -14,7 +14,7 @@
 struct kvm;
 struct evloop;
 
-#define VIRTIO_MMIO_INT_VRING 1
+#define VIRTIO_MMIO_INT_VRING  1
 #define VIRTIO_MMIO_INT_CONFIG 2
 
 struct virtio_mmio;

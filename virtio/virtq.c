@@ -5,14 +5,14 @@
 
 #include "../vmm/util.h"
 
-#define AVAIL_FLAGS(q) ((q)->avail[0])
-#define AVAIL_IDX(q) ((q)->avail[1])
+#define AVAIL_FLAGS(q)	 ((q)->avail[0])
+#define AVAIL_IDX(q)	 ((q)->avail[1])
 #define AVAIL_RING(q, i) ((q)->avail[2 + (i)])
-#define USED_EVENT(q) ((q)->avail[2 + (q)->size])
-#define USED_FLAGS(q) ((q)->used[0])
-#define USED_IDX(q) ((q)->used[1])
-#define USED_ELEM(q, i) ((struct virtq_used_elem *)((q)->used + 2) + (i))
-#define AVAIL_EVENT(q) (*(uint16_t *)(USED_ELEM(q, (q)->size)))
+#define USED_EVENT(q)	 ((q)->avail[2 + (q)->size])
+#define USED_FLAGS(q)	 ((q)->used[0])
+#define USED_IDX(q)	 ((q)->used[1])
+#define USED_ELEM(q, i)	 ((struct virtq_used_elem *)((q)->used + 2) + (i))
+#define AVAIL_EVENT(q)	 (*(uint16_t *)(USED_ELEM(q, (q)->size)))
 
 static inline uint16_t load_acquire16(const uint16_t *p)
 {

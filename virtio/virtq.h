@@ -11,14 +11,14 @@
 
 #include "../vmm/memory.h"
 
-#define VIRTQ_MAX_SIZE 32768
+#define VIRTQ_MAX_SIZE	32768
 #define VIRTQ_MAX_CHAIN 1024 /* descriptors in one chain, indirect included */
 
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_DESC_F_NEXT	   1
+#define VIRTQ_DESC_F_WRITE	   2
+#define VIRTQ_DESC_F_INDIRECT	   4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY 1
+#define VIRTQ_USED_F_NO_NOTIFY	   1
 
 struct virtq_desc {
 	uint64_t addr;
@@ -41,7 +41,7 @@ struct virtq {
 	const struct guest_mem *mem;
 	struct virtq_desc *desc;
 	uint16_t *avail; /* flags, idx, ring[size], used_event */
-	uint16_t *used;  /* flags, idx, then elems, then avail_event */
+	uint16_t *used;	 /* flags, idx, then elems, then avail_event */
 	bool event_idx;
 	/* Device-side indices. */
 	uint16_t last_avail;
@@ -59,8 +59,8 @@ struct virtq_buf {
 
 enum virtq_chain_err {
 	VIRTQ_OK = 0,
-	VIRTQ_ERR_ADDR,     /* a buffer outside guest RAM or wrapping */
-	VIRTQ_ERR_LOOP,     /* longer than the queue (or indirect table) allows */
+	VIRTQ_ERR_ADDR,	    /* a buffer outside guest RAM or wrapping */
+	VIRTQ_ERR_LOOP,	    /* longer than the queue (or indirect table) allows */
 	VIRTQ_ERR_INDEX,    /* next index >= queue size */
 	VIRTQ_ERR_INDIRECT, /* malformed indirect table */
 	VIRTQ_ERR_ORDER,    /* a readable buffer after a writable one */

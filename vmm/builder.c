@@ -28,25 +28,30 @@
 struct cmdline {
 	char buf[CMDLINE_MAX_SIZE];
 	size_t len;
+	size_t wanted; /* what the line would take without the buffer's cap */
 	bool overflow;
 };
 
 static void cmdline_append(struct cmdline *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void cmdline_append(struct cmdline *c, const char *fmt, ...)
 {
 	va_list ap;
-	if (c->len && c->len < sizeof(c->buf) - 1)
+	if (c->len && c->len < sizeof(c->buf) - 1) {
 		c->buf[c->len++] = ' ';
+		c->wanted++;
+	}
 	va_start(ap, fmt);
 	int n = vsnprintf(c->buf + c->len, sizeof(c->buf) - c->len, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(c->buf) - c->len) {
 		c->overflow = true;
+		c->wanted += (size_t)(n < 0 ? 0 : n);
 		c->len = sizeof(c->buf) - 1;
 	} else {
 		c->len += (size_t)n;
+		c->wanted += (size_t)n;
 	}
 }
 
@@ -62,6 +67,10 @@ static int setup_kvm_and_memory(struct vm *vm)
 	int r = kvm_open(&vm->kvm, "/dev/kvm");
 	if (r)
 		return r;
+	vm->cpu_template = cpu_template_resolve(vm->cfg->machine.cpu_template, vm->kvm.is_pvm);
+	if (vm->cfg->machine.cpu_template == CPU_TEMPLATE_AUTO && vm->kvm.is_pvm)
+		log_info("host KVM is kvm_pvm: using the %s CPU template",
+			 cpu_template_name(vm->cpu_template));
 	if ((r = kvm_create_vm(&vm->kvm)) || (r = kvm_setup_x86_vm(&vm->kvm)))
 		return r;
 	uint64_t size = MiB(vm->cfg->machine.mem_size_mib);
@@ -113,7 +122,8 @@ static int attach_virtio(struct vm *vm, const struct virtio_dev_ops *ops, void *
 		return -ENOSPC;
 	uint64_t base = VIRTIO_MMIO_BASE + (uint64_t)slot * VIRTIO_MMIO_SIZE;
 	uint32_t gsi = VIRTIO_IRQ_BASE + (uint32_t)slot;
-	struct virtio_mmio *t = virtio_mmio_create(ops, dev, &vm->mem, &vm->kvm, vm->loop, base, gsi);
+	struct virtio_mmio *t =
+	    virtio_mmio_create(ops, dev, &vm->mem, &vm->kvm, vm->loop, base, gsi);
 	if (!t)
 		return -ENOMEM;
 	vm->virtio[slot] = t;
@@ -177,7 +187,7 @@ static int write_boot_data(struct vm *vm, struct cmdline *cl)
 	if (cl->overflow || cl->len + 1 > ki->cmdline_max) {
 		log_err("kernel command line is too long (%zu bytes with mvm's device entries; the "
 			"kernel accepts at most %u)",
-			cl->len, ki->cmdline_max - 1);
+			cl->wanted, ki->cmdline_max - 1);
 		return -E2BIG;
 	}
 	memcpy(gpa_to_hva(&vm->mem, CMDLINE_START, cl->len + 1), cl->buf, cl->len + 1);
@@ -212,11 +222,6 @@ static int create_vcpus(struct vm *vm)
 	vm->cpuid = kvm_supported_cpuid(&vm->kvm);
 	if (!vm->cpuid)
 		return -errno;
-	vm->cpu_template = cpu_template_resolve(vm->cfg->machine.cpu_template, vm->kvm.is_pvm);
-	if (vm->cfg->machine.cpu_template == CPU_TEMPLATE_AUTO && vm->kvm.is_pvm)
-		log_info("host KVM is kvm_pvm: using the %s CPU template (hides CX16, POPCNT, "
-			 "XSAVE, RDRAND, RDSEED, FSGSBASE, SMAP, which its emulator cannot run)",
-			 cpu_template_name(vm->cpu_template));
 	vm->vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
@@ -280,6 +285,13 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
+	/*
+	 * kvm_pvm passes the host's CPUID bits for CX16, POPCNT, XSAVE, RDRAND...
+	 * through whatever KVM_SET_CPUID2 says, and its emulator cannot run those
+	 * instructions: the template has the guest kernel hide them itself.
+	 */
+	if (vm->cpu_template == CPU_TEMPLATE_PVM_SAFE)
+		cmdline_append(cl, "%s", cpu_template_cmdline(vm->cpu_template));
 	cmdline_append(cl, "%s", cfg->boot.boot_args ? cfg->boot.boot_args : MVM_DEFAULT_BOOT_ARGS);
 	if ((r = attach_legacy(vm)) || (r = attach_drives(vm, cl)) || (r = write_boot_data(vm, cl)))
 		goto out;

@@ -56,8 +56,8 @@ bool config_id_valid(const char *id)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_'))
 			return false;
 	}
 	return true;
@@ -70,8 +70,8 @@ bool config_id_valid_instance(const char *id)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '-'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
 			return false;
 	}
 	return true;
@@ -85,8 +85,8 @@ static int unknown_field(const struct json *j, int k, const char *section, struc
 }
 
 /* Iterate the key/value pairs of object token `obj`. */
-#define for_each_member(j, obj, k, v)                                                    \
-	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size;                \
+#define for_each_member(j, obj, k, v)                                       \
+	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
 	     n__++, k = json_next((j), v), v = k + 1)
 
 int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,
@@ -99,7 +99,7 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 
 	if ((r = json_expect_object(j, obj, "machine-config", e)))
 		return r;
-	for_each_member(j, obj, k, v) {
+	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "vcpu_count")) {
 			if ((r = json_u64(j, v, "vcpu_count", 1, MAX_VCPUS, &u, e)))
 				return r;
@@ -114,8 +114,9 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 			if ((r = json_bool(j, v, "smt", &m.smt, e)))
 				return r;
 			if (m.smt)
-				return json_errf(e, "field 'smt': simultaneous multithreading is not "
-						    "supported; use false");
+				return json_errf(e,
+						 "field 'smt': simultaneous multithreading is not "
+						 "supported; use false");
 		} else if (json_key_is(j, k, "track_dirty_pages")) {
 			if ((r = json_bool(j, v, "track_dirty_pages", &m.track_dirty_pages, e)))
 				return r;
@@ -124,8 +125,10 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 			if ((r = json_string_buf(j, v, "cpu_template", t, sizeof(t), e)))
 				return r;
 			if (cpu_template_parse(t, &m.cpu_template))
-				return json_errf(e, "field 'cpu_template': unknown template '%s'; "
-						    "allowed: None, Host, PvmSafe", t);
+				return json_errf(e,
+						 "field 'cpu_template': unknown template '%s'; "
+						 "allowed: None, Host, PvmSafe",
+						 t);
 		} else if (json_key_is(j, k, "huge_pages")) {
 			char t[16];
 			if ((r = json_string_buf(j, v, "huge_pages", t, sizeof(t), e)))
@@ -135,8 +138,10 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 			else if (!strcmp(t, "2M"))
 				m.huge_pages = HUGE_PAGES_2M;
 			else
-				return json_errf(e, "field 'huge_pages': '%s' is not allowed; use "
-						    "None or 2M", t);
+				return json_errf(e,
+						 "field 'huge_pages': '%s' is not allowed; use "
+						 "None or 2M",
+						 t);
 		} else {
 			return unknown_field(j, k, "machine-config", e);
 		}
@@ -154,7 +159,7 @@ int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struc
 
 	if ((r = json_expect_object(j, obj, "boot-source", e)))
 		return r;
-	for_each_member(j, obj, k, v) {
+	for_each_member (j, obj, k, v) {
 		char **dst;
 		const char *name;
 		if (json_key_is(j, k, "kernel_image_path")) {
@@ -201,9 +206,10 @@ int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, str
 
 	if ((r = json_expect_object(j, obj, "a drive", e)))
 		return r;
-	for_each_member(j, obj, k, v) {
+	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "drive_id")) {
-			if ((r = json_string_buf(j, v, "drive_id", d.drive_id, sizeof(d.drive_id), e)))
+			if ((r = json_string_buf(j, v, "drive_id", d.drive_id, sizeof(d.drive_id),
+						 e)))
 				goto fail;
 		} else if (json_key_is(j, k, "path_on_host")) {
 			free(d.path_on_host);
@@ -236,8 +242,10 @@ int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, str
 			else if (!strcmp(t, "Writeback"))
 				d.cache_type = CACHE_WRITEBACK;
 			else {
-				r = json_errf(e, "field 'cache_type': '%s' is not allowed; use Unsafe "
-						 "or Writeback", t);
+				r = json_errf(e,
+					      "field 'cache_type': '%s' is not allowed; use Unsafe "
+					      "or Writeback",
+					      t);
 				goto fail;
 			}
 		} else if (json_key_is(j, k, "io_engine")) {
@@ -249,8 +257,10 @@ int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, str
 			else if (!strcmp(t, "Async"))
 				d.io_engine = IO_ENGINE_ASYNC;
 			else {
-				r = json_errf(e, "field 'io_engine': '%s' is not allowed; use Sync or "
-						 "Async", t);
+				r = json_errf(e,
+					      "field 'io_engine': '%s' is not allowed; use Sync or "
+					      "Async",
+					      t);
 				goto fail;
 			}
 		} else if (json_key_is(j, k, "direct_io")) {
@@ -302,8 +312,9 @@ int config_put_drive(struct vm_config *c, struct drive_cfg *d, struct json_err *
 		if (!strcmp(c->drives[i].drive_id, d->drive_id))
 			slot = i;
 		else if (d->is_root_device && c->drives[i].is_root_device)
-			return json_errf(e, "drive '%s' cannot be a root device: drive '%s' already is",
-					 d->drive_id, c->drives[i].drive_id);
+			return json_errf(
+			    e, "drive '%s' cannot be a root device: drive '%s' already is",
+			    d->drive_id, c->drives[i].drive_id);
 	}
 	if (slot == MVM_MAX_DRIVES)
 		return json_errf(e, "too many drives (at most %d)", MVM_MAX_DRIVES);
@@ -321,7 +332,7 @@ static int parse_logger(const struct json *j, int obj, struct vm_config *c, stru
 	int r;
 	if ((r = json_expect_object(j, obj, "logger", e)))
 		return r;
-	for_each_member(j, obj, k, v) {
+	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "log_path")) {
 			free(c->log_path);
 			c->log_path = NULL;
@@ -352,7 +363,7 @@ static int parse_metrics(const struct json *j, int obj, struct vm_config *c, str
 	int r;
 	if ((r = json_expect_object(j, obj, "metrics", e)))
 		return r;
-	for_each_member(j, obj, k, v) {
+	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, "metrics_path"))
 			return unknown_field(j, k, "metrics", e);
 		free(c->metrics_path);
@@ -376,7 +387,7 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 		return r;
 	if ((r = json_expect_object(&j, 0, "the config file", e)))
 		goto out;
-	for_each_member(&j, 0, k, v) {
+	for_each_member (&j, 0, k, v) {
 		if (json_key_is(&j, k, "boot-source")) {
 			r = config_parse_boot(&j, v, &c->boot, e);
 		} else if (json_key_is(&j, k, "machine-config")) {
@@ -386,13 +397,15 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 				r = json_errf(e, "'drives' must be an array");
 				goto out;
 			}
-			for (int i = 0, d = v + 1; i < j.t[v].size && !r; i++, d = json_next(&j, d)) {
+			for (int i = 0, d = v + 1; i < j.t[v].size && !r;
+			     i++, d = json_next(&j, d)) {
 				struct drive_cfg dc = { 0 };
 				r = config_parse_drive(&j, d, &dc, e);
 				if (!r) {
 					for (int x = 0; x < c->nr_drives; x++)
 						if (!strcmp(c->drives[x].drive_id, dc.drive_id))
-							r = json_errf(e, "drive_id '%s' appears twice",
+							r = json_errf(e,
+								      "drive_id '%s' appears twice",
 								      dc.drive_id);
 				}
 				if (!r)
@@ -462,6 +475,7 @@ int config_validate(const struct vm_config *c, struct json_err *e)
 	if (roots > 1)
 		return json_errf(e, "more than one drive has is_root_device: true");
 	if (c->nr_drives > VIRTIO_MMIO_MAX_DEVS)
-		return json_errf(e, "too many devices for the %d virtio-mmio slots", VIRTIO_MMIO_MAX_DEVS);
+		return json_errf(e, "too many devices for the %d virtio-mmio slots",
+				 VIRTIO_MMIO_MAX_DEVS);
 	return 0;
 }

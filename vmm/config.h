@@ -11,11 +11,11 @@
 #include "json.h"
 #include "x86/cpuid.h"
 
-#define MVM_MAX_DRIVES 16
-#define MVM_ID_MAX 64
-#define MVM_MAX_MEM_MIB (1024u * 1024u) /* 1 TiB */
-#define MVM_DEFAULT_VCPUS 1
-#define MVM_DEFAULT_MEM_MIB 128
+#define MVM_MAX_DRIVES	      16
+#define MVM_ID_MAX	      64
+#define MVM_MAX_MEM_MIB	      (1024u * 1024u) /* 1 TiB */
+#define MVM_DEFAULT_VCPUS     1
+#define MVM_DEFAULT_MEM_MIB   128
 #define MVM_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
 
 enum cache_type { CACHE_UNSAFE, CACHE_WRITEBACK };

@@ -30,7 +30,8 @@ void irq_line_fini(struct irq_line *l, struct kvm *k)
 {
 	if (l->fd < 0)
 		return;
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)l->fd, .gsi = l->gsi,
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)l->fd,
+				   .gsi = l->gsi,
 				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
 	if (k && k->vm_fd >= 0)
 		__kvm_ioctl(k->vm_fd, KVM_IRQFD, &irqfd);

@@ -49,8 +49,8 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
 		/* Overlong forms, surrogates, beyond Unicode. */
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 			return false;
 		i += len;
 	}
@@ -162,7 +162,8 @@ int json_next(const struct json *j, int i)
 bool json_key_is(const struct json *j, int i, const char *name)
 {
 	size_t n = (size_t)(j->t[i].end - j->t[i].start);
-	return j->t[i].type == JSMN_STRING && strlen(name) == n && !memcmp(j->s + j->t[i].start, name, n);
+	return j->t[i].type == JSMN_STRING && strlen(name) == n &&
+	       !memcmp(j->s + j->t[i].start, name, n);
 }
 
 void json_tok_text(const struct json *j, int i, char *buf, size_t max)
@@ -262,8 +263,8 @@ int json_string(const struct json *j, int i, const char *field, char **out, stru
 			p += 4;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				uint32_t lo;
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || read_u4(p + 2, end, &lo) ||
-				    lo < 0xdc00 || lo > 0xdfff)
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    read_u4(p + 2, end, &lo) || lo < 0xdc00 || lo > 0xdfff)
 					goto bad_escape;
 				p += 6;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -277,8 +278,7 @@ int json_string(const struct json *j, int i, const char *field, char **out, stru
 			/* A \u escape never encodes to more bytes than its 6-byte source. */
 			n += put_utf8(o + n, cp);
 			break;
-		default:
-			goto bad_escape;
+		default: goto bad_escape;
 		}
 	}
 	o[n] = '\0';
@@ -385,11 +385,11 @@ int json_expect_object(const struct json *j, int i, const char *what, struct jso
 size_t json_escape(char *buf, size_t size, const char *s)
 {
 	size_t n = 0;
-#define PUT(c)                                                                           \
-	do {                                                                             \
-		if (n + 1 < size)                                                        \
-			buf[n] = (c);                                                    \
-		n++;                                                                     \
+#define PUT(c)                        \
+	do {                          \
+		if (n + 1 < size)     \
+			buf[n] = (c); \
+		n++;                  \
 	} while (0)
 	PUT('"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

@@ -68,7 +68,8 @@ int kvm_open(struct kvm *k, const char *path)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
 		if (__kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
-			log_err("%s: required capability %s is missing", path, required_caps[i].name);
+			log_err("%s: required capability %s is missing", path,
+				required_caps[i].name);
 			goto fail;
 		}
 	}

@@ -12,8 +12,8 @@ struct kvm_msr_list;
 struct kvm {
 	int sys_fd;
 	int vm_fd;
-	int run_size;  /* mmap size of struct kvm_run */
-	bool is_pvm;   /* host KVM is the kvm_pvm software hypervisor */
+	int run_size;		       /* mmap size of struct kvm_run */
+	bool is_pvm;		       /* host KVM is the kvm_pvm software hypervisor */
 	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST */
 	int nr_slots;
 };

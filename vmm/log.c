@@ -17,8 +17,8 @@ static char instance[65] = "anonymous-instance";
 static __thread char thread_name[16] = "main";
 
 static const char *const level_names[] = {
-	[LOG_OFF] = "Off",     [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
-	[LOG_INFO] = "Info",   [LOG_DEBUG] = "Debug", [LOG_TRACE] = "Trace",
+	[LOG_OFF] = "Off",   [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
+	[LOG_INFO] = "Info", [LOG_DEBUG] = "Debug", [LOG_TRACE] = "Trace",
 };
 
 void log_init(const char *instance_id)

@@ -16,25 +16,25 @@ int log_level_parse(const char *s, enum log_level *out);
 const char *log_instance_id(void);
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
-#define log_at(lvl, ...)                                                       \
-	do {                                                                   \
-		if ((lvl) <= log_get_level())                                  \
-			log_msg((lvl), __FILE__, __LINE__, __VA_ARGS__);       \
+#define log_at(lvl, ...)                                                 \
+	do {                                                             \
+		if ((lvl) <= log_get_level())                            \
+			log_msg((lvl), __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
-#define log_err(...) log_at(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
+#define log_err(...)   log_at(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
 
 /* Log at most once per flag: for guest-triggered errors that could flood. */
-#define log_once(flag, lvl, ...)                                               \
-	do {                                                                   \
-		if (!(flag)) {                                                 \
-			(flag) = true;                                         \
-			log_at(lvl, __VA_ARGS__);                              \
-		}                                                              \
+#define log_once(flag, lvl, ...)                  \
+	do {                                      \
+		if (!(flag)) {                    \
+			(flag) = true;            \
+			log_at(lvl, __VA_ARGS__); \
+		}                                 \
 	} while (0)
 
 #endif

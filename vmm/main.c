@@ -29,22 +29,23 @@ static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const 
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: mvm --no-api --config-file FILE [options]\n"
-		"       mvm --api-sock PATH [--config-file FILE] [options]\n"
-		"       mvm run --kernel FILE [--rootfs FILE] [--initrd FILE] [--mem MIB]\n"
-		"               [--vcpus N] [--cmdline ARGS] [--ro] [options]\n"
-		"       mvm --version\n"
-		"\n"
-		"options:\n"
-		"  --id NAME               instance id shown in every log line\n"
-		"  --boot-timer            log Guest-boot-time when the guest writes the boot timer\n"
-		"  --level LEVEL           log level: Error, Warning, Info (default), Debug, Off\n"
-		"  --log-path PATH         log to PATH instead of stderr\n"
-		"  --show-level            put the level in each log line (default on)\n"
-		"  --show-log-origin       put file:line in each log line\n"
-		"  --serial-out PATH       guest console to PATH instead of stdout\n"
-		"  --cpu-template NAME     None (auto: PvmSafe on kvm_pvm hosts), Host, PvmSafe\n");
+	fprintf(
+	    f,
+	    "usage: mvm --no-api --config-file FILE [options]\n"
+	    "       mvm --api-sock PATH [--config-file FILE] [options]\n"
+	    "       mvm run --kernel FILE [--rootfs FILE] [--initrd FILE] [--mem MIB]\n"
+	    "               [--vcpus N] [--cmdline ARGS] [--ro] [options]\n"
+	    "       mvm --version\n"
+	    "\n"
+	    "options:\n"
+	    "  --id NAME               instance id shown in every log line\n"
+	    "  --boot-timer            log Guest-boot-time when the guest writes the boot timer\n"
+	    "  --level LEVEL           log level: Error, Warning, Info (default), Debug, Off\n"
+	    "  --log-path PATH         log to PATH instead of stderr\n"
+	    "  --show-level            put the level in each log line (default on)\n"
+	    "  --show-log-origin       put file:line in each log line\n"
+	    "  --serial-out PATH       guest console to PATH instead of stdout\n"
+	    "  --cpu-template NAME     None (auto: PvmSafe on kvm_pvm hosts), Host, PvmSafe\n");
 }
 
 enum {
@@ -145,13 +146,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_SHOW_ORIGIN: o->show_origin = true; break;
 		case OPT_SERIAL_OUT: o->serial_out = optarg; break;
 		case OPT_CPU_TEMPLATE: o->cpu_template = optarg; break;
-		case OPT_VERSION:
-			printf("mvm %s\n", MVM_VERSION);
-			exit(0);
+		case OPT_VERSION: printf("mvm %s\n", MVM_VERSION); exit(0);
 		case 'h':
-		case OPT_HELP:
-			usage(stdout);
-			exit(0);
+		case OPT_HELP: usage(stdout); exit(0);
 		case OPT_KERNEL: o->kernel = optarg; break;
 		case OPT_ROOTFS: o->rootfs = optarg; break;
 		case OPT_INITRD: o->initrd = optarg; break;
@@ -161,18 +158,18 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_RO: o->ro = true; break;
 		case OPT_START_US:
 		case OPT_START_CPU_US:
-		case OPT_PARENT_CPU_US:
-			parse_num(argv[optind - 2], optarg, 0, UINT64_MAX);
-			break;
+		case OPT_PARENT_CPU_US: parse_num(argv[optind - 2], optarg, 0, UINT64_MAX); break;
 		case ':':
-			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)", argv[optind - 1]);
+			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)",
+			    argv[optind - 1]);
 		default:
 			die(MVM_EXIT_ARG_PARSING, "unknown option '%s' (see mvm --help)",
 			    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die(MVM_EXIT_ARG_PARSING, "unexpected argument '%s' (see mvm --help)", argv[optind]);
+		die(MVM_EXIT_ARG_PARSING, "unexpected argument '%s' (see mvm --help)",
+		    argv[optind]);
 }
 
 static void setup_logging(const struct opts *o, const struct vm_config *c)
@@ -182,12 +179,14 @@ static void setup_logging(const struct opts *o, const struct vm_config *c)
 	const char *path = o->log_path ? o->log_path : c->log_path;
 
 	if (o->id && !config_id_valid_instance(o->id))
-		die(MVM_EXIT_ARG_PARSING, "--id '%s': use 1 to 64 letters, digits, '-' or '_'", o->id);
+		die(MVM_EXIT_ARG_PARSING, "--id '%s': use 1 to 64 letters, digits, '-' or '_'",
+		    o->id);
 	log_init(o->id);
 	if (level) {
 		if (log_level_parse(level, &lvl))
 			die(MVM_EXIT_ARG_PARSING,
-			    "log level '%s' is unknown; use Error, Warning, Info, Debug, Trace or Off",
+			    "log level '%s' is unknown; use Error, Warning, Info, Debug, Trace or "
+			    "Off",
 			    level);
 		log_set_level(lvl);
 	}
@@ -264,10 +263,10 @@ int main(int argc, char **argv)
 	int r = monitor_start_vm(&m);
 	if (r) {
 		monitor_fini(&m);
-		return r == -EINVAL || r == -ENOEXEC || r == -EFBIG || r == -E2BIG || r == -ENOENT ||
-				       r == -EACCES
-			       ? MVM_EXIT_BAD_CONFIG
-			       : MVM_EXIT_ERROR;
+		return r == -EINVAL || r == -ENOEXEC || r == -EFBIG || r == -E2BIG ||
+			       r == -ENOENT || r == -EACCES
+			   ? MVM_EXIT_BAD_CONFIG
+			   : MVM_EXIT_ERROR;
 	}
 	int code = monitor_run(&m);
 	monitor_fini(&m);

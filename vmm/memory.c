@@ -31,9 +31,7 @@ static int map_region(struct guest_mem *m, struct guest_region *r, enum mem_back
 	off_t off = 0;
 
 	switch (backing) {
-	case MEM_ANON:
-		flags |= MAP_PRIVATE | MAP_ANONYMOUS;
-		break;
+	case MEM_ANON: flags |= MAP_PRIVATE | MAP_ANONYMOUS; break;
 	case MEM_MEMFD:
 		flags |= MAP_SHARED;
 		fd = m->fd;

@@ -16,17 +16,17 @@ struct guest_region {
 };
 
 enum mem_backing {
-	MEM_ANON,    /* private anonymous memory */
-	MEM_MEMFD,   /* shared memfd: snapshot-able without copying */
+	MEM_ANON,	  /* private anonymous memory */
+	MEM_MEMFD,	  /* shared memfd: snapshot-able without copying */
 	MEM_FILE_PRIVATE, /* a memory file mapped MAP_PRIVATE (snapshot restore) */
 };
 
 struct guest_mem {
 	struct guest_region r[GUEST_MEM_MAX_REGIONS];
 	int nr;
-	uint64_t size;  /* total bytes of RAM */
-	int fd;         /* backing fd, -1 for anonymous */
-	bool owned;     /* mappings were made by guest_mem_init() */
+	uint64_t size; /* total bytes of RAM */
+	int fd;	       /* backing fd, -1 for anonymous */
+	bool owned;    /* mappings were made by guest_mem_init() */
 	bool hugepages;
 };
 

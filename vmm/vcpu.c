@@ -73,16 +73,11 @@ void vcpu_kick(struct vcpu *v)
 static const char *internal_suberror(uint32_t s)
 {
 	switch (s) {
-	case KVM_INTERNAL_ERROR_EMULATION:
-		return "instruction emulation failed";
-	case KVM_INTERNAL_ERROR_SIMUL_EX:
-		return "exception while delivering an exception";
-	case KVM_INTERNAL_ERROR_DELIVERY_EV:
-		return "exit while delivering an event";
-	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
-		return "unexpected exit reason";
-	default:
-		return "unknown";
+	case KVM_INTERNAL_ERROR_EMULATION: return "instruction emulation failed";
+	case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception while delivering an exception";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV: return "exit while delivering an event";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected exit reason";
+	default: return "unknown";
 	}
 }
 
@@ -93,7 +88,8 @@ static void report_guest_failure(struct vcpu *v, const char *what, unsigned long
 	struct kvm_sregs sregs;
 	char code[64] = "unavailable";
 
-	if (__kvm_ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || __kvm_ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (__kvm_ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	    __kvm_ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
 		log_err("vcpu %d: %s (%llu); registers unreadable", v->id, what, detail);
 		return;
 	}
@@ -103,11 +99,12 @@ static void report_guest_failure(struct vcpu *v, const char *what, unsigned long
 		if (p) {
 			size_t n = 0;
 			for (int i = 0; i < 15; i++)
-				n += (size_t)snprintf(code + n, sizeof(code) - n, "%s%02x", i ? " " : "", p[i]);
+				n += (size_t)snprintf(code + n, sizeof(code) - n, "%s%02x",
+						      i ? " " : "", p[i]);
 		}
 	}
-	log_err("vcpu %d: %s (%llu) at rip=%#llx cs=%#x cr0=%#llx efer=%#llx; code: %s", v->id, what,
-		detail, (unsigned long long)regs.rip, sregs.cs.selector,
+	log_err("vcpu %d: %s (%llu) at rip=%#llx cs=%#x cr0=%#llx efer=%#llx; code: %s", v->id,
+		what, detail, (unsigned long long)regs.rip, sregs.cs.selector,
 		(unsigned long long)sregs.cr0, (unsigned long long)sregs.efer, code);
 }
 
@@ -133,7 +130,8 @@ static bool handle_exit(struct vcpu *v)
 	}
 	case KVM_EXIT_MMIO:
 		if (!bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
-				run->mmio.is_write) && !run->mmio.is_write)
+				run->mmio.is_write) &&
+		    !run->mmio.is_write)
 			memset(run->mmio.data, 0, sizeof(run->mmio.data));
 		if (run->mmio.is_write)
 			v->stats.exit_mmio_write++;
@@ -154,7 +152,8 @@ static bool handle_exit(struct vcpu *v)
 			vm_request_exit(vm, MVM_EXIT_GUEST_ERROR);
 		} else {
 			log_info("vcpu %d: guest %s", v->id,
-				 run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset" : "shutdown");
+				 run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset"
+										  : "shutdown");
 			vm_request_exit(vm, MVM_EXIT_OK);
 		}
 		return false;
@@ -170,8 +169,7 @@ static bool handle_exit(struct vcpu *v)
 				     run->fail_entry.hardware_entry_failure_reason);
 		vm_request_exit(vm, MVM_EXIT_GUEST_ERROR);
 		return false;
-	case KVM_EXIT_INTR:
-		return true;
+	case KVM_EXIT_INTR: return true;
 	default:
 		v->stats.failures++;
 		report_guest_failure(v, "unhandled KVM exit reason", run->exit_reason);

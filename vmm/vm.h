@@ -24,7 +24,7 @@ struct vcpu;
 /* Process exit codes, as documented in the README. */
 enum mvm_exit {
 	MVM_EXIT_OK = 0,
-	MVM_EXIT_ERROR = 1,         /* the monitor failed */
+	MVM_EXIT_ERROR = 1,	    /* the monitor failed */
 	MVM_EXIT_GUEST_ERROR = 2,   /* KVM could not run the guest (internal error, bad entry) */
 	MVM_EXIT_BAD_SYSCALL = 148, /* a seccomp filter stopped a thread */
 	MVM_EXIT_BAD_CONFIG = 152,
@@ -37,7 +37,7 @@ struct vm {
 	struct kvm kvm;
 	struct guest_mem mem;
 	struct bus pio, mmio;
-	struct evloop *loop; /* the vmm thread's loop, borrowed */
+	struct evloop *loop;   /* the vmm thread's loop, borrowed */
 	struct vm_config *cfg; /* borrowed */
 	struct kernel_info kernel;
 	uint64_t gdt[4];
@@ -52,7 +52,7 @@ struct vm {
 	void (*virtio_destroy[18])(void *dev);
 	void *blk[MVM_MAX_DRIVES]; /* struct blk *, in drive config order */
 	int nr_virtio;
-	struct kvm_cpuid2 *cpuid; /* KVM's supported set */
+	struct kvm_cpuid2 *cpuid;	/* KVM's supported set */
 	enum cpu_template cpu_template; /* resolved */
 
 	struct vcpu *vcpus;

@@ -62,7 +62,7 @@ int pvh_info_write(struct guest_mem *m, const struct boot_info *bi, const struct
 {
 	struct hvm_start_info *si = gpa_to_hva(m, PVH_INFO_START, sizeof(*si));
 	struct hvm_memmap_table_entry *mm =
-		gpa_to_hva(m, PVH_MEMMAP_START, sizeof(*mm) * PVH_MEMMAP_MAX);
+	    gpa_to_hva(m, PVH_MEMMAP_START, sizeof(*mm) * PVH_MEMMAP_MAX);
 	struct hvm_modlist_entry *mod = gpa_to_hva(m, PVH_MODLIST_START, sizeof(*mod));
 	if (!si || !mm || !mod || map->nr > PVH_MEMMAP_MAX)
 		return -EFAULT;
@@ -77,8 +77,8 @@ int pvh_info_write(struct guest_mem *m, const struct boot_info *bi, const struct
 		mm[i] = (struct hvm_memmap_table_entry){ map->e[i].addr, map->e[i].size,
 							 map->e[i].type, 0 };
 	if (bi->initrd_size) {
-		*mod = (struct hvm_modlist_entry){ .paddr = bi->initrd_addr,
-						   .size = bi->initrd_size };
+		*mod =
+		    (struct hvm_modlist_entry){ .paddr = bi->initrd_addr, .size = bi->initrd_size };
 		si->nr_modules = 1;
 		si->modlist_paddr = PVH_MODLIST_START;
 	}

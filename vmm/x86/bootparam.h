@@ -8,8 +8,8 @@
 #include "../memory.h"
 
 #define E820_MAX_ENTRIES_MVM 8
-#define E820_RAM 1
-#define E820_RESERVED 2
+#define E820_RAM	     1
+#define E820_RESERVED	     2
 
 struct e820_map {
 	struct boot_e820_entry e[E820_MAX_ENTRIES_MVM];

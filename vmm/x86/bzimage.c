@@ -8,13 +8,13 @@
 /* Offsets from Documentation/arch/x86/boot.rst. */
 #define SETUP_HDR_OFF 0x1f1
 #define BOOT_FLAG_OFF 0x1fe
-#define HDRS_OFF 0x202
-#define MIN_PROTOCOL 0x020c /* 2.12: xloadflags tells us the 64-bit entry exists */
+#define HDRS_OFF      0x202
+#define MIN_PROTOCOL  0x020c /* 2.12: xloadflags tells us the 64-bit entry exists */
 
-#define EINVAL_WHY(msg)                                                                  \
-	do {                                                                             \
-		*why = (msg);                                                            \
-		return -EINVAL;                                                          \
+#define EINVAL_WHY(msg)         \
+	do {                    \
+		*why = (msg);   \
+		return -EINVAL; \
 	} while (0)
 
 int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_info *ki,

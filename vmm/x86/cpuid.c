@@ -7,21 +7,22 @@
 #define BIT(n) (1u << (n))
 
 /* Leaf 1 ECX / EDX, leaf 7 EBX bits used below. */
-#define L1_ECX_FMA BIT(12)
-#define L1_ECX_CX16 BIT(13)
-#define L1_ECX_POPCNT BIT(23)
-#define L1_ECX_XSAVE BIT(26)
-#define L1_ECX_OSXSAVE BIT(27)
-#define L1_ECX_AVX BIT(28)
-#define L1_ECX_F16C BIT(29)
-#define L1_ECX_RDRAND BIT(30)
+#define L1_ECX_FMA	  BIT(12)
+#define L1_ECX_CX16	  BIT(13)
+#define L1_ECX_POPCNT	  BIT(23)
+#define L1_ECX_XSAVE	  BIT(26)
+#define L1_ECX_OSXSAVE	  BIT(27)
+#define L1_ECX_AVX	  BIT(28)
+#define L1_ECX_F16C	  BIT(29)
+#define L1_ECX_RDRAND	  BIT(30)
 #define L1_ECX_HYPERVISOR BIT(31)
-#define L1_EDX_HTT BIT(28)
-#define L7_EBX_FSGSBASE BIT(0)
-#define L7_EBX_AVX2 BIT(5)
-#define L7_EBX_RDSEED BIT(18)
-#define L7_EBX_SMAP BIT(20)
-#define L7_EBX_AVX512 (BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31))
+#define L1_EDX_HTT	  BIT(28)
+#define L7_EBX_FSGSBASE	  BIT(0)
+#define L7_EBX_AVX2	  BIT(5)
+#define L7_EBX_RDSEED	  BIT(18)
+#define L7_EBX_SMAP	  BIT(20)
+#define L7_EBX_AVX512 \
+	(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31))
 
 static const struct {
 	const char *name;
@@ -47,13 +48,18 @@ int cpu_template_parse(const char *s, enum cpu_template *out)
 const char *cpu_template_name(enum cpu_template t)
 {
 	switch (t) {
-	case CPU_TEMPLATE_HOST:
-		return "Host";
-	case CPU_TEMPLATE_PVM_SAFE:
-		return "PvmSafe";
-	default:
-		return "None";
+	case CPU_TEMPLATE_HOST: return "Host";
+	case CPU_TEMPLATE_PVM_SAFE: return "PvmSafe";
+	default: return "None";
 	}
+}
+
+const char *cpu_template_cmdline(enum cpu_template t)
+{
+	/* The same features the CPUID masks below, hidden by the guest kernel itself. */
+	if (t == CPU_TEMPLATE_PVM_SAFE)
+		return "clearcpuid=cx16,popcnt,xsave,avx,rdrand,rdseed,fsgsbase,smap noxsave";
+	return "";
 }
 
 enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm)
@@ -138,9 +144,9 @@ void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
 			else
 				e->edx &= ~L1_EDX_HTT;
 			if (pvm)
-				e->ecx &= ~(L1_ECX_CX16 | L1_ECX_POPCNT | L1_ECX_XSAVE |
-					    L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_FMA |
-					    L1_ECX_F16C | L1_ECX_RDRAND);
+				e->ecx &=
+				    ~(L1_ECX_CX16 | L1_ECX_POPCNT | L1_ECX_XSAVE | L1_ECX_OSXSAVE |
+				      L1_ECX_AVX | L1_ECX_FMA | L1_ECX_F16C | L1_ECX_RDRAND);
 			break;
 		case 4:
 			if (intel)
@@ -155,9 +161,7 @@ void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
 			e->eax = e->ebx = e->ecx = e->edx = 0;
 			break;
 		case 0xb:
-		case 0x1f:
-			topology_leaf(e, cfg);
-			break;
+		case 0x1f: topology_leaf(e, cfg); break;
 		case 0xd:
 			if (pvm)
 				e->eax = e->ebx = e->ecx = e->edx = 0;
@@ -169,13 +173,11 @@ void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
 				e->ecx |= order_base2(cfg->nr_vcpus) << 12;
 			}
 			break;
-		case 0x8000001d:
-			cache_leaf(e, cfg, false);
-			break;
+		case 0x8000001d: cache_leaf(e, cfg, false); break;
 		case 0x8000001e:
 			e->eax = cfg->vcpu_id;
 			e->ebx = cfg->vcpu_id & 0xff; /* core id; one thread per core */
-			e->ecx = 0;                   /* node 0, one node */
+			e->ecx = 0;		      /* node 0, one node */
 			break;
 		}
 	}

@@ -22,6 +22,9 @@ int cpu_template_parse(const char *s, enum cpu_template *out);
 const char *cpu_template_name(enum cpu_template t);
 enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm);
 
+/* Kernel command-line words a template needs from the guest ("" if none). */
+const char *cpu_template_cmdline(enum cpu_template t);
+
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index);
 /* Pure: rewrite a copy of KVM_GET_SUPPORTED_CPUID for one vCPU. */
 void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg);

@@ -7,10 +7,10 @@
 #include "layout.h"
 #include "pvh.h"
 
-#define EINVAL_WHY(msg)                                                                  \
-	do {                                                                             \
-		*why = (msg);                                                            \
-		return -EINVAL;                                                          \
+#define EINVAL_WHY(msg)         \
+	do {                    \
+		*why = (msg);   \
+		return -EINVAL; \
 	} while (0)
 
 /* Search one PT_NOTE segment for Xen's PHYS32_ENTRY note. */

@@ -5,42 +5,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STS_OBF 0x01
-#define STS_SYS 0x04
-#define STS_CMD 0x08
+#define STS_OBF	     0x01
+#define STS_SYS	     0x04
+#define STS_CMD	     0x08
 #define STS_UNLOCKED 0x10
 
-#define CTR_KBD_INT 0x01
-#define CTR_SYS 0x04
+#define CTR_KBD_INT	0x01
+#define CTR_SYS		0x04
 #define CTR_KBD_DISABLE 0x10
 #define CTR_AUX_DISABLE 0x20
-#define CTR_XLATE 0x40
+#define CTR_XLATE	0x40
 
 /* Controller commands (port 0x64). */
-#define CMD_READ_CTR 0x20
-#define CMD_WRITE_CTR 0x60
-#define CMD_AUX_DISABLE 0xa7
-#define CMD_AUX_ENABLE 0xa8
-#define CMD_AUX_TEST 0xa9
-#define CMD_SELF_TEST 0xaa
-#define CMD_KBD_TEST 0xab
-#define CMD_KBD_DISABLE 0xad
-#define CMD_KBD_ENABLE 0xae
-#define CMD_READ_OUTP 0xd0
-#define CMD_WRITE_OUTP 0xd1
+#define CMD_READ_CTR	  0x20
+#define CMD_WRITE_CTR	  0x60
+#define CMD_AUX_DISABLE	  0xa7
+#define CMD_AUX_ENABLE	  0xa8
+#define CMD_AUX_TEST	  0xa9
+#define CMD_SELF_TEST	  0xaa
+#define CMD_KBD_TEST	  0xab
+#define CMD_KBD_DISABLE	  0xad
+#define CMD_KBD_ENABLE	  0xae
+#define CMD_READ_OUTP	  0xd0
+#define CMD_WRITE_OUTP	  0xd1
 #define CMD_WRITE_KBD_OUT 0xd2
 #define CMD_WRITE_AUX_OUT 0xd3
-#define CMD_WRITE_AUX 0xd4
-#define CMD_PULSE_RESET 0xfe
+#define CMD_WRITE_AUX	  0xd4
+#define CMD_PULSE_RESET	  0xfe
 
 /* Keyboard commands (port 0x60) and replies. */
-#define KBD_ACK 0xfa
+#define KBD_ACK	     0xfa
 #define KBD_SET_LEDS 0xed
-#define KBD_ECHO 0xee
-#define KBD_SCANSET 0xf0
-#define KBD_GET_ID 0xf2
+#define KBD_ECHO     0xee
+#define KBD_SCANSET  0xf0
+#define KBD_GET_ID   0xf2
 #define KBD_SET_RATE 0xf3
-#define KBD_RESET 0xff
+#define KBD_RESET    0xff
 
 struct i8042 {
 	pthread_mutex_t lock;
@@ -103,44 +103,24 @@ static bool command(struct i8042 *d, uint8_t cmd)
 {
 	d->st.pending_cmd = 0;
 	switch (cmd) {
-	case CMD_READ_CTR:
-		push(d, d->st.ctr, false);
-		break;
+	case CMD_READ_CTR: push(d, d->st.ctr, false); break;
 	case CMD_WRITE_CTR:
 	case CMD_WRITE_OUTP:
 	case CMD_WRITE_KBD_OUT:
 	case CMD_WRITE_AUX_OUT:
-	case CMD_WRITE_AUX:
-		d->st.pending_cmd = cmd;
-		break;
-	case CMD_AUX_DISABLE:
-		d->st.ctr |= CTR_AUX_DISABLE;
-		break;
-	case CMD_AUX_ENABLE:
-		d->st.ctr &= (uint8_t)~CTR_AUX_DISABLE;
-		break;
+	case CMD_WRITE_AUX: d->st.pending_cmd = cmd; break;
+	case CMD_AUX_DISABLE: d->st.ctr |= CTR_AUX_DISABLE; break;
+	case CMD_AUX_ENABLE: d->st.ctr &= (uint8_t)~CTR_AUX_DISABLE; break;
 	case CMD_AUX_TEST:
 		push(d, 0x01, false); /* "clock line stuck low": there is no mouse */
 		break;
-	case CMD_SELF_TEST:
-		push(d, 0x55, false);
-		break;
-	case CMD_KBD_TEST:
-		push(d, 0x00, false);
-		break;
-	case CMD_KBD_DISABLE:
-		d->st.ctr |= CTR_KBD_DISABLE;
-		break;
-	case CMD_KBD_ENABLE:
-		d->st.ctr &= (uint8_t)~CTR_KBD_DISABLE;
-		break;
-	case CMD_READ_OUTP:
-		push(d, d->st.outp, false);
-		break;
-	case CMD_PULSE_RESET:
-		return true;
-	default:
-		break; /* unknown commands are ignored, as on many real controllers */
+	case CMD_SELF_TEST: push(d, 0x55, false); break;
+	case CMD_KBD_TEST: push(d, 0x00, false); break;
+	case CMD_KBD_DISABLE: d->st.ctr |= CTR_KBD_DISABLE; break;
+	case CMD_KBD_ENABLE: d->st.ctr &= (uint8_t)~CTR_KBD_DISABLE; break;
+	case CMD_READ_OUTP: push(d, d->st.outp, false); break;
+	case CMD_PULSE_RESET: return true;
+	default: break; /* unknown commands are ignored, as on many real controllers */
 	}
 	return false;
 }
@@ -166,17 +146,14 @@ static void keyboard(struct i8042 *d, uint8_t b)
 		push(d, 0xab, true);
 		push(d, 0x83, true);
 		break;
-	case KBD_ECHO:
-		push(d, KBD_ECHO, true);
-		break;
+	case KBD_ECHO: push(d, KBD_ECHO, true); break;
 	case KBD_SET_LEDS:
 	case KBD_SET_RATE:
 	case KBD_SCANSET:
 		d->st.kbd_pending = b;
 		push(d, KBD_ACK, true);
 		break;
-	default:
-		push(d, KBD_ACK, true);
+	default: push(d, KBD_ACK, true);
 	}
 }
 
@@ -186,24 +163,16 @@ static bool data_write(struct i8042 *d, uint8_t b)
 	uint8_t cmd = d->st.pending_cmd;
 	d->st.pending_cmd = 0;
 	switch (cmd) {
-	case CMD_WRITE_CTR:
-		d->st.ctr = b;
-		return false;
-	case CMD_WRITE_OUTP:
-		d->st.outp = b;
-		return !(b & 1); /* reset line pulled low */
-	case CMD_WRITE_KBD_OUT:
-		push(d, b, true);
-		return false;
+	case CMD_WRITE_CTR: d->st.ctr = b; return false;
+	case CMD_WRITE_OUTP: d->st.outp = b; return !(b & 1); /* reset line pulled low */
+	case CMD_WRITE_KBD_OUT: push(d, b, true); return false;
 	case CMD_WRITE_AUX_OUT:
-		/* No AUX loopback: the byte comes back as keyboard data, which Linux reads as "no mouse". */
+		/* No AUX loopback: the byte comes back as keyboard data, which Linux reads as "no
+		 * mouse". */
 		push(d, b, false);
 		return false;
-	case CMD_WRITE_AUX:
-		return false; /* no mouse to talk to */
-	default:
-		keyboard(d, b);
-		return false;
+	case CMD_WRITE_AUX: return false; /* no mouse to talk to */
+	default: keyboard(d, b); return false;
 	}
 }
 
@@ -238,7 +207,8 @@ int i8042_ctrl_alt_del(struct i8042 *d)
 {
 	/* Scan code set 1 (what a translating controller delivers) and set 2. */
 	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
-	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14 };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+					0x71, 0xf0, 0x11, 0xf0, 0x14 };
 	int r = 0;
 
 	pthread_mutex_lock(&d->lock);

@@ -13,12 +13,12 @@ enum boot_entry { ENTRY_LINUX64, ENTRY_PVH };
 
 struct kernel_info {
 	enum boot_entry mode;
-	uint64_t entry;     /* guest-physical address of the first instruction */
-	uint64_t load_end;  /* first byte after everything the image occupies */
+	uint64_t entry;	   /* guest-physical address of the first instruction */
+	uint64_t load_end; /* first byte after everything the image occupies */
 	bool is_bzimage;
 	struct setup_header hdr; /* bzImage: the image's setup header */
-	uint64_t initrd_max; /* highest address the initrd may end at (exclusive) */
-	uint32_t cmdline_max; /* bytes including the NUL */
+	uint64_t initrd_max;	 /* highest address the initrd may end at (exclusive) */
+	uint32_t cmdline_max;	 /* bytes including the NUL */
 };
 
 /*

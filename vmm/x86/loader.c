@@ -63,15 +63,15 @@ int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *
 			  ki->mode == ENTRY_PVH ? "PVH" : "64-bit", (unsigned long long)ki->entry);
 		break;
 	case -ENOEXEC:
-		log_err("kernel %s: not a kernel image (neither an x86-64 ELF vmlinux nor a bzImage)",
-			path);
+		log_err(
+		    "kernel %s: not a kernel image (neither an x86-64 ELF vmlinux nor a bzImage)",
+		    path);
 		break;
 	case -EFBIG:
 		log_err("kernel %s: does not fit in guest RAM (%llu MiB); raise mem_size_mib", path,
 			(unsigned long long)(m->size >> 20));
 		break;
-	default:
-		log_err("kernel %s: %s", path, why ? why : strerror(-r));
+	default: log_err("kernel %s: %s", path, why ? why : strerror(-r));
 	}
 	return r;
 }

@@ -68,10 +68,10 @@ struct mpc_intsrc {
 
 enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC };
 enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
-#define CPU_ENABLED 1
+#define CPU_ENABLED	  1
 #define CPU_BOOTPROCESSOR 2
-#define APIC_VERSION 0x14
-#define IOAPIC_VERSION 0x11
+#define APIC_VERSION	  0x14
+#define IOAPIC_VERSION	  0x11
 
 _Static_assert(sizeof(struct mpf_intel) == 16, "mpf");
 _Static_assert(sizeof(struct mpc_table) == 44, "mpc");
@@ -87,9 +87,9 @@ uint8_t mptable_checksum(const void *p, size_t len)
 	return sum;
 }
 
-#define MPTABLE_SIZE(n)                                                                  \
+#define MPTABLE_SIZE(n)                                                                       \
 	(sizeof(struct mpf_intel) + sizeof(struct mpc_table) + (n) * sizeof(struct mpc_cpu) + \
-	 sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +                             \
+	 sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +                                 \
 	 (IRQ_MAX + 1 + 2) * sizeof(struct mpc_intsrc))
 
 _Static_assert(MPTABLE_SIZE(MAX_VCPUS) <= LEGACY_HOLE_START - MPTABLE_START,
@@ -117,7 +117,7 @@ int mptable_write(struct guest_mem *m, int nr_cpus)
 		c->apicid = (uint8_t)i;
 		c->apicver = APIC_VERSION;
 		c->cpuflag = CPU_ENABLED | (i == 0 ? CPU_BOOTPROCESSOR : 0);
-		c->cpufeature = 0x600; /* family 6: only printed by guests */
+		c->cpufeature = 0x600;			/* family 6: only printed by guests */
 		c->featureflag = (1u << 0) | (1u << 9); /* FPU, APIC */
 		p += sizeof(*c);
 	}
@@ -140,8 +140,8 @@ int mptable_write(struct guest_mem *m, int nr_cpus)
 	/* Every ISA IRQ straight to the same IOAPIC pin, default polarity/trigger. */
 	for (int irq = 0; irq <= IRQ_MAX; irq++, count++) {
 		struct mpc_intsrc *s = (struct mpc_intsrc *)p;
-		*s = (struct mpc_intsrc){ MP_INTSRC, MP_INT, 0, 0, (uint8_t)irq, ioapic_id,
-					  (uint8_t)irq };
+		*s = (struct mpc_intsrc){ MP_INTSRC,	MP_INT,	   0,		0,
+					  (uint8_t)irq, ioapic_id, (uint8_t)irq };
 		p += sizeof(*s);
 	}
 	struct mpc_intsrc *lint0 = (struct mpc_intsrc *)p;

@@ -5,7 +5,7 @@
 
 #include "layout.h"
 
-#define PTE_P (1ULL << 0)
+#define PTE_P  (1ULL << 0)
 #define PTE_RW (1ULL << 1)
 #define PTE_PS (1ULL << 7)
 

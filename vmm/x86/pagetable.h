@@ -10,7 +10,7 @@
 
 #define GDT_CODE 1
 #define GDT_DATA 2
-#define GDT_TSS 3
+#define GDT_TSS	 3
 
 /* Identity map of the first 4 GiB with 2 MiB pages at PML4_START. */
 int pagetables_write(struct guest_mem *m);

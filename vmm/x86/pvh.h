@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define PVH_START_MAGIC 0x336ec578u
+#define PVH_START_MAGIC		 0x336ec578u
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 struct hvm_start_info {

@@ -10,33 +10,33 @@
 #include "layout.h"
 #include "pagetable.h"
 
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_IA32_SYSENTER_CS	0x174
+#define MSR_IA32_SYSENTER_ESP	0x175
+#define MSR_IA32_SYSENTER_EIP	0x176
+#define MSR_STAR		0xc0000081
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SYSCALL_MASK	0xc0000084
+#define MSR_KERNEL_GS_BASE	0xc0000102
+#define MSR_IA32_TSC		0x10
+#define MSR_IA32_MISC_ENABLE	0x1a0
+#define MSR_MTRR_DEF_TYPE	0x2ff
 #define MISC_ENABLE_FAST_STRING 1ULL
-#define MTRR_ENABLE (1ULL << 11)
-#define MTRR_TYPE_WRBACK 6ULL
+#define MTRR_ENABLE		(1ULL << 11)
+#define MTRR_TYPE_WRBACK	6ULL
 
-#define CR0_PE 0x1ULL
-#define CR0_ET 0x10ULL
-#define CR0_NW (1ULL << 29)
-#define CR0_CD (1ULL << 30)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE 0x20ULL
+#define CR0_PE	 0x1ULL
+#define CR0_ET	 0x10ULL
+#define CR0_NW	 (1ULL << 29)
+#define CR0_CD	 (1ULL << 30)
+#define CR0_PG	 (1ULL << 31)
+#define CR4_PAE	 0x20ULL
 #define EFER_LME 0x100ULL
 #define EFER_LMA 0x400ULL
 
-#define APIC_LVT0 0x350
-#define APIC_LVT1 0x360
-#define APIC_MODE_NMI 0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 int regs_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, const struct cpuid_cfg *cfg)
@@ -87,7 +87,8 @@ int regs_set_boot_msrs(const struct kvm *k, int vcpu_fd)
 	uint32_t n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(boot_msrs); i++) {
 		if (!regs_msr_supported(k, boot_msrs[i].index)) {
-			log_debug("MSR %#x not in KVM's index list, left alone", boot_msrs[i].index);
+			log_debug("MSR %#x not in KVM's index list, left alone",
+				  boot_msrs[i].index);
 			continue;
 		}
 		msrs.e[n].index = boot_msrs[i].index;

@@ -15,28 +15,28 @@
 /* Register offsets (DLAB = 0 unless noted). */
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
-#define IER_RDI 0x01
-#define IER_THRI 0x02
-#define IIR_NONE 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
-#define IIR_FIFO 0xc0
+#define IER_RDI		0x01
+#define IER_THRI	0x02
+#define IIR_NONE	0x01
+#define IIR_THRI	0x02
+#define IIR_RDI		0x04
+#define IIR_FIFO	0xc0
 #define FCR_FIFO_ENABLE 0x01
-#define FCR_CLEAR_RX 0x02
-#define LCR_DLAB 0x80
-#define LSR_DR 0x01
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
-#define MCR_OUT1 0x04
-#define MCR_OUT2 0x08
-#define MCR_LOOP 0x10
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
-#define RX_SIZE 64
+#define FCR_CLEAR_RX	0x02
+#define LCR_DLAB	0x80
+#define LSR_DR		0x01
+#define LSR_THRE	0x20
+#define LSR_TEMT	0x40
+#define MCR_DTR		0x01
+#define MCR_RTS		0x02
+#define MCR_OUT1	0x04
+#define MCR_OUT2	0x08
+#define MCR_LOOP	0x10
+#define MSR_CTS		0x10
+#define MSR_DSR		0x20
+#define MSR_RI		0x40
+#define MSR_DCD		0x80
+#define RX_SIZE		64
 
 struct serial {
 	pthread_mutex_t lock;
@@ -82,7 +82,8 @@ void serial_destroy(struct serial *s)
 
 static bool irq_pending(const struct serial *s)
 {
-	return ((s->st.ier & IER_RDI) && s->st.rx_count) || ((s->st.ier & IER_THRI) && s->st.iir_thre);
+	return ((s->st.ier & IER_RDI) && s->st.rx_count) ||
+	       ((s->st.ier & IER_THRI) && s->st.iir_thre);
 }
 
 static uint8_t iir(const struct serial *s)
@@ -149,30 +150,27 @@ static uint8_t reg_read(struct serial *s, unsigned off)
 		}
 		s->stats.rx_bytes++;
 		return v;
-	case IER:
-		return (s->st.lcr & LCR_DLAB) ? s->st.dlm : s->st.ier;
+	case IER: return (s->st.lcr & LCR_DLAB) ? s->st.dlm : s->st.ier;
 	case IIR_FCR:
 		v = iir(s);
 		/* Reading IIR acknowledges a THR-empty interrupt. */
 		if ((v & 0x0f) == IIR_THRI)
 			s->st.iir_thre = 0;
 		return v;
-	case LCR:
-		return s->st.lcr;
-	case MCR:
-		return s->st.mcr;
-	case LSR:
-		return s->st.lsr;
+	case LCR: return s->st.lcr;
+	case MCR: return s->st.mcr;
+	case LSR: return s->st.lsr;
 	case MSR:
 		if (s->st.mcr & MCR_LOOP) {
 			/* Loopback wires DTR/RTS/OUT1/OUT2 to DSR/CTS/RI/DCD. */
 			uint8_t m = s->st.mcr;
-			return (uint8_t)(((m & MCR_RTS) ? MSR_CTS : 0) | ((m & MCR_DTR) ? MSR_DSR : 0) |
-					 ((m & MCR_OUT1) ? MSR_RI : 0) | ((m & MCR_OUT2) ? MSR_DCD : 0));
+			return (uint8_t)(((m & MCR_RTS) ? MSR_CTS : 0) |
+					 ((m & MCR_DTR) ? MSR_DSR : 0) |
+					 ((m & MCR_OUT1) ? MSR_RI : 0) |
+					 ((m & MCR_OUT2) ? MSR_DCD : 0));
 		}
 		return s->st.msr;
-	default:
-		return s->st.scr;
+	default: return s->st.scr;
 	}
 }
 
@@ -203,17 +201,11 @@ static void reg_write(struct serial *s, unsigned off, uint8_t v)
 			s->st.lsr &= (uint8_t)~LSR_DR;
 		}
 		return;
-	case LCR:
-		s->st.lcr = v;
-		return;
-	case MCR:
-		s->st.mcr = v & 0x1f;
-		return;
+	case LCR: s->st.lcr = v; return;
+	case MCR: s->st.mcr = v & 0x1f; return;
 	case LSR:
-	case MSR:
-		return; /* read-only */
-	default:
-		s->st.scr = v;
+	case MSR: return; /* read-only */
+	default: s->st.scr = v;
 	}
 }
 

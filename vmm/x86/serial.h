@@ -14,8 +14,8 @@ struct serial;
 struct serial_stats {
 	uint64_t tx_bytes;
 	uint64_t rx_bytes;
-	uint64_t missed_write;  /* output fd refused bytes */
-	uint64_t missed_read;   /* input dropped on a full FIFO */
+	uint64_t missed_write; /* output fd refused bytes */
+	uint64_t missed_read;  /* input dropped on a full FIFO */
 };
 
 struct serial_state {

@@ -1,0 +1,168 @@
+"""A small test harness for mvm's integration tests.
+
+Tests are plain functions registered with @test. Each gets a Ctx with paths
+and helpers, raises AssertionError (via check()) to fail, or Skip to be
+skipped with a reason that is printed. Slow tests (a real Linux boot, about a
+minute under kvm_pvm) run concurrently with the fast ones.
+"""
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+REGISTRY = []
+
+
+class Skip(Exception):
+    pass
+
+
+def test(name=None, slow=False, needs_kvm=True, needs_linux=False):
+    def wrap(fn):
+        REGISTRY.append(dict(name=name or fn.__name__, fn=fn, slow=slow,
+                             needs_kvm=needs_kvm, needs_linux=needs_linux,
+                             module=fn.__module__))
+        return fn
+    return wrap
+
+
+def check(cond, msg, output=None):
+    if not cond:
+        if output is not None:
+            msg += "\n--- output (last 40 lines) ---\n" + "\n".join(output.splitlines()[-40:])
+        raise AssertionError(msg)
+
+
+def kvm_available():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def host_is_pvm():
+    return os.path.exists("/sys/module/kvm_pvm")
+
+
+class Result:
+    def __init__(self, rc, out, elapsed, timed_out):
+        self.rc, self.out, self.elapsed, self.timed_out = rc, out, elapsed, timed_out
+
+    def __repr__(self):
+        return f"Result(rc={self.rc}, {self.elapsed:.1f}s{', TIMEOUT' if self.timed_out else ''})"
+
+
+class Ctx:
+    def __init__(self, args, tmp):
+        self.mvm = os.path.abspath(args.mvm)
+        self.kit = os.path.abspath(args.guest_kit)
+        self.guest = os.path.abspath(args.guest)
+        self.tmp = tmp
+
+    def elf(self, name):
+        return os.path.join(self.kit, name + ".elf")
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def disk(self, name, size=1 << 20):
+        p = self.path(name)
+        with open(p, "wb") as f:
+            f.truncate(size)
+        return p
+
+    def linux(self, name):
+        p = os.path.join(self.guest, name)
+        if not os.path.exists(p):
+            raise Skip(f"default guest {name} not built (make guest)")
+        return p
+
+    def copy(self, src, name):
+        dst = self.path(name)
+        shutil.copyfile(src, dst)
+        return dst
+
+    def write_json(self, name, obj):
+        p = self.path(name)
+        with open(p, "w") as f:
+            json.dump(obj, f)
+        return p
+
+    def run(self, args, timeout=30, stdin=subprocess.DEVNULL, until=None, env=None):
+        """Run mvm (or another command) to its end; stdout+stderr merged.
+
+        `until`: a string; when it appears in the output the process gets
+        SIGTERM (for guests that never exit on their own here)."""
+        cmd = args if args and args[0] != "mvm" else [self.mvm] + args[1:]
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=stdin, env=env)
+        chunks, timed_out = [], False
+        reader_done = threading.Event()
+
+        def reader():
+            for line in iter(p.stdout.readline, b""):
+                chunks.append(line.decode("utf-8", "replace"))
+                if until and until in chunks[-1]:
+                    p.send_signal(signal.SIGTERM)
+            reader_done.set()
+
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            p.kill()
+            p.wait()
+        reader_done.wait(5)
+        return Result(p.returncode, "".join(chunks), time.monotonic() - t0, timed_out)
+
+
+def run_all(args):
+    tmp_root = tempfile.mkdtemp(prefix="mvm-it-")
+    have_kvm = kvm_available()
+    results = []
+    lock = threading.Lock()
+    selected = [t for t in REGISTRY if not args.filter or args.filter in t["name"]]
+
+    def run_one(t):
+        tmp = tempfile.mkdtemp(prefix=t["name"] + "-", dir=tmp_root)
+        ctx = Ctx(args, tmp)
+        t0 = time.monotonic()
+        status, detail = "pass", ""
+        try:
+            if t["needs_kvm"] and not have_kvm:
+                raise Skip("/dev/kvm is absent")
+            t["fn"](ctx)
+        except Skip as e:
+            status, detail = "skip", str(e)
+        except AssertionError as e:
+            status, detail = "fail", str(e)
+        except Exception:
+            status, detail = "fail", traceback.format_exc()
+        dt = time.monotonic() - t0
+        with lock:
+            tag = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}[status]
+            print(f"  {tag} {t['name']} ({dt:.1f}s){': ' + detail.splitlines()[0] if status == 'skip' else ''}",
+                  flush=True)
+            if status == "fail":
+                print("    " + detail.replace("\n", "\n    "), flush=True)
+            results.append(dict(name=t["name"], status=status, detail=detail, seconds=round(dt, 2)))
+        if status != "fail":
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    slow = [t for t in selected if t["slow"]]
+    fast = [t for t in selected if not t["slow"]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_one, t) for t in slow]
+        for t in fast:
+            run_one(t)
+        for f in futures:
+            f.result()
+    shutil.rmtree(tmp_root, ignore_errors=True) if all(r["status"] != "fail" for r in results) else None
+    return results
