@@ -14,18 +14,31 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
 CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) -pthread -MMD -MP
 LDFLAGS := -pthread -Wl,-z,noexecstack -Wl,-z,relro -Wl,-z,now
-LDLIBS :=
+LDLIBS := -lhttp_parser
+
+# snapshot/: state-file codec and memory files (pure: also unit-tested).
+SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := \
 	vmm/util.c vmm/log.c vmm/json.c vmm/config.c vmm/memory.c vmm/kvm.c \
 	vmm/bus.c vmm/eventloop.c vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/builder.c \
-	vmm/monitor.c vmm/boot_timer.c \
+	vmm/monitor.c vmm/boot_timer.c vmm/strbuf.c vmm/config_out.c vmm/metrics.c \
+	vmm/requests.c \
 	vmm/x86/bootparam.c vmm/x86/pagetable.c vmm/x86/mptable.c vmm/x86/elf.c \
 	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/regs.c \
 	vmm/x86/serial.c vmm/x86/i8042.c \
-	virtio/virtq.c virtio/mmio.c virtio/blk.c
+	virtio/virtq.c virtio/mmio.c virtio/blk.c \
+	api-socket/http.c api-socket/routes.c api-socket/server.c \
+	$(SNAPSHOT_SRCS)
 MVM_SRCS := vmm/main.c $(CORE_SRCS)
+
+
+# jailer/: the mvm-jailer binary.
+JAILER_SRCS := \
+	jailer/main.c jailer/args.c jailer/validate.c jailer/chroot.c jailer/dev.c \
+	jailer/cgroup.c jailer/proc.c jailer/caps.c jailer/interp.c vmm/util.c
+JAILER_LIBS := -lcap
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -35,6 +48,8 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/asan/%.o) $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o)
 
 MVM := $(BUILD)/bin/mvm
+JAILER := $(BUILD)/bin/mvm-jailer
+JAILER_OBJS := $(JAILER_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/tests/unit/unit
 UNIT_ASAN := $(BUILD)/asan/unit
 GUEST_KIT := $(BUILD)/tests/guest
@@ -42,11 +57,15 @@ GUEST_KIT := $(BUILD)/tests/guest
 .PHONY: all test unit integration demo guest guest-kit asan format format-check install \
 	clean deps perf
 
-all: $(MVM)
+all: $(MVM) $(JAILER)
 
 $(MVM): $(MVM_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(JAILER): $(JAILER_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(JAILER_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -108,8 +127,9 @@ format-check:
 
 install: all
 	install -D -m 0755 $(MVM) $(DESTDIR)$(PREFIX)/bin/mvm
+	install -D -m 0755 $(JAILER) $(DESTDIR)$(PREFIX)/bin/mvm-jailer
 
 clean:
 	rm -rf $(BUILD)
 
--include $(MVM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+-include $(MVM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(JAILER_OBJS:.o=.d)

@@ -247,7 +247,8 @@ static void on_exit_event(void *opaque, uint32_t events)
 	(void)r;
 }
 
-int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer)
+int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
+	      uint64_t start_us)
 {
 	struct cmdline *cl = NULL;
 	int r;
@@ -257,7 +258,7 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	memset(vm, 0, sizeof(*vm));
 	vm->serial_in_fd = in_fd;
 	vm->serial_out_fd = out_fd;
-	vm->start_us = mono_us();
+	vm->start_us = start_us ? start_us : mono_us();
 	vm->start_cpu_us = cpu_us();
 	vm->cfg = cfg;
 	vm->loop = loop;

@@ -89,37 +89,39 @@ static int unknown_field(const struct json *j, int k, const char *section, struc
 	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
 	     n__++, k = json_next((j), v), v = k + 1)
 
-int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,
-			 struct json_err *e)
+int config_parse_machine_fields(const struct json *j, int obj, struct machine_cfg *out,
+				unsigned *present, struct json_err *e)
 {
 	struct machine_cfg m = *out;
-	bool have_vcpus = false, have_mem = false;
+	unsigned have = 0;
 	uint64_t u;
 	int r;
 
 	if ((r = json_expect_object(j, obj, "machine-config", e)))
 		return r;
-	for_each_member (j, obj, k, v) {
+	for_each_member(j, obj, k, v)
+	{
 		if (json_key_is(j, k, "vcpu_count")) {
 			if ((r = json_u64(j, v, "vcpu_count", 1, MAX_VCPUS, &u, e)))
 				return r;
 			m.vcpu_count = (uint32_t)u;
-			have_vcpus = true;
+			have |= MC_VCPUS;
 		} else if (json_key_is(j, k, "mem_size_mib")) {
 			if ((r = json_u64(j, v, "mem_size_mib", 1, MVM_MAX_MEM_MIB, &u, e)))
 				return r;
 			m.mem_size_mib = (uint32_t)u;
-			have_mem = true;
+			have |= MC_MEM;
 		} else if (json_key_is(j, k, "smt")) {
 			if ((r = json_bool(j, v, "smt", &m.smt, e)))
 				return r;
 			if (m.smt)
-				return json_errf(e,
-						 "field 'smt': simultaneous multithreading is not "
-						 "supported; use false");
+				return json_errf(e, "field 'smt': simultaneous multithreading is not "
+						    "supported; use false");
+			have |= MC_SMT;
 		} else if (json_key_is(j, k, "track_dirty_pages")) {
 			if ((r = json_bool(j, v, "track_dirty_pages", &m.track_dirty_pages, e)))
 				return r;
+			have |= MC_TRACK_DIRTY;
 		} else if (json_key_is(j, k, "cpu_template")) {
 			char t[32];
 			if ((r = json_string_buf(j, v, "cpu_template", t, sizeof(t), e)))
@@ -129,24 +131,55 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 						 "field 'cpu_template': unknown template '%s'; "
 						 "allowed: None, Host, PvmSafe",
 						 t);
+			have |= MC_TEMPLATE;
 		} else if (json_key_is(j, k, "huge_pages")) {
 			char t[16];
 			if ((r = json_string_buf(j, v, "huge_pages", t, sizeof(t), e)))
 				return r;
 			if (!strcmp(t, "None"))
 				m.huge_pages = HUGE_PAGES_NONE;
-			else if (!strcmp(t, "2M"))
+			else if (!strcmp(t, "2M") || !strcmp(t, "Transparent"))
 				m.huge_pages = HUGE_PAGES_2M;
 			else
 				return json_errf(e,
 						 "field 'huge_pages': '%s' is not allowed; use "
-						 "None or 2M",
+						 "None, Transparent or 2M",
 						 t);
+			have |= MC_HUGE_PAGES;
 		} else {
 			return unknown_field(j, k, "machine-config", e);
 		}
 	}
-	if (!partial && (!have_vcpus || !have_mem))
+	*out = m;
+	*present = have;
+	return 0;
+}
+
+void config_machine_apply(struct machine_cfg *dst, const struct machine_cfg *src, unsigned present)
+{
+	if (present & MC_VCPUS)
+		dst->vcpu_count = src->vcpu_count;
+	if (present & MC_MEM)
+		dst->mem_size_mib = src->mem_size_mib;
+	if (present & MC_SMT)
+		dst->smt = src->smt;
+	if (present & MC_TRACK_DIRTY)
+		dst->track_dirty_pages = src->track_dirty_pages;
+	if (present & MC_TEMPLATE)
+		dst->cpu_template = src->cpu_template;
+	if (present & MC_HUGE_PAGES)
+		dst->huge_pages = src->huge_pages;
+}
+
+int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,
+			 struct json_err *e)
+{
+	struct machine_cfg m = *out;
+	unsigned have;
+	int r = config_parse_machine_fields(j, obj, &m, &have, e);
+	if (r)
+		return r;
+	if (!partial && (!(have & MC_VCPUS) || !(have & MC_MEM)))
 		return json_errf(e, "machine-config needs both 'vcpu_count' and 'mem_size_mib'");
 	*out = m;
 	return 0;

@@ -70,7 +70,20 @@ bool config_id_valid(const char *id);
 /* Instance ids (--id): 1..64 of [A-Za-z0-9_-]. */
 bool config_id_valid_instance(const char *id);
 
+/* Which machine-config fields a request carried (PATCH applies only those). */
+enum {
+	MC_VCPUS = 1 << 0,
+	MC_MEM = 1 << 1,
+	MC_SMT = 1 << 2,
+	MC_TRACK_DIRTY = 1 << 3,
+	MC_TEMPLATE = 1 << 4,
+	MC_HUGE_PAGES = 1 << 5,
+};
+
 /* Parsers shared by the config file and the API; each names the bad field. */
+int config_parse_machine_fields(const struct json *j, int obj, struct machine_cfg *out,
+				unsigned *present, struct json_err *e);
+void config_machine_apply(struct machine_cfg *dst, const struct machine_cfg *src, unsigned present);
 int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,
 			 struct json_err *e);
 int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struct json_err *e);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../api-socket/http.h"
+#include "../api-socket/server.h"
 #include "config.h"
 #include "log.h"
 #include "monitor.h"
@@ -72,6 +74,8 @@ enum {
 	OPT_START_US,
 	OPT_START_CPU_US,
 	OPT_PARENT_CPU_US,
+	OPT_MAX_PAYLOAD,
+	OPT_METRICS_PATH,
 };
 
 struct opts {
@@ -80,6 +84,8 @@ struct opts {
 	const char *kernel, *rootfs, *initrd, *cmdline;
 	bool ro;
 	uint64_t mem, vcpus;
+	uint64_t max_payload;
+	const char *metrics_path;
 };
 
 static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t max)
@@ -119,6 +125,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "start-time-us", required_argument, NULL, OPT_START_US },
 		{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU_US },
 		{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_US },
+		{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+		{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -159,6 +167,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_START_US:
 		case OPT_START_CPU_US:
 		case OPT_PARENT_CPU_US: parse_num(argv[optind - 2], optarg, 0, UINT64_MAX); break;
+		case OPT_MAX_PAYLOAD:
+			o->max_payload = parse_num("--http-api-max-payload-size", optarg, 1024, 1u << 24);
+			break;
+		case OPT_METRICS_PATH: o->metrics_path = optarg; break;
 		case ':':
 			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)",
 			    argv[optind - 1]);
@@ -222,30 +234,81 @@ static void config_from_run_flags(const struct opts *o, struct vm_config *c)
 	}
 }
 
+static int exit_code_for(int r)
+{
+	switch (r) {
+	case -EINVAL:
+	case -ENOEXEC:
+	case -EFBIG:
+	case -E2BIG:
+	case -ENOENT:
+	case -EACCES:
+	case -EROFS:
+	case -EISDIR:
+		return MVM_EXIT_BAD_CONFIG;
+	default:
+		return MVM_EXIT_ERROR;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct monitor m;
+	struct api_server api;
 	struct json_err e;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = mono_us(), c0 = cpu_us();
+	bool have_api = false;
 
 	parse_args(argc, argv, &o);
+	if (!o.run_mode && !o.no_api && !o.api_sock)
+		die(MVM_EXIT_ARG_PARSING, "say where the API socket goes (--api-sock PATH) or run "
+					  "without one (--no-api --config-file FILE)");
+	if (o.no_api && !o.config_file)
+		die(MVM_EXIT_ARG_PARSING, "--no-api needs --config-file FILE");
 	if (monitor_init(&m))
 		die(MVM_EXIT_ERROR, "cannot set up the event loop: %s", strerror(errno));
 	m.process_start_us = t0;
 	m.boot_timer = o.boot_timer;
+	log_init(o.id);
+
+	/* The socket first: orchestrators wait for it before anything else. */
+	if (o.api_sock && !o.no_api && !o.run_mode) {
+		if (o.id && !config_id_valid_instance(o.id))
+			die(MVM_EXIT_ARG_PARSING, "--id '%s': use 1 to 64 letters, digits, '-' or '_'",
+			    o.id);
+		if (api_server_bind(&api, o.api_sock,
+				    o.max_payload ? o.max_payload : HTTP_DEFAULT_MAX_BODY))
+			die(MVM_EXIT_ERROR, "cannot listen on the API socket %s", o.api_sock);
+		if (api_server_start(&api) || monitor_attach_api(&m, &api))
+			die(MVM_EXIT_ERROR, "cannot start the API thread");
+		have_api = true;
+	}
 
 	if (o.run_mode) {
 		config_from_run_flags(&o, &m.cfg);
 	} else if (o.config_file) {
-		if (config_load_file(o.config_file, &m.cfg, &e))
+		if (config_load_file(o.config_file, &m.cfg, &e)) {
+			if (have_api)
+				api_server_stop(&api);
 			die(MVM_EXIT_BAD_CONFIG, "%s", e.msg);
+		}
 	}
 	if (o.cpu_template && cpu_template_parse(o.cpu_template, &m.cfg.machine.cpu_template))
 		die(MVM_EXIT_ARG_PARSING, "--cpu-template '%s': use None, Host or PvmSafe",
 		    o.cpu_template);
 	setup_logging(&o, &m.cfg);
+	m.metrics.startup_us = mono_us() - t0;
+	m.metrics.startup_cpu_us = cpu_us() - c0;
 
+	const char *metrics = o.metrics_path ? o.metrics_path : m.cfg.metrics_path;
+	if (metrics) {
+		int r = monitor_set_metrics(&m, metrics);
+		if (r)
+			die(MVM_EXIT_BAD_CONFIG, "metrics path %s: %s", metrics, strerror(-r));
+		if (!m.cfg.metrics_path)
+			m.cfg.metrics_path = strdup(metrics);
+	}
 	if (o.serial_out || m.cfg.serial_out_path) {
 		const char *p = o.serial_out ? o.serial_out : m.cfg.serial_out_path;
 		m.serial_out_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -253,22 +316,19 @@ int main(int argc, char **argv)
 			die(MVM_EXIT_BAD_CONFIG, "serial output %s: %s", p, strerror(errno));
 	}
 
-	if (!o.run_mode && !o.no_api) {
-		die(MVM_EXIT_ARG_PARSING, "the API socket is not available in this build yet: use "
-					  "--no-api --config-file FILE or 'mvm run'");
+	int code;
+	if (o.run_mode || o.config_file) {
+		int r = monitor_start_vm(&m, 0);
+		if (r) {
+			if (have_api)
+				api_server_stop(&api);
+			monitor_fini(&m);
+			return exit_code_for(r);
+		}
 	}
-	if (!o.run_mode && !o.config_file)
-		die(MVM_EXIT_ARG_PARSING, "--no-api needs --config-file FILE");
-
-	int r = monitor_start_vm(&m);
-	if (r) {
-		monitor_fini(&m);
-		return r == -EINVAL || r == -ENOEXEC || r == -EFBIG || r == -E2BIG ||
-			       r == -ENOENT || r == -EACCES
-			   ? MVM_EXIT_BAD_CONFIG
-			   : MVM_EXIT_ERROR;
-	}
-	int code = monitor_run(&m);
+	code = monitor_run(&m);
+	if (have_api)
+		api_server_stop(&api);
 	monitor_fini(&m);
 	return code;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -51,6 +52,10 @@ static int map_region(struct guest_mem *m, struct guest_region *r, enum mem_back
 		madvise(p, r->size, MADV_HUGEPAGE);
 	/* Guest RAM never belongs in a core dump of the monitor. */
 	madvise(p, r->size, MADV_DONTDUMP);
+	/* Named in /proc/PID/smaps, so the monitor's own memory can be told apart. */
+	if (backing == MEM_ANON)
+		prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, r->size,
+		      (unsigned long)"mvm-guest-ram");
 	r->hva = p;
 	return 0;
 }

@@ -7,12 +7,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "../api-socket/server.h"
 #include "log.h"
 #include "util.h"
 #include "vcpu.h"
+
+#define METRICS_PERIOD_S 60
 
 static struct termios saved_tio;
 static bool tio_saved;
@@ -60,6 +64,8 @@ int monitor_init(struct monitor *m)
 
 	memset(m, 0, sizeof(*m));
 	m->sig_fd = -1;
+	m->metrics_timer_fd = -1;
+	metrics_init(&m->metrics);
 	m->serial_in_fd = STDIN_FILENO;
 	m->serial_out_fd = STDOUT_FILENO;
 	vm_config_init(&m->cfg);
@@ -89,11 +95,15 @@ void monitor_fini(struct monitor *m)
 	if (m->sig_fd >= 0)
 		close(m->sig_fd);
 	m->sig_fd = -1;
+	if (m->metrics_timer_fd >= 0)
+		close(m->metrics_timer_fd);
+	m->metrics_timer_fd = -1;
+	metrics_fini(&m->metrics);
 	evloop_fini(&m->loop);
 	vm_config_fini(&m->cfg);
 }
 
-int monitor_start_vm(struct monitor *m)
+int monitor_start_vm(struct monitor *m, uint64_t start_us)
 {
 	struct json_err e;
 	if (config_validate(&m->cfg, &e)) {
@@ -102,13 +112,60 @@ int monitor_start_vm(struct monitor *m)
 	}
 	m->vm.serial_in_fd = m->serial_in_fd;
 	m->vm.serial_out_fd = m->serial_out_fd;
-	m->vm_built = true; /* vm_destroy copes with a half-built VM */
-	int r = vm_create(&m->vm, &m->cfg, &m->loop, m->boot_timer);
-	if (r)
+	int r = vm_create(&m->vm, &m->cfg, &m->loop, m->boot_timer, start_us);
+	if (!r)
+		r = vm_start(&m->vm);
+	if (r) {
+		/* Leave no half-built VM: a corrected InstanceStart can try again. */
+		vm_destroy(&m->vm);
+		memset(&m->vm, 0, sizeof(m->vm));
 		return r;
+	}
+	m->vm_built = true;
+	m->metrics.lat.vmm_start = mono_us() - m->vm.start_us;
 	if (m->serial_in_fd == STDIN_FILENO)
 		stdin_raw();
-	return vm_start(&m->vm);
+	return 0;
+}
+
+static void on_api_request(void *opaque, uint32_t events)
+{
+	struct monitor *m = opaque;
+	(void)events;
+	struct api_request *req = api_channel_take(&m->api->chan);
+	if (!req)
+		return;
+	monitor_handle_request(m, req, &m->api->chan.resp);
+	api_channel_reply(&m->api->chan);
+}
+
+int monitor_attach_api(struct monitor *m, struct api_server *api)
+{
+	m->api = api;
+	return evloop_add(&m->loop, api->chan.req_fd, EPOLLIN, on_api_request, m);
+}
+
+static void on_metrics_timer(void *opaque, uint32_t events)
+{
+	struct monitor *m = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(m->metrics_timer_fd, &v, sizeof(v)) == sizeof(v))
+		metrics_flush(&m->metrics, m->vm_built ? &m->vm : NULL);
+}
+
+int monitor_set_metrics(struct monitor *m, const char *path)
+{
+	int r = metrics_set_path(&m->metrics, path);
+	if (r)
+		return r;
+	m->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (m->metrics_timer_fd < 0)
+		return -errno;
+	struct itimerspec its = { .it_interval = { METRICS_PERIOD_S, 0 },
+				  .it_value = { METRICS_PERIOD_S, 0 } };
+	timerfd_settime(m->metrics_timer_fd, 0, &its, NULL);
+	return evloop_add(&m->loop, m->metrics_timer_fd, EPOLLIN, on_metrics_timer, m);
 }
 
 int monitor_run(struct monitor *m)
@@ -125,6 +182,8 @@ int monitor_run(struct monitor *m)
 			break;
 		}
 	}
+	/* The last metrics line covers the VM's last moments. */
+	metrics_flush(&m->metrics, m->vm_built ? &m->vm : NULL);
 	if (m->vm_built) {
 		vm_destroy(&m->vm);
 		m->vm_built = false;

@@ -7,7 +7,10 @@
 
 #include "config.h"
 #include "eventloop.h"
+#include "metrics.h"
 #include "vm.h"
+
+struct api_server;
 
 struct monitor {
 	struct evloop loop;
@@ -20,12 +23,23 @@ struct monitor {
 	int sig_fd;
 	int serial_in_fd, serial_out_fd;
 	uint64_t process_start_us;
+	struct api_server *api; /* NULL with --no-api */
+	struct metrics metrics;
+	int metrics_timer_fd;
 };
 
 int monitor_init(struct monitor *m);
 void monitor_fini(struct monitor *m);
-/* Build and start the VM from m->cfg (InstanceStart). */
-int monitor_start_vm(struct monitor *m);
+/* Build and start the VM from m->cfg (InstanceStart at start_us, 0 for now). */
+int monitor_start_vm(struct monitor *m, uint64_t start_us);
+/* Serve API requests from this server on the loop. */
+int monitor_attach_api(struct monitor *m, struct api_server *api);
+int monitor_set_metrics(struct monitor *m, const char *path);
+/* requests.c: answer one typed API request on the vmm thread. */
+struct api_request;
+struct api_response;
+void monitor_handle_request(struct monitor *m, struct api_request *req,
+			    struct api_response *resp);
 /* Run the loop until the VM exits or a signal stops us; returns the exit code. */
 int monitor_run(struct monitor *m);
 

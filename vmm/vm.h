@@ -75,7 +75,9 @@ struct vm {
 };
 
 /* Build everything InstanceStart needs, then start the vCPUs. */
-int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer);
+/* start_us: when the boot was asked for (InstanceStart), 0 for now. */
+int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
+	      uint64_t start_us);
 int vm_start(struct vm *vm);
 /* Stop vCPUs, free everything; safe on a partly built VM. */
 void vm_destroy(struct vm *vm);

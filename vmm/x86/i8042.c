@@ -73,11 +73,24 @@ void i8042_destroy(struct i8042 *d)
 	free(d);
 }
 
-/* Queue a byte for the guest; a keyboard byte interrupts when enabled. */
+/*
+ * Queue a byte for the guest. Keyboard bytes interrupt (when the guest enabled
+ * it); replies to controller commands are polled for and never interrupt,
+ * or Linux would take them for unsolicited keyboard data.
+ */
 static bool push(struct i8042 *d, uint8_t b, bool irq)
 {
+	/*
+	 * A controller reply replaces replies the guest never read (Linux leaves
+	 * the answer to a failed AUX loop test unread), as a real controller's
+	 * one-byte output buffer would; queued keyboard bytes are kept.
+	 */
+	if (!irq && d->st.irq_mask == 0)
+		d->st.count = 0;
 	if (d->st.count == sizeof(d->st.buf))
 		return false;
+	if (irq)
+		d->st.irq_mask |= (uint16_t)(1u << d->st.count);
 	d->st.buf[d->st.count++] = b;
 	d->st.status |= STS_OBF;
 	if (irq && (d->st.ctr & CTR_KBD_INT) && d->st.count == 1)
@@ -91,10 +104,11 @@ static uint8_t pop(struct i8042 *d)
 		return 0;
 	uint8_t b = d->st.buf[0];
 	memmove(d->st.buf, d->st.buf + 1, --d->st.count);
+	d->st.irq_mask >>= 1;
 	if (!d->st.count)
 		d->st.status &= (uint8_t)~STS_OBF;
-	else if (d->st.ctr & CTR_KBD_INT)
-		irq_line_raise(d->irq); /* one edge per byte */
+	else if ((d->st.irq_mask & 1) && (d->st.ctr & CTR_KBD_INT))
+		irq_line_raise(d->irq); /* one edge per keyboard byte */
 	return b;
 }
 

@@ -13,6 +13,7 @@ struct i8042_state {
 	uint8_t status, ctr, pending_cmd, kbd_pending, outp;
 	uint8_t count;
 	uint8_t buf[16];
+	uint16_t irq_mask; /* bit i: buf[i] is keyboard data that interrupts */
 };
 
 typedef void (*i8042_reset_fn)(void *opaque);

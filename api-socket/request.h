@@ -1,0 +1,80 @@
+/*
+ * Typed API requests and responses: what the api thread hands the vmm thread.
+ * Bodies are parsed (with the config parsers) on the api thread; whether a
+ * request is allowed in the VM's current state is decided on the vmm thread.
+ */
+#ifndef MVM_API_REQUEST_H
+#define MVM_API_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/config.h"
+
+enum api_op {
+	API_GET_INFO,
+	API_GET_VERSION,
+	API_GET_VM_CONFIG,
+	API_GET_MACHINE,
+	API_PUT_MACHINE,
+	API_PATCH_MACHINE,
+	API_PUT_BOOT,
+	API_PUT_DRIVE,
+	API_PATCH_DRIVE,
+	API_START,
+	API_CTRL_ALT_DEL,
+	API_FLUSH_METRICS,
+	API_PAUSE,
+	API_RESUME,
+	API_PUT_LOGGER,
+	API_PUT_METRICS,
+	API_PUT_SERIAL,
+};
+
+struct logger_req {
+	char *log_path;
+	char *level;
+	bool show_level, show_log_origin;
+	bool has_show_level, has_show_origin;
+};
+
+struct drive_patch {
+	char drive_id[MVM_ID_MAX + 1];
+	char *path_on_host; /* NULL: unchanged */
+};
+
+struct api_request {
+	enum api_op op;
+	uint64_t received_us; /* monotonic time the request was complete */
+	union {
+		struct {
+			struct machine_cfg cfg;
+			unsigned present; /* MC_* bits */
+		} machine;
+		struct boot_cfg boot;
+		struct drive_cfg drive;
+		struct drive_patch drive_patch;
+		struct logger_req logger;
+		char *path; /* metrics_path, serial_out_path */
+	} u;
+};
+
+struct api_response {
+	int status;   /* 200, 204 or 400 */
+	char *body;   /* JSON, malloc'd; NULL for 204 */
+};
+
+void api_request_fini(struct api_request *r);
+/* 400 with {"fault_message": msg}. */
+void api_response_error(struct api_response *resp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void api_response_fini(struct api_response *resp);
+
+/*
+ * Route (method, path, body) to a typed request. On failure, fills *resp with
+ * the 400 to send and returns -EINVAL.
+ */
+int api_route(int method, const char *path, const char *body, size_t body_len,
+	      struct api_request *req, struct api_response *resp);
+
+#endif

@@ -1,0 +1,358 @@
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../vmm/log.h"
+#include "../vmm/util.h"
+#include "http.h"
+
+#define CLIENT_INBUF 16384
+
+struct api_client {
+	int fd;
+	struct http_conn http;
+	char in[CLIENT_INBUF];
+	size_t in_len;
+	char *out; /* unsent response bytes */
+	size_t out_len, out_off;
+	bool closing; /* close once the output is sent */
+};
+
+static void client_free(struct api_server *s, int slot)
+{
+	struct api_client *c = s->clients[slot];
+	if (!c)
+		return;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	http_conn_fini(&c->http);
+	free(c->out);
+	free(c);
+	s->clients[slot] = NULL;
+}
+
+int api_server_bind(struct api_server *s, const char *path, size_t max_body)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = s->epfd = s->stop_fd = -1;
+	s->chan.req_fd = s->chan.resp_fd = -1;
+	s->max_body = max_body;
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_err("API socket path %s is longer than %zu bytes", path, sizeof(addr.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	/* Replace a stale socket, never anything else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("API socket path %s exists and is not a socket", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->listen_fd < 0)
+		return -errno;
+	mode_t old = umask(0177);
+	int r = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (r < 0 || listen(s->listen_fd, 64) < 0) {
+		int err = errno;
+		log_err("API socket %s: %s", path, strerror(err));
+		close(s->listen_fd);
+		s->listen_fd = -1;
+		return -err;
+	}
+	s->sock_path = strdup(path);
+	s->chan.req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->chan.resp_fd = eventfd(0, EFD_CLOEXEC);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!s->sock_path || s->chan.req_fd < 0 || s->chan.resp_fd < 0 || s->stop_fd < 0 ||
+	    s->epfd < 0)
+		return -ENOMEM;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = API_MAX_CLIENTS };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0)
+		return -errno;
+	ev.data.u32 = API_MAX_CLIENTS + 1;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stop_fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Hand one request to the vmm thread and wait for its answer. */
+static void call_vmm(struct api_server *s, struct api_request *req, struct api_response *resp)
+{
+	uint64_t one = 1, v;
+	s->chan.req = req;
+	s->chan.resp.status = 0;
+	s->chan.resp.body = NULL;
+	if (write(s->chan.req_fd, &one, sizeof(one)) != sizeof(one)) {
+		api_response_error(resp, "internal error: cannot reach the vmm thread");
+		return;
+	}
+	while (read(s->chan.resp_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	*resp = s->chan.resp;
+	s->chan.req = NULL;
+}
+
+struct api_request *api_channel_take(struct api_channel *c)
+{
+	uint64_t v;
+	if (read(c->req_fd, &v, sizeof(v)) != sizeof(v))
+		return NULL;
+	return c->req;
+}
+
+void api_channel_reply(struct api_channel *c)
+{
+	uint64_t one = 1;
+	ssize_t r = write(c->resp_fd, &one, sizeof(one));
+	(void)r;
+}
+
+static void queue_output(struct api_client *c, char *buf, size_t len)
+{
+	if (!buf) {
+		c->closing = true;
+		return;
+	}
+	if (c->out && c->out_off < c->out_len) {
+		/* Pipelined: append to what is still unsent. */
+		char *n = realloc(c->out, c->out_len + len);
+		if (!n) {
+			free(buf);
+			c->closing = true;
+			return;
+		}
+		memcpy(n + c->out_len, buf, len);
+		c->out = n;
+		c->out_len += len;
+		free(buf);
+		return;
+	}
+	free(c->out);
+	c->out = buf;
+	c->out_len = len;
+	c->out_off = 0;
+}
+
+/* Write what the socket takes now; false if the client is gone. */
+static bool flush_output(struct api_server *s, struct api_client *c)
+{
+	while (c->out && c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return false;
+		c->out_off += (size_t)n;
+	}
+	bool pending = c->out && c->out_off < c->out_len;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (pending ? EPOLLOUT : 0) };
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (s->clients[i] == c)
+			ev.data.u32 = (uint32_t)i;
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return pending || !c->closing;
+}
+
+static void respond(struct api_client *c, const struct api_response *resp, bool keep_alive)
+{
+	size_t len;
+	char *buf = http_response(resp->status ? resp->status : 500, resp->body, keep_alive, &len);
+	queue_output(c, buf, len);
+	if (!keep_alive)
+		c->closing = true;
+}
+
+static void handle_request(struct api_server *s, struct api_client *c)
+{
+	const struct http_request *h = &c->http.req;
+	struct api_request req;
+	struct api_response resp = { 0 };
+	uint64_t t0 = mono_us();
+
+	if (api_route((int)h->method, h->path, h->body, h->body_len, &req, &resp) == 0) {
+		req.received_us = t0;
+		call_vmm(s, &req, &resp);
+		api_request_fini(&req);
+	}
+	if (resp.status >= 400)
+		log_info("API %s %s: %d %s", http_method_str(h->method), h->path, resp.status,
+			 resp.body ? resp.body : "");
+	else
+		log_debug("API %s %s: %d", http_method_str(h->method), h->path, resp.status);
+	respond(c, &resp, h->keep_alive);
+	api_response_fini(&resp);
+}
+
+/* Parse and answer every complete request in the input buffer. */
+static void process_input(struct api_server *s, struct api_client *c)
+{
+	while (!c->closing) {
+		enum http_state st;
+		size_t used = http_conn_feed(&c->http, c->in, c->in_len, &st);
+		memmove(c->in, c->in + used, c->in_len - used);
+		c->in_len -= used;
+		if (c->http.want_continue && st == HTTP_INCOMPLETE) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			queue_output(c, strdup(cont), sizeof(cont) - 1);
+			c->http.want_continue = false;
+		}
+		if (st == HTTP_BAD) {
+			struct api_response resp = { 0 };
+			api_response_error(&resp, "%s", c->http.err_msg);
+			resp.status = c->http.err_status;
+			log_info("API: bad request: %s", c->http.err_msg);
+			respond(c, &resp, false);
+			api_response_fini(&resp);
+			return;
+		}
+		if (st != HTTP_READY)
+			return;
+		handle_request(s, c);
+		http_conn_next(&c->http);
+	}
+}
+
+static void on_client(struct api_server *s, int slot, uint32_t events)
+{
+	struct api_client *c = s->clients[slot];
+	if (events & EPOLLOUT) {
+		if (!flush_output(s, c)) {
+			client_free(s, slot);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		if (c->in_len == sizeof(c->in)) {
+			/* A request larger than our buffer that http-parser did not finish. */
+			client_free(s, slot);
+			return;
+		}
+		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			/* Gone, perhaps mid-request: nothing to answer. */
+			client_free(s, slot);
+			return;
+		}
+		c->in_len += (size_t)n;
+		process_input(s, c);
+	}
+	if (!flush_output(s, c))
+		client_free(s, slot);
+}
+
+static void on_accept(struct api_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		int slot = -1;
+		for (int i = 0; i < API_MAX_CLIENTS && slot < 0; i++)
+			if (!s->clients[i])
+				slot = i;
+		struct api_client *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			log_warn("API: too many clients (%d), refusing one", API_MAX_CLIENTS);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		http_conn_init(&c->http, s->max_body);
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)slot };
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			http_conn_fini(&c->http);
+			free(c);
+			close(fd);
+			continue;
+		}
+		s->clients[slot] = c;
+	}
+}
+
+static void *api_thread(void *arg)
+{
+	struct api_server *s = arg;
+	struct epoll_event evs[16];
+
+	log_set_thread("fc_api");
+	pthread_setname_np(pthread_self(), "fc_api");
+	for (;;) {
+		int n = epoll_wait(s->epfd, evs, 16, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_err("API epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32_t id = evs[i].data.u32;
+			if (id == API_MAX_CLIENTS + 1)
+				return NULL; /* stop */
+			if (id == API_MAX_CLIENTS)
+				on_accept(s);
+			else if (s->clients[id])
+				on_client(s, (int)id, evs[i].events);
+		}
+	}
+}
+
+int api_server_start(struct api_server *s)
+{
+	int r = pthread_create(&s->thread, NULL, api_thread, s);
+	if (r) {
+		log_err("pthread_create api: %s", strerror(r));
+		return -r;
+	}
+	s->running = true;
+	return 0;
+}
+
+void api_server_stop(struct api_server *s)
+{
+	if (s->running) {
+		uint64_t one = 1;
+		ssize_t r = write(s->stop_fd, &one, sizeof(one));
+		(void)r;
+		/* A request in flight waits on resp_fd: answer it so the thread can stop. */
+		r = write(s->chan.resp_fd, &one, sizeof(one));
+		pthread_join(s->thread, NULL);
+		s->running = false;
+	}
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		client_free(s, i);
+	if (s->sock_path) {
+		unlink(s->sock_path);
+		free(s->sock_path);
+		s->sock_path = NULL;
+	}
+	int *fds[] = { &s->listen_fd, &s->epfd, &s->stop_fd, &s->chan.req_fd, &s->chan.resp_fd };
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}

@@ -1,0 +1,142 @@
+"""A minimal client for mvm's API socket (HTTP/1.1 over a Unix socket)."""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.path)
+        self.sock = s
+
+
+class Api:
+    def __init__(self, sock):
+        self.sock = sock
+        self.conn = UnixHTTPConnection(sock)
+
+    def call(self, method, path, body=None):
+        data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            r = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = UnixHTTPConnection(self.sock)
+            self.conn.request(method, path, body=data, headers=headers)
+            r = self.conn.getresponse()
+        raw = r.read()
+        payload = json.loads(raw) if raw else None
+        return r.status, payload
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def put(self, path, body):
+        return self.call("PUT", path, body)
+
+    def patch(self, path, body):
+        return self.call("PATCH", path, body)
+
+    def close(self):
+        self.conn.close()
+
+
+def wait_for_socket(path, proc=None, timeout=10):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if os.path.exists(path):
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                s.close()
+                return True
+            except OSError:
+                pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.005)
+    return False
+
+
+def raw_request(path, data, timeout=2.0, read=True):
+    """Send raw bytes, return what comes back (b'' if the server just closed)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    try:
+        s.sendall(data)
+        if not read:
+            return b""
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if b"\r\n\r\n" in out:
+                head, _, rest = out.partition(b"\r\n\r\n")
+                clen = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        clen = int(line.split(b":")[1])
+                if len(rest) >= clen:
+                    break
+        return out
+    finally:
+        s.close()
+
+
+class Monitor:
+    """mvm with an API socket, its console captured line by line."""
+
+    def __init__(self, ctx, *args):
+        self.sock = ctx.path("api.sock")
+        self.log = ctx.path("mvm.log")
+        self.out = open(self.log, "wb")
+        self.proc = subprocess.Popen([ctx.mvm, "--api-sock", self.sock, *args], stdout=self.out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if not wait_for_socket(self.sock, self.proc):
+            raise AssertionError("API socket never appeared:\n" + self.text())
+        self.api = Api(self.sock)
+
+    def text(self):
+        self.out.flush()
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_text(self, needle, timeout=20):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if needle in self.text():
+                return True
+            if self.proc.poll() is not None:
+                return needle in self.text()
+            time.sleep(0.02)
+        return False
+
+    def wait_exit(self, timeout=30):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.api.close()
+        self.out.close()
