@@ -17,7 +17,8 @@ LDFLAGS := -pthread -Wl,-z,noexecstack -Wl,-z,relro -Wl,-z,now
 LDLIBS := -lhttp_parser
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
-SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c
+SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
+	snapshot/create.c snapshot/restore.c
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := \

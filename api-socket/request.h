@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../snapshot/snapshot.h"
 #include "../vmm/config.h"
 
 enum api_op {
@@ -29,6 +30,14 @@ enum api_op {
 	API_PUT_LOGGER,
 	API_PUT_METRICS,
 	API_PUT_SERIAL,
+	API_SNAPSHOT_CREATE,
+	API_SNAPSHOT_LOAD,
+};
+
+struct snapshot_create_req {
+	char *snapshot_path;
+	char *mem_file_path;
+	bool diff;
 };
 
 struct logger_req {
@@ -56,6 +65,8 @@ struct api_request {
 		struct drive_patch drive_patch;
 		struct logger_req logger;
 		char *path; /* metrics_path, serial_out_path */
+		struct snapshot_create_req snap_create;
+		struct snapshot_load snap_load;
 	} u;
 };
 

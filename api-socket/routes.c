@@ -32,6 +32,13 @@ void api_request_fini(struct api_request *r)
 	case API_PUT_SERIAL:
 		free(r->u.path);
 		break;
+	case API_SNAPSHOT_CREATE:
+		free(r->u.snap_create.snapshot_path);
+		free(r->u.snap_create.mem_file_path);
+		break;
+	case API_SNAPSHOT_LOAD:
+		snapshot_load_fini(&r->u.snap_load);
+		break;
 	default:
 		break;
 	}
@@ -64,7 +71,7 @@ void api_response_fini(struct api_response *resp)
 
 /* Endpoints of devices mvm does not have yet: a clear 400, not a 404. */
 static const char *const not_yet[] = {
-	"/network-interfaces", "/vsock", "/balloon", "/entropy", "/mmds", "/snapshot",
+	"/network-interfaces", "/vsock", "/balloon", "/entropy", "/mmds",
 	"/cpu-config", "/hotplug", "/pmem",
 };
 
@@ -270,6 +277,191 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 	return 0;
 }
 
+#define FAIL_E(b)                                                                                  \
+	do {                                                                                       \
+		api_response_error(resp, "%s", (b)->e.msg);                                        \
+		return -EINVAL;                                                                    \
+	} while (0)
+
+static int route_snapshot_create(struct body *b, struct api_request *req,
+				 struct api_response *resp)
+{
+	struct snapshot_create_req *c = &req->u.snap_create;
+	req->op = API_SNAPSHOT_CREATE;
+	for_each_member(&b->j, 0, k, v)
+	{
+		if (json_key_is(&b->j, k, "snapshot_path")) {
+			free(c->snapshot_path);
+			c->snapshot_path = NULL;
+			if (json_string(&b->j, v, "snapshot_path", &c->snapshot_path, &b->e))
+				FAIL_E(b);
+		} else if (json_key_is(&b->j, k, "mem_file_path")) {
+			free(c->mem_file_path);
+			c->mem_file_path = NULL;
+			if (json_string(&b->j, v, "mem_file_path", &c->mem_file_path, &b->e))
+				FAIL_E(b);
+		} else if (json_key_is(&b->j, k, "snapshot_type")) {
+			char t[16];
+			if (json_string_buf(&b->j, v, "snapshot_type", t, sizeof(t), &b->e))
+				FAIL_E(b);
+			if (strcmp(t, "Full") && strcmp(t, "Diff")) {
+				api_response_error(resp, "snapshot_type '%s' is unknown; use Full or Diff",
+						   t);
+				return -EINVAL;
+			}
+			c->diff = !strcmp(t, "Diff");
+		} else if (json_key_is(&b->j, k, "version")) {
+			continue; /* deprecated in Firecracker's API, ignored */
+		} else {
+			return unknown(&b->j, k, "a snapshot request", resp);
+		}
+	}
+	if (!c->snapshot_path || !*c->snapshot_path || !c->mem_file_path || !*c->mem_file_path) {
+		api_response_error(resp, "a snapshot needs both 'snapshot_path' and 'mem_file_path'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int route_mem_backend(struct body *b, int obj, struct snapshot_load *l,
+			     struct api_response *resp)
+{
+	char type[16] = "";
+	if (json_expect_object(&b->j, obj, "mem_backend", &b->e))
+		FAIL_E(b);
+	for_each_member(&b->j, obj, k, v)
+	{
+		if (json_key_is(&b->j, k, "backend_type")) {
+			if (json_string_buf(&b->j, v, "backend_type", type, sizeof(type), &b->e))
+				FAIL_E(b);
+		} else if (json_key_is(&b->j, k, "backend_path")) {
+			free(l->mem_path);
+			l->mem_path = NULL;
+			if (json_string(&b->j, v, "backend_path", &l->mem_path, &b->e))
+				FAIL_E(b);
+		} else {
+			return unknown(&b->j, k, "mem_backend", resp);
+		}
+	}
+	if (!strcmp(type, "File"))
+		l->uffd = false;
+	else if (!strcmp(type, "Uffd"))
+		l->uffd = true;
+	else {
+		api_response_error(resp, "backend_type '%s' is unknown; use File or Uffd",
+				   type[0] ? type : "(missing)");
+		return -EINVAL;
+	}
+	if (!l->mem_path || !*l->mem_path) {
+		api_response_error(resp, "mem_backend needs 'backend_path'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int route_overrides(struct body *b, int arr, struct snapshot_load *l,
+			   struct api_response *resp)
+{
+	if (b->j.t[arr].type != JSMN_ARRAY) {
+		api_response_error(resp, "'drive_overrides' must be an array");
+		return -EINVAL;
+	}
+	for (int i = 0, o = arr + 1; i < b->j.t[arr].size; i++, o = json_next(&b->j, o)) {
+		if (l->nr_overrides == MVM_MAX_DRIVES) {
+			api_response_error(resp, "too many drive overrides");
+			return -EINVAL;
+		}
+		struct drive_override *d = &l->overrides[l->nr_overrides++];
+		if (json_expect_object(&b->j, o, "a drive override", &b->e))
+			FAIL_E(b);
+		for_each_member(&b->j, o, k, v)
+		{
+			if (json_key_is(&b->j, k, "drive_id")) {
+				if (json_string_buf(&b->j, v, "drive_id", d->drive_id,
+						    sizeof(d->drive_id), &b->e))
+					FAIL_E(b);
+			} else if (json_key_is(&b->j, k, "path_on_host")) {
+				free(d->path_on_host);
+				d->path_on_host = NULL;
+				if (json_string(&b->j, v, "path_on_host", &d->path_on_host, &b->e))
+					FAIL_E(b);
+			} else {
+				return unknown(&b->j, k, "a drive override", resp);
+			}
+		}
+		if (!d->drive_id[0] || !d->path_on_host || !*d->path_on_host) {
+			api_response_error(resp, "a drive override needs 'drive_id' and 'path_on_host'");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int route_snapshot_load(struct body *b, struct api_request *req, struct api_response *resp)
+{
+	struct snapshot_load *l = &req->u.snap_load;
+	bool have_backend = false, have_file = false;
+	req->op = API_SNAPSHOT_LOAD;
+	for_each_member(&b->j, 0, k, v)
+	{
+		int r = 0;
+		bool flag;
+		if (json_key_is(&b->j, k, "snapshot_path")) {
+			free(l->snapshot_path);
+			l->snapshot_path = NULL;
+			r = json_string(&b->j, v, "snapshot_path", &l->snapshot_path, &b->e);
+		} else if (json_key_is(&b->j, k, "mem_backend")) {
+			if (route_mem_backend(b, v, l, resp))
+				return -EINVAL;
+			have_backend = true;
+		} else if (json_key_is(&b->j, k, "mem_file_path")) {
+			free(l->mem_path);
+			l->mem_path = NULL;
+			r = json_string(&b->j, v, "mem_file_path", &l->mem_path, &b->e);
+			have_file = true;
+		} else if (json_key_is(&b->j, k, "resume_vm")) {
+			r = json_bool(&b->j, v, "resume_vm", &l->resume, &b->e);
+		} else if (json_key_is(&b->j, k, "enable_diff_snapshots") ||
+			   json_key_is(&b->j, k, "track_dirty_pages")) {
+			r = json_bool(&b->j, v, "track_dirty_pages", &flag, &b->e);
+			l->track_dirty_pages |= flag;
+		} else if (json_key_is(&b->j, k, "clock_realtime")) {
+			r = json_bool(&b->j, v, "clock_realtime", &l->clock_realtime, &b->e);
+		} else if (json_key_is(&b->j, k, "network_overrides")) {
+			if (b->j.t[v].type != JSMN_ARRAY || b->j.t[v].size) {
+				api_response_error(resp, "network_overrides: this snapshot format has no "
+							 "network devices yet");
+				return -EINVAL;
+			}
+		} else if (json_key_is(&b->j, k, "vsock_override")) {
+			if (!json_is_null(&b->j, v)) {
+				api_response_error(resp, "vsock_override: mvm has no vsock device yet");
+				return -EINVAL;
+			}
+		} else if (json_key_is(&b->j, k, "drive_overrides")) {
+			if (route_overrides(b, v, l, resp))
+				return -EINVAL;
+		} else {
+			return unknown(&b->j, k, "a snapshot load request", resp);
+		}
+		if (r)
+			FAIL_E(b);
+	}
+	if (!l->snapshot_path || !*l->snapshot_path) {
+		api_response_error(resp, "a snapshot load needs 'snapshot_path'");
+		return -EINVAL;
+	}
+	if (have_backend == have_file) {
+		api_response_error(resp, "give exactly one of 'mem_backend' and 'mem_file_path'");
+		return -EINVAL;
+	}
+	if (!l->mem_path || !*l->mem_path) {
+		api_response_error(resp, "'mem_file_path' is empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int with_body(int method, const char *path, const char *body, size_t len,
 		     struct api_request *req, struct api_response *resp)
 {
@@ -318,6 +510,10 @@ static int with_body(int method, const char *path, const char *body, size_t len,
 	} else if (method == HTTP_PUT && !strcmp(path, "/metrics")) {
 		req->op = API_PUT_METRICS;
 		r = route_one_path(&b, "metrics_path", "metrics", true, req, resp);
+	} else if (method == HTTP_PUT && !strcmp(path, "/snapshot/create")) {
+		r = route_snapshot_create(&b, req, resp);
+	} else if (method == HTTP_PUT && !strcmp(path, "/snapshot/load")) {
+		r = route_snapshot_load(&b, req, resp);
 	} else if (method == HTTP_PUT && !strcmp(path, "/serial")) {
 		req->op = API_PUT_SERIAL;
 		r = route_one_path(&b, "serial_out_path", "serial", false, req, resp);

@@ -240,7 +240,7 @@ static int do_io(struct blk *b, bool write, int niov, uint64_t pos, uint64_t len
 }
 
 /* Handle one request; returns bytes written into the guest's buffers. */
-static uint32_t handle(struct blk *b)
+static uint32_t handle(struct blk *b, struct virtq *q)
 {
 	struct virtq_chain *c = &b->chain;
 	struct blk_req_hdr hdr;
@@ -288,6 +288,8 @@ static uint32_t handle(struct blk *b)
 			break;
 		}
 		written = (uint32_t)MIN(data_len, (uint64_t)UINT32_MAX - 1);
+		for (int i = 0; i < niov; i++)
+			virtq_mark_written(q, b->iov[i].iov_base, b->iov[i].iov_len);
 		b->stats.read_bytes += data_len;
 		b->stats.read_count++;
 		status = VIRTIO_BLK_S_OK;
@@ -334,6 +336,7 @@ static uint32_t handle(struct blk *b)
 		for (int i = first_w; i < c->nr && done < left; i++) {
 			size_t k = MIN(left - done, (size_t)c->buf[i].len);
 			memcpy(c->buf[i].hva, id + done, k);
+			virtq_mark_written(q, c->buf[i].hva, k);
 			done += k;
 		}
 		written = (uint32_t)done;
@@ -345,6 +348,7 @@ static uint32_t handle(struct blk *b)
 out:
 	if (c->status) {
 		*c->status = status;
+		virtq_mark_written(q, c->status, 1);
 		return written + 1;
 	}
 	return 0;
@@ -358,7 +362,7 @@ static bool blk_process(void *dev, int qidx, struct virtq *q, bool *fatal)
 	do {
 		int r;
 		while ((r = virtq_pop(q, &b->chain)) == 1) {
-			uint32_t len = handle(b);
+			uint32_t len = handle(b, q);
 			virtq_push(q, b->chain.head, len);
 			used = true;
 		}

@@ -165,7 +165,7 @@ static void unregister_ioeventfd(struct virtio_mmio *t, int qidx)
 }
 
 struct virtio_mmio *virtio_mmio_create(const struct virtio_dev_ops *ops, void *dev,
-				       const struct guest_mem *mem, struct kvm *kvm,
+				       struct guest_mem *mem, struct kvm *kvm,
 				       struct evloop *loop, uint64_t base, uint32_t gsi)
 {
 	struct virtio_mmio *t = calloc(1, sizeof(*t));
@@ -386,4 +386,95 @@ void virtio_mmio_rw(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 		memcpy(data, &v, 4);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&t->lock);
+	s->device_id = t->ops->device_id;
+	s->status = t->status;
+	s->dev_features_sel = t->dev_features_sel;
+	s->drv_features_sel = t->drv_features_sel;
+	s->drv_features = t->drv_features;
+	s->queue_sel = t->queue_sel;
+	s->config_generation = t->config_generation;
+	s->interrupt_status = atomic_load(&t->interrupt_status);
+	s->activated = t->activated;
+	s->nr_queues = t->ops->num_queues;
+	for (int i = 0; i < t->ops->num_queues; i++) {
+		const struct virtq *q = &t->q[i];
+		s->q[i] = (struct virtio_mmio_queue_state){
+			.desc_gpa = q->desc_gpa,
+			.avail_gpa = q->avail_gpa,
+			.used_gpa = q->used_gpa,
+			.size = q->size,
+			.last_avail = q->last_avail,
+			.used_idx = q->used_idx,
+			.signalled_used = q->signalled_used,
+			.ready = q->ready,
+			.signalled_valid = q->signalled_valid,
+			.event_idx = q->event_idx,
+		};
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s, const char **why)
+{
+	uint64_t offered = t->ops->features(t->dev) | (1ULL << VIRTIO_F_VERSION_1);
+
+	*why = NULL;
+	if (s->device_id != t->ops->device_id)
+		*why = "device type differs from the VM's device in this slot";
+	else if (s->nr_queues != t->ops->num_queues)
+		*why = "queue count differs";
+	else if (s->drv_features & ~offered)
+		*why = "acked features are not a subset of the offered ones";
+	else if (s->status & ~0xffu)
+		*why = "status register out of range";
+	else if (s->activated && !(s->status & VIRTIO_STATUS_DRIVER_OK))
+		*why = "activated without DRIVER_OK";
+	if (*why)
+		return -EINVAL;
+
+	pthread_mutex_lock(&t->lock);
+	reset(t);
+	bool event_idx = s->drv_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	for (int i = 0; i < t->ops->num_queues; i++) {
+		const struct virtio_mmio_queue_state *qs = &s->q[i];
+		struct virtq *q = &t->q[i];
+		q->size = qs->size;
+		q->desc_gpa = qs->desc_gpa;
+		q->avail_gpa = qs->avail_gpa;
+		q->used_gpa = qs->used_gpa;
+		if (!qs->ready)
+			continue;
+		if (virtq_activate(q, t->mem, t->ops->queue_max, event_idx)) {
+			*why = "a queue's size or ring addresses are invalid for this VM";
+			break;
+		}
+		q->last_avail = qs->last_avail;
+		q->used_idx = qs->used_idx;
+		q->signalled_used = qs->signalled_used;
+		q->signalled_valid = qs->signalled_valid;
+	}
+	if (!*why) {
+		t->status = s->status;
+		t->dev_features_sel = s->dev_features_sel;
+		t->drv_features_sel = s->drv_features_sel;
+		t->drv_features = s->drv_features;
+		t->queue_sel = s->queue_sel;
+		t->config_generation = s->config_generation;
+		atomic_store(&t->interrupt_status, s->interrupt_status & 3);
+		if (s->activated && t->ops->activate &&
+		    t->ops->activate(t->dev, t->drv_features, t->q))
+			*why = "the device refused its restored queues";
+		else
+			t->activated = s->activated;
+	}
+	if (*why)
+		reset(t);
+	pthread_mutex_unlock(&t->lock);
+	return *why ? -EINVAL : 0;
 }

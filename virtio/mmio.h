@@ -28,7 +28,7 @@ struct virtio_mmio {
 	pthread_mutex_t lock;
 	const struct virtio_dev_ops *ops;
 	void *dev;
-	const struct guest_mem *mem;
+	struct guest_mem *mem;
 	struct kvm *kvm;
 	struct evloop *loop;
 	uint64_t base;
@@ -49,8 +49,30 @@ struct virtio_mmio {
 	struct virtio_mmio_notify notify[VIRTIO_MAX_QUEUES];
 };
 
+/* Transport state for snapshots: registers and every queue's layout and indices. */
+struct virtio_mmio_queue_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size, last_avail, used_idx, signalled_used;
+	uint8_t ready, signalled_valid, event_idx, reserved;
+	uint32_t reserved2;
+};
+
+struct virtio_mmio_state {
+	uint32_t device_id;
+	uint32_t status;
+	uint32_t dev_features_sel, drv_features_sel;
+	uint64_t drv_features;
+	uint32_t queue_sel;
+	uint32_t config_generation;
+	uint32_t interrupt_status;
+	uint32_t activated;
+	uint32_t nr_queues;
+	uint32_t reserved;
+	struct virtio_mmio_queue_state q[VIRTIO_MAX_QUEUES];
+};
+
 struct virtio_mmio *virtio_mmio_create(const struct virtio_dev_ops *ops, void *dev,
-				       const struct guest_mem *mem, struct kvm *kvm,
+				       struct guest_mem *mem, struct kvm *kvm,
 				       struct evloop *loop, uint64_t base, uint32_t gsi);
 void virtio_mmio_destroy(struct virtio_mmio *t);
 /* MMIO bus handler for the 4 KiB window. */
@@ -59,5 +81,10 @@ void virtio_mmio_rw(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 void virtio_mmio_config_changed(struct virtio_mmio *t);
 /* Process every queue now (vmm thread), e.g. after a backend became ready. */
 void virtio_mmio_kick(struct virtio_mmio *t, int qidx);
+
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s);
+/* Validate everything against this device and guest RAM, then apply; -EINVAL names nothing,
+ * *why says what was wrong. */
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s, const char **why);
 
 #endif

@@ -43,7 +43,7 @@ const char *virtq_err_str(enum virtq_chain_err e)
 	return e < ARRAY_SIZE(s) ? s[e] : "?";
 }
 
-int virtq_activate(struct virtq *q, const struct guest_mem *m, uint16_t max_size, bool event_idx)
+int virtq_activate(struct virtq *q, struct guest_mem *m, uint16_t max_size, bool event_idx)
 {
 	uint16_t n = q->size;
 	if (n == 0 || n > max_size || (n & (n - 1)))
@@ -202,6 +202,8 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 	q->used_idx++;
 	/* The element must be visible before the index that publishes it. */
 	store_release16(&USED_IDX(q), q->used_idx);
+	guest_mem_mark_dirty(q->mem, e, sizeof(*e));
+	guest_mem_mark_dirty(q->mem, &USED_IDX(q), sizeof(uint16_t));
 }
 
 bool virtq_should_notify(struct virtq *q)

@@ -38,7 +38,7 @@ struct virtq {
 	bool ready;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	/* Resolved when the queue is made ready. */
-	const struct guest_mem *mem;
+	struct guest_mem *mem;
 	struct virtq_desc *desc;
 	uint16_t *avail; /* flags, idx, ring[size], used_event */
 	uint16_t *used;	 /* flags, idx, then elems, then avail_event */
@@ -80,7 +80,12 @@ struct virtq_chain {
 
 void virtq_init(struct virtq *q);
 /* Check and map the rings programmed by the driver; 0 or -EINVAL. */
-int virtq_activate(struct virtq *q, const struct guest_mem *m, uint16_t max_size, bool event_idx);
+int virtq_activate(struct virtq *q, struct guest_mem *m, uint16_t max_size, bool event_idx);
+/* A device wrote guest memory through a chain's buffer: note it for diff snapshots. */
+static inline void virtq_mark_written(struct virtq *q, const void *hva, uint64_t len)
+{
+	guest_mem_mark_dirty(q->mem, hva, len);
+}
 /* 1: a chain was taken (check c->err), 0: nothing available, -EIO: queue broken. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);

@@ -62,24 +62,33 @@ static void i8042_reset_cb(void *opaque)
 	vm_request_exit(vm, MVM_EXIT_OK);
 }
 
-static int setup_kvm_and_memory(struct vm *vm)
+/* mem_fd >= 0: guest RAM is that memory file, mapped copy-on-write (restore). */
+static int setup_kvm_and_memory(struct vm *vm, int mem_fd)
 {
 	int r = kvm_open(&vm->kvm, "/dev/kvm");
-	if (r)
+	if (r) {
+		if (mem_fd >= 0)
+			close(mem_fd);
 		return r;
+	}
 	vm->cpu_template = cpu_template_resolve(vm->cfg->machine.cpu_template, vm->kvm.is_pvm);
 	if (vm->cfg->machine.cpu_template == CPU_TEMPLATE_AUTO && vm->kvm.is_pvm)
 		log_info("host KVM is kvm_pvm: using the %s CPU template",
 			 cpu_template_name(vm->cpu_template));
-	if ((r = kvm_create_vm(&vm->kvm)) || (r = kvm_setup_x86_vm(&vm->kvm)))
+	if ((r = kvm_create_vm(&vm->kvm)) || (r = kvm_setup_x86_vm(&vm->kvm))) {
+		if (mem_fd >= 0)
+			close(mem_fd);
 		return r;
+	}
 	uint64_t size = MiB(vm->cfg->machine.mem_size_mib);
-	r = guest_mem_init(&vm->mem, size, MEM_ANON, -1,
+	r = guest_mem_init(&vm->mem, size, mem_fd >= 0 ? MEM_FILE_PRIVATE : MEM_ANON, mem_fd,
 			   vm->cfg->machine.huge_pages == HUGE_PAGES_2M);
 	if (r) {
 		log_err("guest memory (%u MiB): %s", vm->cfg->machine.mem_size_mib, strerror(-r));
 		return r;
 	}
+	if (vm->cfg->machine.track_dirty_pages && (r = guest_mem_track_dirty(&vm->mem)))
+		return r;
 	for (int i = 0; i < vm->mem.nr; i++) {
 		r = kvm_set_user_memory(&vm->kvm, (uint32_t)i, vm->mem.r[i].gpa, vm->mem.r[i].size,
 					vm->mem.r[i].hva, vm->cfg->machine.track_dirty_pages);
@@ -216,15 +225,24 @@ static int write_boot_data(struct vm *vm, struct cmdline *cl)
 	return r;
 }
 
-static int create_vcpus(struct vm *vm)
+/* boot: give them CPUID, MSRs, LAPIC and the boot CPU's entry state; else bare (restore). */
+static int create_vcpus(struct vm *vm, bool boot)
 {
 	int r;
-	vm->cpuid = kvm_supported_cpuid(&vm->kvm);
-	if (!vm->cpuid)
-		return -errno;
 	vm->vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	if (!boot) {
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			if ((r = vcpu_create(&vm->vcpus[i], vm, i)))
+				return r;
+		return 0;
+	}
+	vm->cpuid = kvm_supported_cpuid(&vm->kvm);
+	if (!vm->cpuid)
+		return -errno;
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		struct cpuid_cfg cc = { (unsigned)i, (unsigned)vm->nr_vcpus, vm->cpu_template };
@@ -238,6 +256,7 @@ static int create_vcpus(struct vm *vm)
 	return 0;
 }
 
+
 static void on_exit_event(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -247,13 +266,9 @@ static void on_exit_event(void *opaque, uint32_t events)
 	(void)r;
 }
 
-int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
-	      uint64_t start_us)
+/* What boot and restore share: a zeroed VM with its fds at -1 and an exit eventfd. */
+static int vm_init(struct vm *vm, struct vm_config *cfg, struct evloop *loop, uint64_t start_us)
 {
-	struct cmdline *cl = NULL;
-	int r;
-
-	/* Callers set serial_in_fd/serial_out_fd; everything else starts here. */
 	int in_fd = vm->serial_in_fd, out_fd = vm->serial_out_fd;
 	memset(vm, 0, sizeof(*vm));
 	vm->serial_in_fd = in_fd;
@@ -262,7 +277,6 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	vm->start_cpu_us = cpu_us();
 	vm->cfg = cfg;
 	vm->loop = loop;
-	vm->boot_timer_on = boot_timer;
 	vm->nr_vcpus = (int)cfg->machine.vcpu_count;
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
 	vm->mem.fd = -1;
@@ -272,10 +286,43 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0)
 		return -errno;
-	if ((r = evloop_add(loop, vm->exit_efd, EPOLLIN, on_exit_event, vm)))
-		return r;
+	return evloop_add(loop, vm->exit_efd, EPOLLIN, on_exit_event, vm);
+}
 
-	if ((r = setup_kvm_and_memory(vm)))
+int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop, int mem_fd,
+			  uint64_t start_us)
+{
+	struct cmdline *cl = NULL;
+	int r = vm_init(vm, cfg, loop, start_us);
+	if (r) {
+		if (mem_fd >= 0)
+			close(mem_fd);
+		return r;
+	}
+	if ((r = setup_kvm_and_memory(vm, mem_fd)))
+		return r;
+	vm->phase_us[0] = vm->phase_us[1] = mono_us();
+	/* Same devices in the same slots as the VM that was saved; no boot data. */
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	if (!(r = attach_legacy(vm)) && !(r = attach_drives(vm, cl)))
+		r = create_vcpus(vm, false);
+	free(cl);
+	vm->phase_us[2] = vm->phase_us[3] = mono_us();
+	return r;
+}
+
+int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
+	      uint64_t start_us)
+{
+	struct cmdline *cl = NULL;
+	int r = vm_init(vm, cfg, loop, start_us);
+	if (r)
+		return r;
+	vm->boot_timer_on = boot_timer;
+
+	if ((r = setup_kvm_and_memory(vm, -1)))
 		return r;
 	vm->phase_us[0] = mono_us();
 
@@ -298,7 +345,7 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 		goto out;
 	vm->phase_us[2] = mono_us();
 
-	if ((r = create_vcpus(vm)))
+	if ((r = create_vcpus(vm, true)))
 		goto out;
 	vm->phase_us[3] = mono_us();
 	log_info("VM built in %llu us: kvm+memory %llu, kernel %llu, devices+boot data %llu, "

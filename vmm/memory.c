@@ -1,6 +1,7 @@
 #include "memory.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -71,6 +72,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t size, enum mem_backing backing,
 		return -EINVAL;
 	m->size = size;
 	m->hugepages = hugepages;
+	m->backing = backing;
 	m->nr = guest_mem_layout(size, m->r);
 
 	if (backing == MEM_MEMFD) {
@@ -110,6 +112,22 @@ void guest_mem_fini(struct guest_mem *m)
 		close(m->fd);
 	m->fd = -1;
 	m->owned = false;
+	for (int i = 0; i < GUEST_MEM_MAX_REGIONS; i++) {
+		free(m->dirty[i]);
+		m->dirty[i] = NULL;
+	}
+}
+
+int guest_mem_track_dirty(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nr; i++) {
+		if (m->dirty[i])
+			continue;
+		m->dirty[i] = calloc((m->r[i].size / 4096 + 63) / 64, sizeof(uint64_t));
+		if (!m->dirty[i])
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 uint64_t guest_mem_low_end(const struct guest_mem *m)

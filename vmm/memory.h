@@ -28,6 +28,11 @@ struct guest_mem {
 	int fd;	       /* backing fd, -1 for anonymous */
 	bool owned;    /* mappings were made by guest_mem_init() */
 	bool hugepages;
+	enum mem_backing backing;
+	/* Pages the monitor itself wrote (device DMA, used rings): KVM's dirty
+	 * log only sees the guest's writes. One bit per 4 KiB page; NULL when
+	 * dirty pages are not tracked. */
+	uint64_t *dirty[GUEST_MEM_MAX_REGIONS];
 };
 
 /* Pure: where `size` bytes of RAM live in guest-physical space. Returns count. */
@@ -49,6 +54,26 @@ static inline void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t
 			return r->hva + (gpa - r->gpa);
 	}
 	return NULL;
+}
+
+/* Start tracking pages the monitor writes (for diff snapshots). */
+int guest_mem_track_dirty(struct guest_mem *m);
+/* Mark [hva, hva+len) as written by the monitor; a no-op when not tracking. */
+static inline void guest_mem_mark_dirty(struct guest_mem *m, const void *hva, uint64_t len)
+{
+	if (!m->dirty[0] || !len)
+		return;
+	for (int i = 0; i < m->nr; i++) {
+		const struct guest_region *r = &m->r[i];
+		const uint8_t *p = hva;
+		if (p < r->hva || p >= r->hva + r->size)
+			continue;
+		uint64_t first = (uint64_t)(p - r->hva) >> 12;
+		uint64_t last = ((uint64_t)(p - r->hva) + len - 1) >> 12;
+		for (uint64_t pg = first; pg <= last && pg < (r->size >> 12); pg++)
+			m->dirty[i][pg / 64] |= 1ULL << (pg % 64);
+		return;
+	}
 }
 
 /* Highest guest-physical address of RAM below the MMIO gap, exclusive. */

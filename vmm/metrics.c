@@ -114,14 +114,18 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 		      "\"boot_source_count\":%llu,\"boot_source_fails\":%llu,\"drive_count\":%llu,"
 		      "\"drive_fails\":%llu,\"logger_count\":%llu,\"logger_fails\":%llu,"
 		      "\"machine_cfg_count\":%llu,\"machine_cfg_fails\":%llu,\"metrics_count\":%llu,"
-		      "\"metrics_fails\":%llu,\"serial_count\":%llu,\"serial_fails\":%llu}",
+		      "\"metrics_fails\":%llu,\"serial_count\":%llu,\"serial_fails\":%llu,"
+		      "\"snapshot_create_count\":%llu,\"snapshot_create_fails\":%llu,"
+		      "\"snapshot_load_count\":%llu,\"snapshot_load_fails\":%llu}",
 		      DELTA(a, p, put_actions), DELTA(a, p, put_actions_fails),
 		      DELTA(a, p, put_boot_source), DELTA(a, p, put_boot_source_fails),
 		      DELTA(a, p, put_drive), DELTA(a, p, put_drive_fails), DELTA(a, p, put_logger),
 		      DELTA(a, p, put_logger_fails), DELTA(a, p, put_machine_cfg),
 		      DELTA(a, p, put_machine_cfg_fails), DELTA(a, p, put_metrics),
 		      DELTA(a, p, put_metrics_fails), DELTA(a, p, put_serial),
-		      DELTA(a, p, put_serial_fails));
+		      DELTA(a, p, put_serial_fails), DELTA(a, p, put_snapshot_create),
+		      DELTA(a, p, put_snapshot_create_fails), DELTA(a, p, put_snapshot_load),
+		      DELTA(a, p, put_snapshot_load_fails));
 	strbuf_printf(&b,
 		      ",\"patch_api_requests\":{\"drive_count\":%llu,\"drive_fails\":%llu,"
 		      "\"machine_cfg_count\":%llu,\"machine_cfg_fails\":%llu,\"vm_count\":%llu,"
@@ -130,9 +134,14 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 		      DELTA(a, p, patch_machine_cfg), DELTA(a, p, patch_machine_cfg_fails),
 		      DELTA(a, p, patch_vm), DELTA(a, p, patch_vm_fails));
 	strbuf_printf(&b,
-		      ",\"latencies_us\":{\"pause_vm\":%llu,\"resume_vm\":%llu,\"vmm_start\":%llu}",
+		      ",\"latencies_us\":{\"pause_vm\":%llu,\"resume_vm\":%llu,\"vmm_start\":%llu,"
+		      "\"full_create_snapshot\":%llu,\"diff_create_snapshot\":%llu,"
+		      "\"load_snapshot\":%llu}",
 		      (unsigned long long)mt->lat.pause_vm, (unsigned long long)mt->lat.resume_vm,
-		      (unsigned long long)mt->lat.vmm_start);
+		      (unsigned long long)mt->lat.vmm_start,
+		      (unsigned long long)mt->lat.full_create_snapshot,
+		      (unsigned long long)mt->lat.diff_create_snapshot,
+		      (unsigned long long)mt->lat.load_snapshot);
 	strbuf_printf(&b, ",\"logger\":{\"metrics_fails\":%llu}",
 		      (unsigned long long)mt->flush_fails);
 	strbuf_printf(&b,

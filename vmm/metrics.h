@@ -19,10 +19,13 @@ struct api_counters {
 	uint64_t put_serial, put_serial_fails;
 	uint64_t patch_drive, patch_drive_fails, patch_machine_cfg, patch_machine_cfg_fails;
 	uint64_t patch_vm, patch_vm_fails;
+	uint64_t put_snapshot_create, put_snapshot_create_fails;
+	uint64_t put_snapshot_load, put_snapshot_load_fails;
 };
 
 struct latencies {
 	uint64_t pause_vm, resume_vm, vmm_start;
+	uint64_t full_create_snapshot, diff_create_snapshot, load_snapshot;
 };
 
 /* Device and vCPU counters, read at flush time. */

@@ -17,6 +17,7 @@ struct monitor {
 	struct vm_config cfg;
 	struct vm vm;
 	bool vm_built;
+	bool configured; /* a VM resource was set through the API */
 	bool boot_timer;
 	bool stop;
 	int exit_code;

@@ -4,10 +4,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../api-socket/request.h"
+#include "../snapshot/snapshot.h"
 #include "../virtio/blk.h"
 #include "../virtio/mmio.h"
 #include "config_out.h"
@@ -222,6 +224,77 @@ static int put_serial(struct monitor *m, char **path, struct api_response *resp)
 	return 0;
 }
 
+static int snap_create(struct monitor *m, struct snapshot_create_req *c, struct api_response *resp)
+{
+	struct snap_create_stats st;
+	char err[512] = "";
+	if (!after_boot(m, "Creating a snapshot", resp))
+		return -EINVAL;
+	int r = snapshot_create(&m->vm, c->snapshot_path, c->mem_file_path, c->diff, &st, err,
+				sizeof(err));
+	if (r) {
+		api_response_error(resp, "%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	if (c->diff)
+		m->metrics.lat.diff_create_snapshot = st.total_us;
+	else
+		m->metrics.lat.full_create_snapshot = st.total_us;
+	log_info("%s snapshot in %llu us (state %llu us, %llu bytes; memory %llu us, %llu KiB "
+		 "on disk%s)",
+		 c->diff ? "Diff" : "Full", (unsigned long long)st.total_us,
+		 (unsigned long long)st.state_us, (unsigned long long)st.state_bytes,
+		 (unsigned long long)st.mem_us, (unsigned long long)(st.mem_bytes >> 10),
+		 c->diff ? ", dirty pages only" : "");
+	return 0;
+}
+
+static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t t0,
+		     struct api_response *resp)
+{
+	struct snap_restore_stats st;
+	char err[512] = "";
+	if (m->vm_built || m->configured) {
+		api_response_error(resp, "a snapshot can only be loaded into a fresh mvm (nothing "
+					 "configured but the logger and metrics); this one %s",
+				   m->vm_built ? "already runs a VM" : "has a configured VM");
+		return -EINVAL;
+	}
+	if (l->uffd) {
+		api_response_error(resp, "the Uffd memory backend is not supported yet; use File");
+		return -EINVAL;
+	}
+	m->vm.serial_in_fd = m->serial_in_fd;
+	m->vm.serial_out_fd = m->serial_out_fd;
+	log_clear_last_error();
+	int r = snapshot_restore(&m->vm, &m->cfg, &m->loop, l, &st, err, sizeof(err));
+	if (!r) {
+		if (!l->resume)
+			__atomic_store_n(&m->vm.pause_req, true, __ATOMIC_SEQ_CST);
+		r = vm_start(&m->vm);
+		if (r) {
+			snprintf(err, sizeof(err), "starting the vCPUs: %s", strerror(-r));
+			vm_destroy(&m->vm);
+		}
+	}
+	if (r) {
+		memset(&m->vm, 0, sizeof(m->vm));
+		vm_config_fini(&m->cfg);
+		vm_config_init(&m->cfg);
+		api_response_error(resp, "%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	if (!l->resume)
+		m->vm.state = VM_PAUSED;
+	m->vm_built = true;
+	m->metrics.lat.load_snapshot = mono_us() - t0;
+	log_info("snapshot %s loaded in %llu us (read %llu, build %llu, state %llu), %s",
+		 l->snapshot_path, (unsigned long long)(mono_us() - t0),
+		 (unsigned long long)st.read_us, (unsigned long long)st.build_us,
+		 (unsigned long long)st.state_us, l->resume ? "running" : "paused");
+	return 0;
+}
+
 /* Count a request and its failure in the right metrics pair. */
 static void count(uint64_t *ok, uint64_t *fails, int r)
 {
@@ -335,7 +408,19 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 		r = put_serial(m, &req->u.path, resp);
 		count(&c->put_serial, &c->put_serial_fails, r);
 		break;
+	case API_SNAPSHOT_CREATE:
+		r = snap_create(m, &req->u.snap_create, resp);
+		count(&c->put_snapshot_create, &c->put_snapshot_create_fails, r);
+		break;
+	case API_SNAPSHOT_LOAD:
+		r = snap_load(m, &req->u.snap_load, req->received_us, resp);
+		count(&c->put_snapshot_load, &c->put_snapshot_load_fails, r);
+		break;
 	}
+	/* Anything that configured the VM bars a later snapshot load. */
+	if (!r && (req->op == API_PUT_MACHINE || req->op == API_PATCH_MACHINE ||
+		   req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE || req->op == API_PUT_SERIAL))
+		m->configured = true;
 	strbuf_fini(&b);
 	if (!resp->status)
 		ok_empty(resp);

@@ -78,6 +78,10 @@ struct vm {
 /* start_us: when the boot was asked for (InstanceStart), 0 for now. */
 int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
 	      uint64_t start_us);
+/* A VM shaped like cfg, its RAM the memory file mem_fd (owned), its devices
+ * and vCPUs created but not configured: for a snapshot restore to fill in. */
+int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop, int mem_fd,
+			  uint64_t start_us);
 int vm_start(struct vm *vm);
 /* Stop vCPUs, free everything; safe on a partly built VM. */
 void vm_destroy(struct vm *vm);

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from harness import Skip, check, test
+from harness import Skip, check, host_is_pvm, test
 
 
 def verdict(out, name):
@@ -34,8 +34,10 @@ def expect_pass(ctx, name, *extra, **kw):
 def guest_hello_pvh_entry(ctx):
     r = expect_pass(ctx, "hello")
     check("entry pvh" in r.out, "hello did not come in through the PVH entry", r.out)
-    check('cmdline "console=ttyS0 reboot=k panic=1 pci=off"' in r.out,
+    check(re.search(r'cmdline "(clearcpuid=\S+ noxsave )?console=ttyS0 reboot=k panic=1 pci=off"', r.out),
           "the default command line did not reach the guest", r.out)
+    if host_is_pvm():
+        check("clearcpuid=cx16,popcnt,xsave" in r.out, "PvmSafe words missing on a kvm_pvm host", r.out)
 
 
 @test()
