@@ -32,6 +32,7 @@ enum api_op {
 	API_PUT_SERIAL,
 	API_SNAPSHOT_CREATE,
 	API_SNAPSHOT_LOAD,
+	API_PUT_ENTROPY,
 };
 
 struct snapshot_create_req {

@@ -71,7 +71,7 @@ void api_response_fini(struct api_response *resp)
 
 /* Endpoints of devices mvm does not have yet: a clear 400, not a 404. */
 static const char *const not_yet[] = {
-	"/network-interfaces", "/vsock", "/balloon", "/entropy", "/mmds",
+	"/network-interfaces", "/vsock", "/balloon", "/mmds",
 	"/cpu-config", "/hotplug", "/pmem",
 };
 
@@ -510,6 +510,10 @@ static int with_body(int method, const char *path, const char *body, size_t len,
 	} else if (method == HTTP_PUT && !strcmp(path, "/metrics")) {
 		req->op = API_PUT_METRICS;
 		r = route_one_path(&b, "metrics_path", "metrics", true, req, resp);
+	} else if (method == HTTP_PUT && !strcmp(path, "/entropy")) {
+		req->op = API_PUT_ENTROPY;
+		if ((r = config_parse_entropy(&b.j, 0, &b.e)))
+			api_response_error(resp, "%s", b.e.msg);
 	} else if (method == HTTP_PUT && !strcmp(path, "/snapshot/create")) {
 		r = route_snapshot_create(&b, req, resp);
 	} else if (method == HTTP_PUT && !strcmp(path, "/snapshot/load")) {

@@ -170,6 +170,7 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		.huge_pages = vm->cfg->machine.huge_pages,
 		.nr_drives = (uint32_t)vm->cfg->nr_drives,
 		.nr_virtio = (uint32_t)vm->nr_virtio,
+		.entropy = vm->cfg->entropy,
 		.ram_bytes = vm->mem.size,
 	};
 	if ((r = snap_writer_add(w, SNAP_SEC_MACHINE, SNAP_MACHINE_V, &sm, sizeof(sm))) ||

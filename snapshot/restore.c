@@ -220,7 +220,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	    sm->mem_size_mib > MVM_MAX_MEM_MIB || sm->ram_bytes != MiB(sm->mem_size_mib) ||
 	    sm->cpu_template > CPU_TEMPLATE_PVM_SAFE || sm->cpu_template == CPU_TEMPLATE_AUTO ||
 	    sm->huge_pages > HUGE_PAGES_2M || sm->nr_virtio > VIRTIO_MMIO_MAX_DEVS ||
-	    sm->nr_virtio != sm->nr_drives)
+	    sm->entropy > 1 || sm->nr_virtio != sm->nr_drives + sm->entropy)
 		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
 		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_virtio);
 	const struct snap_vm *svm =
@@ -236,6 +236,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.cpu_template = (enum cpu_template)sm->cpu_template;
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
+	cfg->entropy = sm->entropy;
 	if ((r = parse_drives(rd, sm->nr_drives, cfg, req, err, errlen)))
 		goto out;
 

@@ -35,7 +35,7 @@ struct snap_machine {
 	uint32_t huge_pages;
 	uint32_t nr_drives;
 	uint32_t nr_virtio;
-	uint32_t reserved;
+	uint32_t entropy; /* a virtio-rng device after the drives */
 	uint64_t ram_bytes; /* for the memory file check */
 };
 

@@ -13,6 +13,7 @@
 
 #include "../virtio/blk.h"
 #include "../virtio/mmio.h"
+#include "../virtio/rng.h"
 #include "log.h"
 #include "util.h"
 #include "vcpu.h"
@@ -186,6 +187,28 @@ static int attach_drives(struct vm *vm, struct cmdline *cl)
 	return 0;
 }
 
+static void rng_destroy_cb(void *dev)
+{
+	rng_destroy(dev);
+}
+
+/* After the drives, so drive slots do not move when entropy is added. */
+static int attach_entropy(struct vm *vm, struct cmdline *cl)
+{
+	if (!vm->cfg->entropy)
+		return 0;
+	struct rng *r = rng_create();
+	if (!r)
+		return -ENOMEM;
+	vm->rng = r;
+	int err = attach_virtio(vm, &rng_ops, r, rng_destroy_cb, cl);
+	if (err && (vm->nr_virtio == 0 || vm->virtio[vm->nr_virtio - 1]->dev != r)) {
+		rng_destroy(r);
+		vm->rng = NULL;
+	}
+	return err;
+}
+
 static int write_boot_data(struct vm *vm, struct cmdline *cl)
 {
 	const struct kernel_info *ki = &vm->kernel;
@@ -306,7 +329,7 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
-	if (!(r = attach_legacy(vm)) && !(r = attach_drives(vm, cl)))
+	if (!(r = attach_legacy(vm)) && !(r = attach_drives(vm, cl)) && !(r = attach_entropy(vm, cl)))
 		r = create_vcpus(vm, false);
 	free(cl);
 	vm->phase_us[2] = vm->phase_us[3] = mono_us();
@@ -341,7 +364,8 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	if (vm->cpu_template == CPU_TEMPLATE_PVM_SAFE)
 		cmdline_append(cl, "%s", cpu_template_cmdline(vm->cpu_template));
 	cmdline_append(cl, "%s", cfg->boot.boot_args ? cfg->boot.boot_args : MVM_DEFAULT_BOOT_ARGS);
-	if ((r = attach_legacy(vm)) || (r = attach_drives(vm, cl)) || (r = write_boot_data(vm, cl)))
+	if ((r = attach_legacy(vm)) || (r = attach_drives(vm, cl)) || (r = attach_entropy(vm, cl)) ||
+	    (r = write_boot_data(vm, cl)))
 		goto out;
 	vm->phase_us[2] = mono_us();
 

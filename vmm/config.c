@@ -407,9 +407,24 @@ static int parse_metrics(const struct json *j, int obj, struct vm_config *c, str
 	return 0;
 }
 
+int config_parse_entropy(const struct json *j, int obj, struct json_err *e)
+{
+	int r;
+	if ((r = json_expect_object(j, obj, "entropy", e)))
+		return r;
+	for_each_member(j, obj, k, v)
+	{
+		if (!json_key_is(j, k, "rate_limiter"))
+			return unknown_field(j, k, "entropy", e);
+		if (!json_is_null(j, v))
+			return json_errf(e, "field 'rate_limiter' is not supported yet by mvm");
+	}
+	return 0;
+}
+
 /* Top-level keys of devices whose issue has not landed yet. */
 static const char *const not_yet[] = {
-	"network-interfaces", "vsock", "balloon", "entropy", "mmds-config",
+	"network-interfaces", "vsock", "balloon", "mmds-config",
 };
 
 int config_parse_file(const char *text, size_t len, struct vm_config *c, struct json_err *e)
@@ -449,6 +464,11 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 			r = parse_logger(&j, v, c, e);
 		} else if (json_key_is(&j, k, "metrics")) {
 			r = parse_metrics(&j, v, c, e);
+		} else if (json_key_is(&j, k, "entropy")) {
+			if (!json_is_null(&j, v)) {
+				r = config_parse_entropy(&j, v, e);
+				c->entropy = !r;
+			}
 		} else {
 			bool known = false;
 			for (size_t x = 0; x < ARRAY_SIZE(not_yet); x++) {
@@ -507,7 +527,7 @@ int config_validate(const struct vm_config *c, struct json_err *e)
 		roots += c->drives[i].is_root_device;
 	if (roots > 1)
 		return json_errf(e, "more than one drive has is_root_device: true");
-	if (c->nr_drives > VIRTIO_MMIO_MAX_DEVS)
+	if (c->nr_drives + (c->entropy ? 1 : 0) > VIRTIO_MMIO_MAX_DEVS)
 		return json_errf(e, "too many devices for the %d virtio-mmio slots",
 				 VIRTIO_MMIO_MAX_DEVS);
 	return 0;

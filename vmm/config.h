@@ -53,6 +53,7 @@ struct vm_config {
 	struct boot_cfg boot;
 	struct drive_cfg drives[MVM_MAX_DRIVES];
 	int nr_drives;
+	bool entropy;          /* a virtio-rng device */
 	char *serial_out_path; /* NULL: stdout */
 	/* logger and metrics sections of the config file, applied by main */
 	char *log_path;
@@ -88,6 +89,8 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 			 struct json_err *e);
 int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struct json_err *e);
 int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, struct json_err *e);
+/* The entropy section ({} or with rate_limiter: null). */
+int config_parse_entropy(const struct json *j, int obj, struct json_err *e);
 /* A whole config file document. */
 int config_parse_file(const char *text, size_t len, struct vm_config *c, struct json_err *e);
 int config_load_file(const char *path, struct vm_config *c, struct json_err *e);

@@ -75,5 +75,6 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b)
 		strbuf_printf(b, "null");
 	}
 	strbuf_printf(b, ", \"mmds-config\": null, \"network-interfaces\": [], \"vsock\": null, "
-			 "\"entropy\": null}");
+			 "\"entropy\": %s}",
+		      c->entropy ? "{\"rate_limiter\": null}" : "null");
 }

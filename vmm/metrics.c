@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../virtio/blk.h"
+#include "../virtio/rng.h"
 #include "log.h"
 #include "strbuf.h"
 #include "util.h"
@@ -56,6 +57,13 @@ static void collect(const struct vm *vm, struct dev_counters *d)
 		d->blk_flush_count += s.flush_count;
 		d->blk_invalid_reqs += s.invalid_reqs;
 		d->blk_io_errors += s.io_errors;
+	}
+	if (vm->rng) {
+		struct rng_stats s;
+		rng_get_stats(vm->rng, &s);
+		d->entropy_bytes = s.bytes;
+		d->entropy_requests = s.requests;
+		d->entropy_fails = s.fails;
 	}
 	if (vm->serial) {
 		struct serial_stats s;
@@ -142,6 +150,11 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 		      (unsigned long long)mt->lat.full_create_snapshot,
 		      (unsigned long long)mt->lat.diff_create_snapshot,
 		      (unsigned long long)mt->lat.load_snapshot);
+	strbuf_printf(&b,
+		      ",\"entropy\":{\"entropy_bytes\":%llu,\"entropy_event_count\":%llu,"
+		      "\"entropy_event_fails\":%llu}",
+		      DELTA(&d, q, entropy_bytes), DELTA(&d, q, entropy_requests),
+		      DELTA(&d, q, entropy_fails));
 	strbuf_printf(&b, ",\"logger\":{\"metrics_fails\":%llu}",
 		      (unsigned long long)mt->flush_fails);
 	strbuf_printf(&b,

@@ -21,6 +21,7 @@ struct api_counters {
 	uint64_t patch_vm, patch_vm_fails;
 	uint64_t put_snapshot_create, put_snapshot_create_fails;
 	uint64_t put_snapshot_load, put_snapshot_load_fails;
+	uint64_t put_entropy, put_entropy_fails;
 };
 
 struct latencies {
@@ -34,6 +35,7 @@ struct dev_counters {
 	uint64_t blk_flush_count, blk_invalid_reqs, blk_io_errors;
 	uint64_t uart_write_count, uart_read_count, uart_missed_write, uart_missed_read;
 	uint64_t vcpu_io_in, vcpu_io_out, vcpu_mmio_read, vcpu_mmio_write, vcpu_failures;
+	uint64_t entropy_bytes, entropy_requests, entropy_fails;
 };
 
 struct metrics {

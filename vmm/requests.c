@@ -408,6 +408,13 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 		r = put_serial(m, &req->u.path, resp);
 		count(&c->put_serial, &c->put_serial_fails, r);
 		break;
+	case API_PUT_ENTROPY:
+		if (before_boot(m, "PUT /entropy", resp))
+			m->cfg.entropy = true;
+		else
+			r = -EINVAL;
+		count(&c->put_entropy, &c->put_entropy_fails, r);
+		break;
 	case API_SNAPSHOT_CREATE:
 		r = snap_create(m, &req->u.snap_create, resp);
 		count(&c->put_snapshot_create, &c->put_snapshot_create_fails, r);
@@ -419,7 +426,8 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 	}
 	/* Anything that configured the VM bars a later snapshot load. */
 	if (!r && (req->op == API_PUT_MACHINE || req->op == API_PATCH_MACHINE ||
-		   req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE || req->op == API_PUT_SERIAL))
+		   req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE || req->op == API_PUT_SERIAL ||
+		   req->op == API_PUT_ENTROPY))
 		m->configured = true;
 	strbuf_fini(&b);
 	if (!resp->status)

@@ -51,6 +51,7 @@ struct vm {
 	struct virtio_mmio *virtio[18];
 	void (*virtio_destroy[18])(void *dev);
 	void *blk[MVM_MAX_DRIVES]; /* struct blk *, in drive config order */
+	void *rng;                 /* struct rng *, when there is entropy */
 	int nr_virtio;
 	struct kvm_cpuid2 *cpuid;	/* KVM's supported set */
 	enum cpu_template cpu_template; /* resolved */

@@ -1,0 +1,112 @@
+#include "rng.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "../vmm/log.h"
+#include "../vmm/util.h"
+
+#define RNG_QUEUE_SIZE 256
+/* Bytes per request at most: a guest asking for gigabytes gets this much. */
+#define RNG_MAX_PER_REQUEST (64u * 1024)
+
+struct rng {
+	struct rng_stats stats;
+	bool logged_bad;
+	struct virtq_chain chain;
+};
+
+struct rng *rng_create(void)
+{
+	return calloc(1, sizeof(struct rng));
+}
+
+void rng_destroy(struct rng *r)
+{
+	free(r);
+}
+
+void rng_get_stats(struct rng *r, struct rng_stats *out)
+{
+	*out = r->stats;
+}
+
+static uint64_t rng_features(void *dev)
+{
+	(void)dev;
+	return (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+}
+
+static int rng_activate(void *dev, uint64_t acked, struct virtq *queues)
+{
+	(void)dev;
+	(void)acked;
+	return queues[0].ready ? 0 : -EINVAL;
+}
+
+/* Fill the chain's writable buffers; returns bytes written. */
+static uint32_t fill(struct rng *r, struct virtq *q)
+{
+	struct virtq_chain *c = &r->chain;
+	uint32_t total = 0;
+	if (c->err) {
+		r->stats.fails++;
+		log_once(r->logged_bad, LOG_WARN, "virtio-rng: bad request from the guest: %s",
+			 virtq_err_str(c->err));
+		return 0;
+	}
+	for (int i = 0; i < c->nr && total < RNG_MAX_PER_REQUEST; i++) {
+		if (!c->buf[i].write)
+			continue;
+		size_t want = MIN((size_t)c->buf[i].len, (size_t)(RNG_MAX_PER_REQUEST - total));
+		size_t got = 0;
+		while (got < want) {
+			ssize_t n = getrandom(c->buf[i].hva + got, want - got, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		virtq_mark_written(q, c->buf[i].hva, got);
+		total += (uint32_t)got;
+		if (got < want) {
+			r->stats.fails++;
+			break;
+		}
+	}
+	r->stats.bytes += total;
+	r->stats.requests++;
+	return total;
+}
+
+static bool rng_process(void *dev, int qidx, struct virtq *q, bool *fatal)
+{
+	struct rng *r = dev;
+	bool used = false;
+	(void)qidx;
+	do {
+		int n;
+		while ((n = virtq_pop(q, &r->chain)) == 1) {
+			virtq_push(q, r->chain.head, fill(r, q));
+			used = true;
+		}
+		if (n < 0) {
+			*fatal = true;
+			return used;
+		}
+	} while (virtq_enable_notify(q));
+	return used;
+}
+
+const struct virtio_dev_ops rng_ops = {
+	.name = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.num_queues = 1,
+	.queue_max = RNG_QUEUE_SIZE,
+	.features = rng_features,
+	.activate = rng_activate,
+	.process = rng_process,
+};
