@@ -30,9 +30,9 @@ CORE_SRCS := \
 	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/regs.c \
 	vmm/x86/serial.c vmm/x86/i8042.c \
 	virtio/virtq.c virtio/mmio.c virtio/blk.c virtio/rng.c \
-	api-socket/http.c api-socket/routes.c api-socket/server.c \
+	api-socket/http.c api-socket/routes.c api-socket/server.c api-socket/client.c \
 	$(SNAPSHOT_SRCS)
-MVM_SRCS := vmm/main.c $(CORE_SRCS)
+MVM_SRCS := vmm/main.c vmm/cli_snapshot.c $(CORE_SRCS)
 
 
 # jailer/: the mvm-jailer binary.

@@ -10,6 +10,7 @@
 
 #include "../api-socket/http.h"
 #include "../api-socket/server.h"
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "monitor.h"
@@ -259,6 +260,20 @@ int main(int argc, char **argv)
 	struct json_err e;
 	uint64_t t0 = mono_us(), c0 = cpu_us();
 	bool have_api = false;
+
+	/* Operator commands that drive other monitors. */
+	if (argc > 1 && !strcmp(argv[1], "snapshot"))
+		return cmd_snapshot(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "restore")) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			die(MVM_EXIT_ERROR, "cannot find my own binary: %s", strerror(errno));
+		self[n] = '\0';
+		return cmd_restore(argc - 1, argv + 1, self);
+	}
+	if (argc > 1 && !strcmp(argv[1], "merge-memory"))
+		return cmd_merge_memory(argc - 1, argv + 1);
 
 	parse_args(argc, argv, &o);
 	if (!o.run_mode && !o.no_api && !o.api_sock)
