@@ -60,9 +60,11 @@ GUEST_KIT := $(BUILD)/tests/guest
 
 all: $(MVM) $(JAILER)
 
+# Static, like the jail expects: nothing to copy into the chroot but the binary.
 $(MVM): $(MVM_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -static-pie -o $@ $^ $(LDLIBS)
 
 $(JAILER): $(JAILER_OBJS)
 	@mkdir -p $(@D)

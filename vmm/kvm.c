@@ -51,6 +51,29 @@ bool kvm_host_is_pvm(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
+/*
+ * Inside a jail there is no /sys: recognise kvm_pvm by what it does instead.
+ * It reports almost no leaf-1 features as supported (not even SSE3, which
+ * every x86-64 CPU has) while its guests see the host's bits anyway.
+ */
+static bool cpuid_looks_like_pvm(struct kvm *k)
+{
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(k);
+	bool pvm = false;
+	if (!c)
+		return false;
+	for (uint32_t i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function == 1) {
+			unsigned eax, ebx, ecx, edx;
+			__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
+			pvm = (ecx & 1) && !(e->ecx & 1);
+		}
+	}
+	free(c);
+	return pvm;
+}
+
 int kvm_open(struct kvm *k, const char *path)
 {
 	memset(k, 0, sizeof(*k));
@@ -79,7 +102,7 @@ int kvm_open(struct kvm *k, const char *path)
 		goto fail;
 	}
 	k->nr_slots = __kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-	k->is_pvm = kvm_host_is_pvm();
+	k->is_pvm = kvm_host_is_pvm() || cpuid_looks_like_pvm(k);
 
 	/* The MSRs this KVM can save and restore. */
 	struct kvm_msr_list probe = { .nmsrs = 0 };

@@ -133,10 +133,20 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	o->show_level = true;
-	if (argc > 1 && !strcmp(argv[1], "run")) {
-		o->run_mode = true;
-		argv++;
-		argc--;
+	/* "run" may follow options (the jailer puts --id and friends first). */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "run")) {
+			o->run_mode = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(argv[0]));
+			argc--;
+			break;
+		}
+		if (strncmp(argv[i], "--", 2))
+			break;
+		for (const struct option *op = lo; op->name; op++)
+			if (op->has_arg == required_argument && !strchr(argv[i], '=') &&
+			    !strcmp(argv[i] + 2, op->name))
+				i++; /* skip the option's value */
 	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
