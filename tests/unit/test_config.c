@@ -1,0 +1,580 @@
+/* vmm/config.c: Firecracker's config file format, validated field by field. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../vmm/config.h"
+#include "../../vmm/log.h"
+
+#define KERNEL "\"boot-source\":{\"kernel_image_path\":\"/k\"}"
+
+static struct vm_config cfg;
+static struct json_err err;
+
+static void setup(void)
+{
+	log_set_level(LOG_OFF);
+	vm_config_init(&cfg);
+	memset(&err, 0, sizeof(err));
+}
+
+static void teardown(void)
+{
+	vm_config_fini(&cfg);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+static int parse(const char *text)
+{
+	return config_parse_file(text, strlen(text), &cfg, &err);
+}
+
+/* Parse `text` into a fresh config and expect -EINVAL with every `needle` in the message. */
+static void expect_rejected(size_t i, const char *text, const char *needle1, const char *needle2)
+{
+	struct vm_config c;
+	struct json_err e = { { 0 } };
+	vm_config_init(&c);
+	int r = config_parse_file(text, strlen(text), &c, &e);
+	cr_expect_eq(r, -EINVAL, "case %zu: accepted: %s", i, text);
+	if (r) {
+		cr_expect(strstr(e.msg, needle1) != NULL, "case %zu: message '%s' lacks '%s'", i,
+			  e.msg, needle1);
+		if (needle2)
+			cr_expect(strstr(e.msg, needle2) != NULL,
+				  "case %zu: message '%s' lacks '%s'", i, e.msg, needle2);
+	}
+	vm_config_fini(&c);
+}
+
+Test(config, defaults_are_one_vcpu_and_128_mib)
+{
+	cr_assert_eq(parse("{" KERNEL "}"), 0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.vcpu_count, 1);
+	cr_expect_eq(cfg.machine.mem_size_mib, 128);
+	cr_expect_eq(cfg.machine.cpu_template, CPU_TEMPLATE_AUTO);
+	cr_expect_not(cfg.machine.smt);
+	cr_expect_eq(cfg.nr_drives, 0);
+	cr_expect_str_eq(cfg.boot.kernel_image_path, "/k");
+	cr_expect_null(cfg.boot.boot_args, "NULL means MVM_DEFAULT_BOOT_ARGS");
+	cr_expect_null(cfg.boot.initrd_path);
+}
+
+Test(config, parses_a_full_firecracker_config)
+{
+	const char *text =
+	    "{\n"
+	    " \"boot-source\": {\"kernel_image_path\": \"/img/vmlinux\",\n"
+	    "   \"boot_args\": \"console=ttyS0 reboot=k\", \"initrd_path\": \"/img/initrd\"},\n"
+	    " \"drives\": [\n"
+	    "  {\"drive_id\": \"rootfs\", \"path_on_host\": \"/img/rootfs.ext4\",\n"
+	    "   \"is_root_device\": true, \"is_read_only\": false,\n"
+	    "   \"cache_type\": \"Writeback\", \"io_engine\": \"Sync\", \"partuuid\": null,\n"
+	    "   \"rate_limiter\": null},\n"
+	    "  {\"drive_id\": \"data_1\", \"path_on_host\": \"/img/data\",\n"
+	    "   \"is_root_device\": false, \"is_read_only\": true, \"partuuid\": \"abc-1\",\n"
+	    "   \"direct_io\": true}\n"
+	    " ],\n"
+	    " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 1024, \"smt\": false,\n"
+	    "   \"track_dirty_pages\": true, \"cpu_template\": \"PvmSafe\", \"huge_pages\": "
+	    "\"2M\"},\n"
+	    " \"network-interfaces\": [], \"vsock\": null, \"balloon\": null,\n"
+	    " \"entropy\": null, \"mmds-config\": null,\n"
+	    " \"logger\": {\"log_path\": \"/tmp/log\", \"level\": \"Debug\", \"show_level\": "
+	    "false,\n"
+	    "   \"show_log_origin\": true, \"module\": \"x\"},\n"
+	    " \"metrics\": {\"metrics_path\": \"/tmp/metrics\"}\n"
+	    "}\n";
+	cr_assert_eq(parse(text), 0, "%s", err.msg);
+	cr_expect_str_eq(cfg.boot.kernel_image_path, "/img/vmlinux");
+	cr_expect_str_eq(cfg.boot.boot_args, "console=ttyS0 reboot=k");
+	cr_expect_str_eq(cfg.boot.initrd_path, "/img/initrd");
+	cr_expect_eq(cfg.machine.vcpu_count, 2);
+	cr_expect_eq(cfg.machine.mem_size_mib, 1024);
+	cr_expect(cfg.machine.track_dirty_pages);
+	cr_expect_eq(cfg.machine.cpu_template, CPU_TEMPLATE_PVM_SAFE);
+	cr_expect_eq(cfg.machine.huge_pages, HUGE_PAGES_2M);
+	cr_assert_eq(cfg.nr_drives, 2);
+	cr_expect_str_eq(cfg.drives[0].drive_id, "rootfs");
+	cr_expect_str_eq(cfg.drives[0].path_on_host, "/img/rootfs.ext4");
+	cr_expect(cfg.drives[0].is_root_device);
+	cr_expect_not(cfg.drives[0].is_read_only);
+	cr_expect_eq(cfg.drives[0].cache_type, CACHE_WRITEBACK);
+	cr_expect_null(cfg.drives[0].partuuid);
+	cr_expect_str_eq(cfg.drives[1].drive_id, "data_1");
+	cr_expect(cfg.drives[1].is_read_only);
+	cr_expect_not(cfg.drives[1].is_root_device);
+	cr_expect_str_eq(cfg.drives[1].partuuid, "abc-1");
+	cr_expect(cfg.drives[1].direct_io);
+	cr_expect_eq(cfg.drives[1].cache_type, CACHE_UNSAFE, "Unsafe is the default");
+	cr_expect_str_eq(cfg.log_path, "/tmp/log");
+	cr_expect_str_eq(cfg.log_level, "Debug");
+	cr_expect_not(cfg.log_show_level);
+	cr_expect(cfg.log_show_origin);
+	cr_expect_str_eq(cfg.metrics_path, "/tmp/metrics");
+}
+
+static const struct {
+	const char *text;
+	const char *field;
+	const char *section;
+} unknown[] = {
+	{ "{" KERNEL ",\"bogus\":1}", "bogus", "config file" },
+	{ "{" KERNEL ",\"machine_config\":{}}", "machine_config", "config file" },
+	{ "{\"boot-source\":{\"kernel_image_path\":\"/k\",\"kernel\":\"/x\"}}", "kernel",
+	  "boot-source" },
+	{ "{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128,\"vcpus\":2}}",
+	  "vcpus", "machine-config" },
+	{ "{" KERNEL ",\"drives\":[{\"drive_id\":\"a\",\"path_on_host\":\"/d\","
+	  "\"is_root_device\":false,\"read_only\":true}]}",
+	  "read_only", "drive" },
+	{ "{" KERNEL ",\"logger\":{\"path\":\"/l\"}}", "path", "logger" },
+	{ "{" KERNEL ",\"metrics\":{\"path\":\"/m\"}}", "path", "metrics" },
+	{ "{" KERNEL ",\"Drives\":[]}", "Drives", "config file" },
+};
+
+Test(config, rejects_unknown_fields_at_every_level_naming_them)
+{
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		char quoted[80];
+		snprintf(quoted, sizeof(quoted), "'%s'", unknown[i].field);
+		expect_rejected(i, unknown[i].text, quoted, unknown[i].section);
+	}
+}
+
+Test(config, unknown_field_message_masks_control_characters)
+{
+	const char text[] = "{" KERNEL ",\"a\\nb\":1}";
+	cr_assert_eq(parse(text), -EINVAL);
+	cr_expect(strstr(err.msg, "unknown field") != NULL, "%s", err.msg);
+	for (const char *p = err.msg; *p; p++)
+		cr_expect((unsigned char)*p >= 0x20, "raw control character in message");
+}
+
+static const char *const not_yet_keys[] = {
+	"network-interfaces",
+	"vsock",
+	"balloon",
+	"mmds-config",
+};
+
+Test(config, unsupported_firecracker_sections_are_rejected_when_set)
+{
+	static const char *const values[] = { "[{\"iface_id\":\"eth0\"}]", "{\"guest_cid\":3}", "1",
+					      "\"x\"" };
+	for (size_t k = 0; k < sizeof(not_yet_keys) / sizeof(not_yet_keys[0]); k++) {
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+			char text[256];
+			snprintf(text, sizeof(text), "{" KERNEL ",\"%s\":%s}", not_yet_keys[k],
+				 values[v]);
+			expect_rejected(k * 10 + v, text, "not supported yet", not_yet_keys[k]);
+		}
+	}
+}
+
+Test(config, unsupported_sections_null_or_empty_list_are_ignored)
+{
+	for (size_t k = 0; k < sizeof(not_yet_keys) / sizeof(not_yet_keys[0]); k++) {
+		static const char *const values[] = { "null", "[]" };
+		for (size_t v = 0; v < 2; v++) {
+			char text[256];
+			struct vm_config c;
+			struct json_err e;
+			vm_config_init(&c);
+			snprintf(text, sizeof(text), "{" KERNEL ",\"%s\":%s}", not_yet_keys[k],
+				 values[v]);
+			cr_expect_eq(config_parse_file(text, strlen(text), &c, &e), 0, "%s: %s",
+				     text, e.msg);
+			vm_config_fini(&c);
+		}
+	}
+}
+
+Test(config, entropy_section_adds_a_virtio_rng)
+{
+	static const char *const on[] = { "{}", "{\"rate_limiter\":null}" };
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		char text[128];
+		struct vm_config c;
+		struct json_err e;
+		vm_config_init(&c);
+		snprintf(text, sizeof(text), "{" KERNEL ",\"entropy\":%s}", on[i]);
+		cr_expect_eq(config_parse_file(text, strlen(text), &c, &e), 0, "%s: %s", text,
+			     e.msg);
+		cr_expect(c.entropy, "%s", text);
+		vm_config_fini(&c);
+	}
+	cr_assert_eq(parse("{" KERNEL ",\"entropy\":null}"), 0, "%s", err.msg);
+	cr_expect_not(cfg.entropy, "null is the same as leaving it out");
+}
+
+Test(config, entropy_section_rejects_what_it_cannot_do)
+{
+	static const struct {
+		const char *value;
+		const char *needle;
+	} bad[] = {
+		{ "{\"rate_limiter\":{\"bandwidth\":{\"size\":1}}}", "not supported yet" },
+		{ "{\"bogus\":1}", "'bogus'" },
+		{ "[]", "entropy" },
+		{ "true", "entropy" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[160];
+		snprintf(text, sizeof(text), "{" KERNEL ",\"entropy\":%s}", bad[i].value);
+		expect_rejected(i, text, bad[i].needle, NULL);
+	}
+}
+
+static const struct {
+	const char *machine;
+	const char *needle;
+} bad_machine[] = {
+	{ "\"vcpu_count\":0,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":33,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":-1,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":1.0,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":\"2\",\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":true,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":4294967297,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":18446744073709551617,\"mem_size_mib\":128", "vcpu_count" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":0", "mem_size_mib" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":-128", "mem_size_mib" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128.5", "mem_size_mib" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":1e3", "mem_size_mib" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":1048577", "mem_size_mib" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":4294967424", "mem_size_mib" }, /* 2^32 + 128 */
+	{ "\"vcpu_count\":1,\"mem_size_mib\":null", "mem_size_mib" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":true", "smt" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":0", "smt" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"track_dirty_pages\":\"yes\"",
+	  "track_dirty_pages" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"cpu_template\":\"T2\"", "cpu_template" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"cpu_template\":1", "cpu_template" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"1G\"", "huge_pages" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"2m\"", "huge_pages" },
+	{ "\"vcpu_count\":1", "mem_size_mib" },
+	{ "\"mem_size_mib\":128", "vcpu_count" },
+};
+
+Test(config, machine_config_rejects_bad_values_naming_the_field)
+{
+	for (size_t i = 0; i < sizeof(bad_machine) / sizeof(bad_machine[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "{" KERNEL ",\"machine-config\":{%s}}",
+			 bad_machine[i].machine);
+		expect_rejected(i, text, bad_machine[i].needle, NULL);
+	}
+}
+
+Test(config, machine_config_accepts_the_limits)
+{
+	cr_assert_eq(
+	    parse("{" KERNEL ",\"machine-config\":{\"vcpu_count\":32,\"mem_size_mib\":1048576}}"),
+	    0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.vcpu_count, 32);
+	cr_expect_eq(cfg.machine.mem_size_mib, 1048576);
+	vm_config_fini(&cfg);
+	vm_config_init(&cfg);
+	cr_assert_eq(parse("{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":1}}"),
+		     0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.mem_size_mib, 1);
+}
+
+Test(config, machine_config_must_be_an_object)
+{
+	cr_expect_eq(parse("{" KERNEL ",\"machine-config\":[]}"), -EINVAL);
+	cr_expect(strstr(err.msg, "machine-config") != NULL, "%s", err.msg);
+}
+
+Test(config, cpu_template_names_are_case_insensitive)
+{
+	cr_assert_eq(parse("{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64,"
+			   "\"cpu_template\":\"pvmsafe\"}}"),
+		     0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.cpu_template, CPU_TEMPLATE_PVM_SAFE);
+}
+
+Test(config, partial_machine_update_keeps_other_fields)
+{
+	struct json j;
+	struct machine_cfg m = { .vcpu_count = 2, .mem_size_mib = 256 };
+	const char *body = "{\"vcpu_count\":4}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_assert_eq(config_parse_machine(&j, 0, &m, true, &err), 0, "%s", err.msg);
+	cr_expect_eq(m.vcpu_count, 4);
+	cr_expect_eq(m.mem_size_mib, 256);
+	json_free(&j);
+
+	/* A failing update leaves the old values. */
+	body = "{\"vcpu_count\":8,\"mem_size_mib\":0}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_expect_eq(config_parse_machine(&j, 0, &m, true, &err), -EINVAL);
+	cr_expect_eq(m.vcpu_count, 4, "a rejected update must not be half-applied");
+	json_free(&j);
+}
+
+Test(config, machine_fields_report_what_was_present)
+{
+	struct json j;
+	struct machine_cfg m = { .vcpu_count = 2, .mem_size_mib = 256 };
+	struct machine_cfg dst = { .vcpu_count = 1,
+				   .mem_size_mib = 128,
+				   .track_dirty_pages = true };
+	unsigned present = 0;
+	const char *body = "{\"mem_size_mib\":512,\"cpu_template\":\"Host\"}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_assert_eq(config_parse_machine_fields(&j, 0, &m, &present, &err), 0, "%s", err.msg);
+	cr_expect_eq(present, MC_MEM | MC_TEMPLATE);
+	config_machine_apply(&dst, &m, present);
+	cr_expect_eq(dst.mem_size_mib, 512);
+	cr_expect_eq(dst.cpu_template, CPU_TEMPLATE_HOST);
+	cr_expect_eq(dst.vcpu_count, 1, "absent fields are not applied");
+	cr_expect(dst.track_dirty_pages, "absent fields are not applied");
+	json_free(&j);
+}
+
+static const struct {
+	const char *boot;
+	const char *needle;
+} bad_boot[] = {
+	{ "{}", "kernel_image_path" },
+	{ "{\"boot_args\":\"x\"}", "kernel_image_path" },
+	{ "{\"kernel_image_path\":\"\"}", "kernel_image_path" },
+	{ "{\"kernel_image_path\":null}", "kernel_image_path" },
+	{ "{\"kernel_image_path\":1}", "kernel_image_path" },
+	{ "{\"kernel_image_path\":\"/k\",\"boot_args\":false}", "boot_args" },
+	{ "{\"kernel_image_path\":\"/k\",\"initrd_path\":[]}", "initrd_path" },
+	{ "{\"kernel_image_path\":\"/k\\u0000x\"}", "NUL" },
+	{ "\"/k\"", "boot-source" },
+};
+
+Test(config, boot_source_requires_a_kernel_path)
+{
+	for (size_t i = 0; i < sizeof(bad_boot) / sizeof(bad_boot[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "{\"boot-source\":%s}", bad_boot[i].boot);
+		expect_rejected(i, text, bad_boot[i].needle, NULL);
+	}
+}
+
+Test(config, missing_boot_source_fails_validation)
+{
+	cr_expect_eq(parse("{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}"), -EINVAL);
+	cr_expect(strstr(err.msg, "kernel_image_path") != NULL, "%s", err.msg);
+}
+
+Test(config, empty_initrd_path_and_null_boot_args_mean_none)
+{
+	cr_assert_eq(parse("{\"boot-source\":{\"kernel_image_path\":\"/k\",\"initrd_path\":\"\","
+			   "\"boot_args\":null}}"),
+		     0, "%s", err.msg);
+	cr_expect_null(cfg.boot.initrd_path);
+	cr_expect_null(cfg.boot.boot_args);
+}
+
+#define DRIVE(id, root) \
+	"{\"drive_id\":\"" id "\",\"path_on_host\":\"/d\",\"is_root_device\":" root "}"
+
+Test(config, rejects_two_root_drives)
+{
+	cr_expect_eq(
+	    parse("{" KERNEL ",\"drives\":[" DRIVE("a", "true") "," DRIVE("b", "true") "]}"),
+	    -EINVAL);
+	cr_expect(strstr(err.msg, "root") != NULL, "%s", err.msg);
+}
+
+Test(config, rejects_duplicate_drive_ids)
+{
+	cr_expect_eq(
+	    parse("{" KERNEL ",\"drives\":[" DRIVE("a", "false") "," DRIVE("a", "false") "]}"),
+	    -EINVAL);
+	cr_expect(strstr(err.msg, "'a'") && strstr(err.msg, "twice"), "%s", err.msg);
+}
+
+static const char *const bad_ids[] = {
+	"",	    "a-b",
+	"a b",	    "a.b",
+	"../x",	    "\\u00e9",
+	"a\\/b",    "a\\tb",
+	"x\\u0000", "0123456789012345678901234567890123456789012345678901234567890123x",
+};
+
+Test(config, rejects_invalid_drive_ids)
+{
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "{" KERNEL ",\"drives\":[" DRIVE("%s", "false") "]}",
+			 bad_ids[i]);
+		expect_rejected(i, text, "drive_id", NULL);
+	}
+}
+
+Test(config, accepts_a_64_character_drive_id)
+{
+	const char *id = "0123456789012345678901234567890123456789012345678901234567890_Ab";
+	cr_assert_eq(strlen(id), 64);
+	char text[512];
+	snprintf(text, sizeof(text), "{" KERNEL ",\"drives\":[" DRIVE("%s", "false") "]}", id);
+	cr_assert_eq(parse(text), 0, "%s", err.msg);
+	cr_expect_str_eq(cfg.drives[0].drive_id, id);
+}
+
+static const struct {
+	const char *drive;
+	const char *needle;
+} bad_drives[] = {
+	{ "{\"drive_id\":\"a\",\"is_root_device\":true}", "path_on_host" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"\",\"is_root_device\":true}", "path_on_host" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\"}", "is_root_device" },
+	{ "{\"path_on_host\":\"/d\",\"is_root_device\":true}", "drive_id" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":null}",
+	  "is_root_device" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":1}", "is_root_device" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/"
+	  "d\",\"is_root_device\":true,\"is_read_only\":\"no\"}",
+	  "is_read_only" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/"
+	  "d\",\"is_root_device\":true,\"cache_type\":\"None\"}",
+	  "cache_type" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/"
+	  "d\",\"is_root_device\":true,\"io_engine\":\"Uring\"}",
+	  "io_engine" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/"
+	  "d\",\"is_root_device\":true,\"rate_limiter\":{}}",
+	  "not supported yet" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":true,\"socket\":\"/s\"}",
+	  "socket" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":true,\"direct_io\":null}",
+	  "direct_io" },
+	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":true,\"partuuid\":7}",
+	  "partuuid" },
+	{ "[]", "drive" },
+	{ "\"a\"", "drive" },
+};
+
+Test(config, rejects_incomplete_or_bad_drives)
+{
+	for (size_t i = 0; i < sizeof(bad_drives) / sizeof(bad_drives[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "{" KERNEL ",\"drives\":[%s]}", bad_drives[i].drive);
+		expect_rejected(i, text, bad_drives[i].needle, NULL);
+	}
+}
+
+Test(config, drives_must_be_an_array)
+{
+	cr_expect_eq(parse("{" KERNEL ",\"drives\":" DRIVE("a", "true") "}"), -EINVAL);
+	cr_expect(strstr(err.msg, "drives") != NULL, "%s", err.msg);
+}
+
+Test(config, rejects_more_than_sixteen_drives)
+{
+	char text[4096];
+	size_t n = (size_t)snprintf(text, sizeof(text), "{" KERNEL ",\"drives\":[");
+	for (int i = 0; i < MVM_MAX_DRIVES + 1; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%s{\"drive_id\":\"d%d\","
+				      "\"path_on_host\":\"/d\",\"is_root_device\":false}",
+				      i ? "," : "", i);
+	snprintf(text + n, sizeof(text) - n, "]}");
+	cr_assert_eq(parse(text), -EINVAL);
+	cr_expect(strstr(err.msg, "too many drives") != NULL, "%s", err.msg);
+}
+
+Test(config, put_drive_replaces_by_id_and_guards_the_root)
+{
+	struct drive_cfg d = { .drive_id = "root", .is_root_device = true };
+	d.path_on_host = strdup("/one");
+	cr_assert_eq(config_put_drive(&cfg, &d, &err), 0);
+	cr_expect_null(d.path_on_host, "ownership moves into the config");
+
+	struct drive_cfg again = { .drive_id = "root", .is_root_device = true };
+	again.path_on_host = strdup("/two");
+	cr_assert_eq(config_put_drive(&cfg, &again, &err), 0, "same id replaces: %s", err.msg);
+	cr_expect_eq(cfg.nr_drives, 1);
+	cr_expect_str_eq(cfg.drives[0].path_on_host, "/two");
+
+	struct drive_cfg other = { .drive_id = "other", .is_root_device = true };
+	other.path_on_host = strdup("/three");
+	cr_expect_eq(config_put_drive(&cfg, &other, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "'other'") && strstr(err.msg, "'root'"), "%s", err.msg);
+	cr_expect_eq(cfg.nr_drives, 1);
+	drive_cfg_fini(&other);
+}
+
+Test(config, id_validators_differ_only_in_dashes)
+{
+	cr_expect(config_id_valid("Ab_9"));
+	cr_expect_not(config_id_valid("a-b"));
+	cr_expect(config_id_valid_instance("a-b_9"));
+	cr_expect_not(config_id_valid_instance(""));
+	cr_expect_not(config_id_valid_instance("a/b"));
+	char long_id[MVM_ID_MAX + 2];
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[MVM_ID_MAX + 1] = '\0';
+	cr_expect_not(config_id_valid_instance(long_id), "65 characters");
+	long_id[MVM_ID_MAX] = '\0';
+	cr_expect(config_id_valid_instance(long_id), "64 characters");
+}
+
+Test(config, top_level_must_be_an_object_of_valid_json)
+{
+	static const char *const docs[] = { "[]", "\"x\"", "{", "", "{} {}" };
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		expect_rejected(i, docs[i], "", NULL);
+}
+
+/* BUG: a key with no value makes for_each_member read the token past the array's end. */
+Test(config, rejects_a_key_without_value, .disabled = true)
+{
+	expect_rejected(0, "{\"boot-source\":{\"kernel_image_path\"}}", "", NULL);
+	expect_rejected(1, "{" KERNEL ",\"drives\"}", "", NULL);
+}
+
+/* BUG: `{"a":1 "b":2}` parses as one member whose key has two children: "b" is never seen. */
+Test(config, rejects_a_missing_comma_between_fields, .disabled = true)
+{
+	expect_rejected(0, "{" KERNEL " \"bogus\":1}", "", NULL);
+	expect_rejected(1, "{\"boot-source\":{\"kernel_image_path\":\"/k\" \"bogus\":1}}", "",
+			NULL);
+}
+
+static char tmp_path[64];
+
+static void write_tmp(const char *text)
+{
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/mvm-config-XXXXXX");
+	int fd = mkstemp(tmp_path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+Test(config, load_file_reads_and_prefixes_errors_with_the_path)
+{
+	write_tmp("{" KERNEL ",\"machine-config\":{\"vcpu_count\":3,\"mem_size_mib\":256}}");
+	cr_expect_eq(config_load_file(tmp_path, &cfg, &err), 0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.vcpu_count, 3);
+	unlink(tmp_path);
+
+	struct vm_config c;
+	vm_config_init(&c);
+	write_tmp("{" KERNEL ",\"bogus\":1}");
+	cr_expect_eq(config_load_file(tmp_path, &c, &err), -EINVAL);
+	cr_expect(strstr(err.msg, tmp_path) && strstr(err.msg, "bogus"), "%s", err.msg);
+	unlink(tmp_path);
+	vm_config_fini(&c);
+}
+
+Test(config, load_file_rejects_missing_files_and_directories)
+{
+	cr_expect_eq(config_load_file("/nonexistent/mvm.json", &cfg, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "/nonexistent/mvm.json") != NULL, "%s", err.msg);
+	cr_expect_eq(config_load_file("/tmp", &cfg, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "regular file") != NULL, "%s", err.msg);
+}
