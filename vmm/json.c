@@ -95,6 +95,68 @@ static bool valid_primitive(const char *p, size_t n)
 	return i == n;
 }
 
+/* A token's text, with a string's quotes. */
+static int tok_begin(const struct json *j, int i)
+{
+	return j->t[i].start - (j->t[i].type == JSMN_STRING);
+}
+
+static int tok_end(const struct json *j, int i)
+{
+	return j->t[i].end + (j->t[i].type == JSMN_STRING);
+}
+
+/* s[a, b) holds only whitespace and, if sep, exactly one sep. */
+static bool gap_is(const char *s, int a, int b, char sep)
+{
+	int seps = 0;
+	if (a > b)
+		return false;
+	for (int k = a; k < b; k++) {
+		if (sep && s[k] == sep)
+			seps++;
+		else if (s[k] != ' ' && s[k] != '\t' && s[k] != '\n' && s[k] != '\r')
+			return false;
+	}
+	return seps == (sep ? 1 : 0);
+}
+
+/*
+ * jsmn does not check separators: every key has exactly one value, scalars have
+ * no children, and members are separated by exactly one ',' (keys from values by ':').
+ */
+static bool well_formed(const struct json *j)
+{
+	for (int i = 0; i < j->n; i++) {
+		const jsmntok_t *t = &j->t[i];
+		bool is_key = t->parent >= 0 && j->t[t->parent].type == JSMN_OBJECT;
+		if (is_key && (t->type != JSMN_STRING || t->size != 1))
+			return false;
+		if (!is_key && (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE) && t->size != 0)
+			return false;
+		if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY)
+			continue;
+		int pos = t->start + 1, c = i + 1;
+		for (int n = 0; n < t->size; n++) {
+			if (c >= j->n || !gap_is(j->s, pos, tok_begin(j, c), n ? ',' : 0))
+				return false;
+			pos = tok_end(j, c);
+			if (t->type == JSMN_OBJECT) {
+				int v = c + 1;
+				if (v >= j->n || !gap_is(j->s, pos, tok_begin(j, v), ':'))
+					return false;
+				pos = tok_end(j, v);
+				c = json_next(j, v);
+			} else {
+				c = json_next(j, c);
+			}
+		}
+		if (!gap_is(j->s, pos, t->end - 1, 0))
+			return false;
+	}
+	return true;
+}
+
 int json_parse(struct json *j, const char *s, size_t len, struct json_err *e)
 {
 	jsmn_parser p;
@@ -137,6 +199,8 @@ int json_parse(struct json *j, const char *s, size_t len, struct json_err *e)
 		    j->t[i].type != JSMN_STRING)
 			goto bad;
 	}
+	if (!well_formed(j))
+		goto bad;
 	return 0;
 bad:
 	json_free(j);

@@ -109,8 +109,7 @@ Test(bzimage, limits_follow_the_header)
 	cr_expect_eq(ki.initrd_max, 0x1000000);
 }
 
-/* BUG: cmdline_size + 1 is computed in 32 bits: 0xffffffff ("no limit") wraps to 0. */
-Test(bzimage, huge_cmdline_size_does_not_wrap_the_limit, .disabled = true)
+Test(bzimage, huge_cmdline_size_does_not_wrap_the_limit)
 {
 	hdr.cmdline_size = 0xffffffff;
 	put_hdr();
@@ -129,11 +128,18 @@ Test(bzimage, setup_sects_zero_means_four)
 
 Test(bzimage, fields_past_a_short_header_are_dropped)
 {
-	img[0x201] = 0x30; /* the header ends at 0x232: xloadflags and later are not part of it */
+	img[0x201] = 0x44; /* the header ends at 0x246: init_size (0x260) is not part of it */
 	cr_assert_eq(load(), 0, "%s", why ? why : "");
 	cr_expect_eq(ki.hdr.initrd_addr_max, hdr.initrd_addr_max, "0x22c is inside");
-	cr_expect_eq(ki.hdr.cmdline_size, 0, "0x238 is outside");
+	cr_expect_eq(ki.hdr.cmdline_size, hdr.cmdline_size, "0x238 is inside");
 	cr_expect_eq(ki.hdr.init_size, 0, "0x260 is outside");
+}
+
+Test(bzimage, flags_past_a_short_header_do_not_count)
+{
+	img[0x201] = 0x30; /* ends at 0x232, before xloadflags: no 64-bit entry is promised */
+	cr_assert_eq(load(), -EINVAL);
+	cr_expect(why && strstr(why, "64-bit"), "why: %s", why ? why : "(null)");
 }
 
 Test(bzimage, load_end_covers_an_image_larger_than_init_size)

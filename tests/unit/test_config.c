@@ -529,15 +529,13 @@ Test(config, top_level_must_be_an_object_of_valid_json)
 		expect_rejected(i, docs[i], "", NULL);
 }
 
-/* BUG: a key with no value makes for_each_member read the token past the array's end. */
-Test(config, rejects_a_key_without_value, .disabled = true)
+Test(config, rejects_a_key_without_value)
 {
 	expect_rejected(0, "{\"boot-source\":{\"kernel_image_path\"}}", "", NULL);
 	expect_rejected(1, "{" KERNEL ",\"drives\"}", "", NULL);
 }
 
-/* BUG: `{"a":1 "b":2}` parses as one member whose key has two children: "b" is never seen. */
-Test(config, rejects_a_missing_comma_between_fields, .disabled = true)
+Test(config, rejects_a_missing_comma_between_fields)
 {
 	expect_rejected(0, "{" KERNEL " \"bogus\":1}", "", NULL);
 	expect_rejected(1, "{\"boot-source\":{\"kernel_image_path\":\"/k\" \"bogus\":1}}", "",

@@ -28,6 +28,11 @@ int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct ker
 	if (len < SETUP_HDR_OFF + sizeof(hdr))
 		EINVAL_WHY("bzImage setup header truncated");
 	memcpy(&hdr, img + SETUP_HDR_OFF, sizeof(hdr));
+	/* The header is as long as its own jump at 0x200 says; keep only that much. */
+	size_t hdr_len = (size_t)(HDRS_OFF + img[0x201]) - SETUP_HDR_OFF;
+	if (hdr_len < sizeof(hdr))
+		memset((uint8_t *)&hdr + hdr_len, 0, sizeof(hdr) - hdr_len);
+
 	if (hdr.boot_flag != 0xaa55)
 		EINVAL_WHY("bzImage boot flag is not 0xAA55");
 	if (hdr.version < MIN_PROTOCOL)
@@ -36,11 +41,6 @@ int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct ker
 		EINVAL_WHY("zImage (not loaded high) is not supported");
 	if (!(hdr.xloadflags & XLF_KERNEL_64))
 		EINVAL_WHY("bzImage has no 64-bit entry point (XLF_KERNEL_64 clear)");
-
-	/* The header is as long as its own jump at 0x200 says; keep only that much. */
-	size_t hdr_len = (size_t)(HDRS_OFF + img[0x201]) - SETUP_HDR_OFF;
-	if (hdr_len < sizeof(hdr))
-		memset((uint8_t *)&hdr + hdr_len, 0, sizeof(hdr) - hdr_len);
 
 	size_t setup_sects = hdr.setup_sects ? hdr.setup_sects : 4;
 	size_t pm_off = (setup_sects + 1) * 512;
@@ -66,6 +66,8 @@ int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct ker
 	ki->is_bzimage = true;
 	ki->hdr = hdr;
 	ki->initrd_max = MIN(guest_mem_low_end(m), (uint64_t)hdr.initrd_addr_max + 1);
-	ki->cmdline_max = hdr.cmdline_size ? hdr.cmdline_size + 1 : 256;
+	ki->cmdline_max = hdr.cmdline_size
+				  ? (uint32_t)MIN((uint64_t)hdr.cmdline_size + 1, CMDLINE_MAX_SIZE)
+				  : 256;
 	return 0;
 }

@@ -18,7 +18,9 @@ static bool find_pvh_entry(const uint8_t *p, uint64_t len, uint64_t *entry)
 {
 	uint64_t off = 0;
 	while (len - off >= sizeof(Elf64_Nhdr)) {
-		const Elf64_Nhdr *n = (const Elf64_Nhdr *)(p + off);
+		Elf64_Nhdr nh; /* copied: a note segment may sit at any file offset */
+		const Elf64_Nhdr *n = &nh;
+		memcpy(&nh, p + off, sizeof(nh));
 		uint64_t name_off = off + sizeof(*n);
 		uint64_t desc_off = name_off + ALIGN_UP((uint64_t)n->n_namesz, 4);
 		uint64_t next = desc_off + ALIGN_UP((uint64_t)n->n_descsz, 4);
@@ -65,6 +67,8 @@ int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_
 	    ph_end > len)
 		EINVAL_WHY("ELF program headers lie past the end of the file (truncated?)");
 
+	if (eh->e_phoff % 8)
+		EINVAL_WHY("ELF program header table is misaligned");
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff);
 	uint64_t load_end = 0, pvh_entry = 0;
 	bool has_pvh = false;
@@ -93,6 +97,11 @@ int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_
 	if (!loads)
 		EINVAL_WHY("ELF has no loadable segment");
 
+	uint64_t entry = has_pvh ? pvh_entry : eh->e_entry;
+	if (!gpa_to_hva(m, entry, 1))
+		EINVAL_WHY(has_pvh ? "PVH entry point is outside guest RAM"
+				   : "ELF entry point is outside guest RAM");
+
 	for (int i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD)
 			continue;
@@ -103,12 +112,9 @@ int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_
 
 	memset(ki, 0, sizeof(*ki));
 	ki->mode = has_pvh ? ENTRY_PVH : ENTRY_LINUX64;
-	ki->entry = has_pvh ? pvh_entry : eh->e_entry;
+	ki->entry = entry;
 	ki->load_end = load_end;
 	ki->initrd_max = guest_mem_low_end(m);
 	ki->cmdline_max = 2048; /* x86 COMMAND_LINE_SIZE */
-	if (!gpa_to_hva(m, ki->entry, 1))
-		EINVAL_WHY(has_pvh ? "PVH entry point is outside guest RAM"
-				   : "ELF entry point is outside guest RAM");
 	return 0;
 }

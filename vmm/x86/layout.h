@@ -5,7 +5,7 @@
  *   0x0000_6000  PVH hvm_start_info, its e820 map at +0x40
  *   0x0000_7000  zero page (struct boot_params)
  *   0x0000_8ff0  boot stack top
- *   0x0000_9000  PML4, PDPT, PD: identity map of the first 1 GiB (2 MiB pages)
+ *   0x0000_9000  PML4, PDPT, 4 PDs: identity map of the first 4 GiB (2 MiB pages)
  *   0x0002_0000  kernel command line
  *   0x0009_fc00  MP floating pointer + table (EBDA), up to 0xa0000
  *   0x000a_0000  legacy hole (reserved), up to 1 MiB

@@ -317,6 +317,8 @@ int serial_restore(struct serial *s, const struct serial_state *st)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->st = *st;
+	/* Data-ready follows the FIFO, whatever the file said. */
+	s->st.lsr = (uint8_t)((s->st.lsr & ~LSR_DR) | (s->st.rx_count ? LSR_DR : 0));
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }

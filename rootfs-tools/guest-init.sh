@@ -1,0 +1,56 @@
+#!/bin/sh
+# mvm guest init: /sbin/init on rootfs.ext4 and /init in initrd.cpio.
+#
+# This script is the guest-side boot-time marker. As early as it can it
+# writes the byte 123 at offset 0 of the monitor's boot-timer device
+# (guest-physical 0xc0000000, Firecracker's boot-timer protocol); the monitor
+# logs InstanceStart -> this write as the guest boot time. It then prints
+#   mvm-guest: init ok
+# on the console, and either
+#   - starts a shell on the console when the kernel command line has
+#     mvm.shell=1, and reboots when the shell exits, or
+#   - syncs and reboots at once.
+# The kernel must be booted with reboot=k: the reset goes through the i8042
+# keyboard controller, which ends the VM (mvm exits 0). Never poweroff: with
+# no ACPI the guest would halt forever.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export HOME=/root TERM=linux
+
+# /dev first: devmem needs /dev/mem. With an ext4 root the kernel has already
+# mounted devtmpfs (CONFIG_DEVTMPFS_MOUNT); an initramfs has no /dev/mem yet.
+[ -e /dev/mem ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+devmem 0xc0000000 8 123 ||
+	echo "mvm-guest: warning: boot-timer write to 0xc0000000 failed" >&2
+
+[ -e /proc/self ] || mount -t proc proc /proc
+[ -d /sys/kernel ] || mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /tmp 2>/dev/null
+mount -t tmpfs -o mode=755 tmpfs /run 2>/dev/null
+hostname -F /etc/hostname 2>/dev/null
+ip link set lo up 2>/dev/null
+
+echo "mvm-guest: init ok"
+
+shell=0
+# shellcheck disable=SC2013 # words, not lines, are wanted here
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	mvm.shell=1) shell=1 ;;
+	esac
+done
+
+if [ "$shell" = 1 ]; then
+	echo "mvm-guest: starting a shell on the console; exit it to reboot"
+	setsid cttyhack sh -l
+fi
+
+sync
+reboot -f
+# reboot(2) does not return on success; if it did, let the kernel panic
+# (panic=1 on the command line turns that into a reset as well).
+echo "mvm-guest: reboot -f failed" >&2
+exit 1
