@@ -14,7 +14,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
 CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) -pthread -MMD -MP
 LDFLAGS := -pthread -Wl,-z,noexecstack -Wl,-z,relro -Wl,-z,now
-LDLIBS := -lhttp_parser
+LDLIBS := -lhttp_parser -lseccomp
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
@@ -31,6 +31,7 @@ CORE_SRCS := \
 	vmm/x86/serial.c vmm/x86/i8042.c \
 	virtio/virtq.c virtio/mmio.c virtio/blk.c virtio/rng.c \
 	api-socket/http.c api-socket/routes.c api-socket/server.c api-socket/client.c \
+	jailer/seccomp.c jailer/seccomp_policy.c \
 	$(SNAPSHOT_SRCS)
 MVM_SRCS := vmm/main.c vmm/cli_snapshot.c $(CORE_SRCS)
 

@@ -95,7 +95,8 @@ int api_client_call(const char *sock, const char *method, const char *path, cons
 			return -errno;
 		}
 		size_t used = http_parser_execute(&p, &settings, buf, (size_t)got);
-		if (HTTP_PARSER_ERRNO(&p) != HPE_OK || (got == 0 && !c.done) || used != (size_t)got) {
+		if (HTTP_PARSER_ERRNO(&p) != HPE_OK || (got == 0 && !c.done) ||
+		    used != (size_t)got) {
 			free(c.body);
 			return -EPROTO;
 		}

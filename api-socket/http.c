@@ -92,7 +92,8 @@ static int on_headers_complete(http_parser *p)
 	if (p->http_major != 1)
 		return fail(c, 400, "only HTTP/1.0 and HTTP/1.1 are spoken here");
 	if (p->flags & F_CHUNKED)
-		return fail(c, 400, "chunked request bodies are not supported: send Content-Length");
+		return fail(c, 400,
+			    "chunked request bodies are not supported: send Content-Length");
 	if (p->content_length != ULLONG_MAX && p->content_length > c->max_body) {
 		snprintf(msg, sizeof(msg),
 			 "the request body of %llu bytes is larger than the limit of %zu bytes",
@@ -224,10 +225,12 @@ char *http_response(int status, const char *body, bool keep_alive, size_t *len)
 		n = snprintf(out, cap,
 			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n"
 			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			     status, http_reason(status), keep_alive ? "keep-alive" : "close", blen);
+			     status, http_reason(status), keep_alive ? "keep-alive" : "close",
+			     blen);
 	else
-		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n\r\n",
-			     status, http_reason(status), keep_alive ? "keep-alive" : "close");
+		n = snprintf(out, cap,
+			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n\r\n", status,
+			     http_reason(status), keep_alive ? "keep-alive" : "close");
 	memcpy(out + n, body ? body : "", blen);
 	*len = (size_t)n + blen;
 	return out;

@@ -10,14 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_MAX_URL 1024
+#define HTTP_MAX_URL	      1024
 #define HTTP_MAX_HEADER_BYTES 8192
 #define HTTP_DEFAULT_MAX_BODY 51200
 
 enum http_state {
 	HTTP_INCOMPLETE, /* feed more bytes */
-	HTTP_READY,      /* c->req holds a whole request */
-	HTTP_BAD,        /* c->err_status/err_msg say why; answer and close */
+	HTTP_READY,	 /* c->req holds a whole request */
+	HTTP_BAD,	 /* c->err_status/err_msg say why; answer and close */
 };
 
 struct http_request {

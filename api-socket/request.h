@@ -72,14 +72,14 @@ struct api_request {
 };
 
 struct api_response {
-	int status;   /* 200, 204 or 400 */
-	char *body;   /* JSON, malloc'd; NULL for 204 */
+	int status; /* 200, 204 or 400 */
+	char *body; /* JSON, malloc'd; NULL for 204 */
 };
 
 void api_request_fini(struct api_request *r);
 /* 400 with {"fault_message": msg}. */
 void api_response_error(struct api_response *resp, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void api_response_fini(struct api_response *resp);
 
 /*

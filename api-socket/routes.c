@@ -18,29 +18,20 @@ void api_request_fini(struct api_request *r)
 		free(r->u.boot.boot_args);
 		free(r->u.boot.initrd_path);
 		break;
-	case API_PUT_DRIVE:
-		drive_cfg_fini(&r->u.drive);
-		break;
-	case API_PATCH_DRIVE:
-		free(r->u.drive_patch.path_on_host);
-		break;
+	case API_PUT_DRIVE: drive_cfg_fini(&r->u.drive); break;
+	case API_PATCH_DRIVE: free(r->u.drive_patch.path_on_host); break;
 	case API_PUT_LOGGER:
 		free(r->u.logger.log_path);
 		free(r->u.logger.level);
 		break;
 	case API_PUT_METRICS:
-	case API_PUT_SERIAL:
-		free(r->u.path);
-		break;
+	case API_PUT_SERIAL: free(r->u.path); break;
 	case API_SNAPSHOT_CREATE:
 		free(r->u.snap_create.snapshot_path);
 		free(r->u.snap_create.mem_file_path);
 		break;
-	case API_SNAPSHOT_LOAD:
-		snapshot_load_fini(&r->u.snap_load);
-		break;
-	default:
-		break;
+	case API_SNAPSHOT_LOAD: snapshot_load_fini(&r->u.snap_load); break;
+	default: break;
 	}
 	memset(r, 0, sizeof(*r));
 }
@@ -71,8 +62,7 @@ void api_response_fini(struct api_response *resp)
 
 /* Endpoints of devices mvm does not have yet: a clear 400, not a 404. */
 static const char *const not_yet[] = {
-	"/network-interfaces", "/vsock", "/balloon", "/mmds",
-	"/cpu-config", "/hotplug", "/pmem",
+	"/network-interfaces", "/vsock", "/balloon", "/mmds", "/cpu-config", "/hotplug", "/pmem",
 };
 
 static bool is_prefix(const char *path, const char *p)
@@ -114,8 +104,8 @@ static int parse_body(const char *body, size_t len, struct body *b, struct api_r
 	return 0;
 }
 
-#define for_each_member(j, obj, k, v)                                                              \
-	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size;                        \
+#define for_each_member(j, obj, k, v)                                       \
+	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
 	     n__++, k = json_next((j), v), v = k + 1)
 
 static int unknown(const struct json *j, int k, const char *what, struct api_response *resp)
@@ -129,8 +119,7 @@ static int unknown(const struct json *j, int k, const char *what, struct api_res
 static int route_actions(struct body *b, struct api_request *req, struct api_response *resp)
 {
 	char type[32] = "";
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		if (!json_key_is(&b->j, k, "action_type"))
 			return unknown(&b->j, k, "an action", resp);
 		if (json_string_buf(&b->j, v, "action_type", type, sizeof(type), &b->e)) {
@@ -157,8 +146,7 @@ static int route_actions(struct body *b, struct api_request *req, struct api_res
 static int route_vm(struct body *b, struct api_request *req, struct api_response *resp)
 {
 	char state[16] = "";
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		if (!json_key_is(&b->j, k, "state"))
 			return unknown(&b->j, k, "the vm state", resp);
 		if (json_string_buf(&b->j, v, "state", state, sizeof(state), &b->e)) {
@@ -182,8 +170,7 @@ static int route_logger(struct body *b, struct api_request *req, struct api_resp
 {
 	struct logger_req *l = &req->u.logger;
 	req->op = API_PUT_LOGGER;
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		int r = 0;
 		if (json_key_is(&b->j, k, "log_path")) {
 			free(l->log_path);
@@ -216,8 +203,7 @@ static int route_logger(struct body *b, struct api_request *req, struct api_resp
 static int route_one_path(struct body *b, const char *name, const char *what, bool required,
 			  struct api_request *req, struct api_response *resp)
 {
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		if (!json_key_is(&b->j, k, name))
 			return unknown(&b->j, k, what, resp);
 		free(req->u.path);
@@ -239,8 +225,7 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 {
 	struct drive_patch *d = &req->u.drive_patch;
 	req->op = API_PATCH_DRIVE;
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		int r = 0;
 		if (json_key_is(&b->j, k, "drive_id")) {
 			r = json_string_buf(&b->j, v, "drive_id", d->drive_id, sizeof(d->drive_id),
@@ -250,7 +235,8 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 			d->path_on_host = NULL;
 			r = json_string(&b->j, v, "path_on_host", &d->path_on_host, &b->e);
 		} else if (json_key_is(&b->j, k, "rate_limiter")) {
-			api_response_error(resp, "field 'rate_limiter' is not supported yet by mvm");
+			api_response_error(resp,
+					   "field 'rate_limiter' is not supported yet by mvm");
 			return -EINVAL;
 		} else {
 			return unknown(&b->j, k, "a drive update", resp);
@@ -265,8 +251,9 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 		return -EINVAL;
 	}
 	if (strcmp(d->drive_id, id)) {
-		api_response_error(resp, "the drive id in the path (%s) differs from drive_id in the "
-					 "body (%s)",
+		api_response_error(resp,
+				   "the drive id in the path (%s) differs from drive_id in the "
+				   "body (%s)",
 				   id, d->drive_id);
 		return -EINVAL;
 	}
@@ -277,19 +264,17 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 	return 0;
 }
 
-#define FAIL_E(b)                                                                                  \
-	do {                                                                                       \
-		api_response_error(resp, "%s", (b)->e.msg);                                        \
-		return -EINVAL;                                                                    \
+#define FAIL_E(b)                                           \
+	do {                                                \
+		api_response_error(resp, "%s", (b)->e.msg); \
+		return -EINVAL;                             \
 	} while (0)
 
-static int route_snapshot_create(struct body *b, struct api_request *req,
-				 struct api_response *resp)
+static int route_snapshot_create(struct body *b, struct api_request *req, struct api_response *resp)
 {
 	struct snapshot_create_req *c = &req->u.snap_create;
 	req->op = API_SNAPSHOT_CREATE;
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		if (json_key_is(&b->j, k, "snapshot_path")) {
 			free(c->snapshot_path);
 			c->snapshot_path = NULL;
@@ -305,8 +290,8 @@ static int route_snapshot_create(struct body *b, struct api_request *req,
 			if (json_string_buf(&b->j, v, "snapshot_type", t, sizeof(t), &b->e))
 				FAIL_E(b);
 			if (strcmp(t, "Full") && strcmp(t, "Diff")) {
-				api_response_error(resp, "snapshot_type '%s' is unknown; use Full or Diff",
-						   t);
+				api_response_error(
+				    resp, "snapshot_type '%s' is unknown; use Full or Diff", t);
 				return -EINVAL;
 			}
 			c->diff = !strcmp(t, "Diff");
@@ -317,7 +302,8 @@ static int route_snapshot_create(struct body *b, struct api_request *req,
 		}
 	}
 	if (!c->snapshot_path || !*c->snapshot_path || !c->mem_file_path || !*c->mem_file_path) {
-		api_response_error(resp, "a snapshot needs both 'snapshot_path' and 'mem_file_path'");
+		api_response_error(resp,
+				   "a snapshot needs both 'snapshot_path' and 'mem_file_path'");
 		return -EINVAL;
 	}
 	return 0;
@@ -329,8 +315,7 @@ static int route_mem_backend(struct body *b, int obj, struct snapshot_load *l,
 	char type[16] = "";
 	if (json_expect_object(&b->j, obj, "mem_backend", &b->e))
 		FAIL_E(b);
-	for_each_member(&b->j, obj, k, v)
-	{
+	for_each_member (&b->j, obj, k, v) {
 		if (json_key_is(&b->j, k, "backend_type")) {
 			if (json_string_buf(&b->j, v, "backend_type", type, sizeof(type), &b->e))
 				FAIL_E(b);
@@ -374,8 +359,7 @@ static int route_overrides(struct body *b, int arr, struct snapshot_load *l,
 		struct drive_override *d = &l->overrides[l->nr_overrides++];
 		if (json_expect_object(&b->j, o, "a drive override", &b->e))
 			FAIL_E(b);
-		for_each_member(&b->j, o, k, v)
-		{
+		for_each_member (&b->j, o, k, v) {
 			if (json_key_is(&b->j, k, "drive_id")) {
 				if (json_string_buf(&b->j, v, "drive_id", d->drive_id,
 						    sizeof(d->drive_id), &b->e))
@@ -390,7 +374,8 @@ static int route_overrides(struct body *b, int arr, struct snapshot_load *l,
 			}
 		}
 		if (!d->drive_id[0] || !d->path_on_host || !*d->path_on_host) {
-			api_response_error(resp, "a drive override needs 'drive_id' and 'path_on_host'");
+			api_response_error(resp,
+					   "a drive override needs 'drive_id' and 'path_on_host'");
 			return -EINVAL;
 		}
 	}
@@ -402,8 +387,7 @@ static int route_snapshot_load(struct body *b, struct api_request *req, struct a
 	struct snapshot_load *l = &req->u.snap_load;
 	bool have_backend = false, have_file = false;
 	req->op = API_SNAPSHOT_LOAD;
-	for_each_member(&b->j, 0, k, v)
-	{
+	for_each_member (&b->j, 0, k, v) {
 		int r = 0;
 		bool flag;
 		if (json_key_is(&b->j, k, "snapshot_path")) {
@@ -429,13 +413,15 @@ static int route_snapshot_load(struct body *b, struct api_request *req, struct a
 			r = json_bool(&b->j, v, "clock_realtime", &l->clock_realtime, &b->e);
 		} else if (json_key_is(&b->j, k, "network_overrides")) {
 			if (b->j.t[v].type != JSMN_ARRAY || b->j.t[v].size) {
-				api_response_error(resp, "network_overrides: this snapshot format has no "
-							 "network devices yet");
+				api_response_error(resp,
+						   "network_overrides: this snapshot format has no "
+						   "network devices yet");
 				return -EINVAL;
 			}
 		} else if (json_key_is(&b->j, k, "vsock_override")) {
 			if (!json_is_null(&b->j, v)) {
-				api_response_error(resp, "vsock_override: mvm has no vsock device yet");
+				api_response_error(resp,
+						   "vsock_override: mvm has no vsock device yet");
 				return -EINVAL;
 			}
 		} else if (json_key_is(&b->j, k, "drive_overrides")) {
@@ -475,13 +461,14 @@ static int with_body(int method, const char *path, const char *body, size_t len,
 		r = route_actions(&b, req, resp);
 	} else if (method == HTTP_PATCH && !strcmp(path, "/vm")) {
 		r = route_vm(&b, req, resp);
-	} else if ((method == HTTP_PUT || method == HTTP_PATCH) && !strcmp(path, "/machine-config")) {
+	} else if ((method == HTTP_PUT || method == HTTP_PATCH) &&
+		   !strcmp(path, "/machine-config")) {
 		req->op = method == HTTP_PUT ? API_PUT_MACHINE : API_PATCH_MACHINE;
 		/* PUT resets what it leaves out to the defaults, as Firecracker's does. */
 		req->u.machine.cfg = (struct machine_cfg){ .vcpu_count = MVM_DEFAULT_VCPUS,
 							   .mem_size_mib = MVM_DEFAULT_MEM_MIB };
-		r = config_parse_machine_fields(&b.j, 0, &req->u.machine.cfg, &req->u.machine.present,
-						&b.e);
+		r = config_parse_machine_fields(&b.j, 0, &req->u.machine.cfg,
+						&req->u.machine.present, &b.e);
 		if (!r && method == HTTP_PUT &&
 		    (!(req->u.machine.present & MC_VCPUS) || !(req->u.machine.present & MC_MEM)))
 			r = json_errf(&b.e, "machine-config needs both 'vcpu_count' and "

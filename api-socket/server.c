@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../jailer/seccomp.h"
 #include "../vmm/log.h"
 #include "../vmm/util.h"
 #include "http.h"
@@ -53,7 +54,8 @@ int api_server_bind(struct api_server *s, const char *path, size_t max_body)
 	s->chan.req_fd = s->chan.resp_fd = -1;
 	s->max_body = max_body;
 	if (strlen(path) >= sizeof(addr.sun_path)) {
-		log_err("API socket path %s is longer than %zu bytes", path, sizeof(addr.sun_path) - 1);
+		log_err("API socket path %s is longer than %zu bytes", path,
+			sizeof(addr.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
@@ -282,7 +284,8 @@ static void on_accept(struct api_server *s)
 		}
 		c->fd = fd;
 		http_conn_init(&c->http, s->max_body);
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)slot };
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+					  .data.u32 = (uint32_t)slot };
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			http_conn_fini(&c->http);
 			free(c);
@@ -300,6 +303,13 @@ static void *api_thread(void *arg)
 
 	log_set_thread("fc_api");
 	pthread_setname_np(pthread_self(), "fc_api");
+	/* Before the first client is accepted. */
+	int r = seccomp_install(SECCOMP_API);
+	if (r) {
+		log_err("installing the api thread's seccomp filter: %s", strerror(-r));
+		return NULL;
+	}
+	seccomp_maybe_selftest(SECCOMP_API);
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 16, -1);
 		if (n < 0 && errno == EINTR)

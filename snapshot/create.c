@@ -62,7 +62,8 @@ static int add_vcpus(struct snap_writer *w, struct vm *vm, char *err, size_t err
 			return r;
 		}
 		uint32_t n = (uint32_t)i;
-		if ((r = snap_writer_add(w, SNAP_SEC_VCPU + n, SNAP_VCPU_V, &vs.fixed, sizeof(vs.fixed))) ||
+		if ((r = snap_writer_add(w, SNAP_SEC_VCPU + n, SNAP_VCPU_V, &vs.fixed,
+					 sizeof(vs.fixed))) ||
 		    (r = snap_writer_add(w, SNAP_SEC_VCPU_MSRS + n, 1, vs.msrs,
 					 vs.nmsrs * sizeof(struct kvm_msr_entry))) ||
 		    (r = snap_writer_add(w, SNAP_SEC_VCPU_CPUID + n, 1, vs.cpuid,
@@ -76,7 +77,8 @@ static int add_vcpus(struct snap_writer *w, struct vm *vm, char *err, size_t err
 	return 0;
 }
 
-/* Pages written since the last snapshot: KVM's log for the guest's writes, ours for the devices'. */
+/* Pages written since the last snapshot: KVM's log for the guest's writes, ours for the devices'.
+ */
 static int dirty_bitmaps(struct vm *vm, uint64_t *bm[GUEST_MEM_MAX_REGIONS], uint64_t *pages)
 {
 	*pages = 0;
@@ -150,12 +152,14 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 
 	memset(st, 0, sizeof(*st));
 	if (vm->state != VM_PAUSED) {
-		snprintf(err, errlen, "the VM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
+		snprintf(err, errlen,
+			 "the VM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
 		return -EINVAL;
 	}
 	if (diff && !vm->cfg->machine.track_dirty_pages) {
-		snprintf(err, errlen, "a Diff snapshot needs dirty page tracking: set "
-				      "track_dirty_pages in machine-config (or in /snapshot/load)");
+		snprintf(err, errlen,
+			 "a Diff snapshot needs dirty page tracking: set "
+			 "track_dirty_pages in machine-config (or in /snapshot/load)");
 		return -EINVAL;
 	}
 	w = snap_writer_create();

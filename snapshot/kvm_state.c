@@ -10,7 +10,7 @@
 #include "../vmm/log.h"
 #include "../vmm/util.h"
 
-#define MSR_IA32_TSC 0x10
+#define MSR_IA32_TSC	      0x10
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 
 size_t kvm_xsave_size(const struct kvm *k)
@@ -89,7 +89,8 @@ static int save_cpuid(int fd, struct vcpu_snapshot *s)
 			s->ncpuid = c->nent;
 			s->cpuid = malloc(c->nent * sizeof(struct kvm_cpuid_entry2) + 1);
 			if (s->cpuid)
-				memcpy(s->cpuid, c->entries, c->nent * sizeof(struct kvm_cpuid_entry2));
+				memcpy(s->cpuid, c->entries,
+				       c->nent * sizeof(struct kvm_cpuid_entry2));
 			free(c);
 			return s->cpuid ? 0 : -ENOMEM;
 		}
@@ -120,7 +121,8 @@ int vcpu_state_save(const struct kvm *k, int fd, struct vcpu_snapshot *s)
 		r = -ENOMEM;
 		goto fail;
 	}
-	unsigned long get = s->xsave_len > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+	unsigned long get =
+	    s->xsave_len > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
 	if ((r = kvm_ioctl(fd, get, s->xsave)) < 0)
 		goto fail;
 	if ((r = save_msrs(k, fd, s)) || (r = save_cpuid(fd, s)))
@@ -131,13 +133,13 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
-#define STEP(call, name)                                                                           \
-	do {                                                                                       \
-		if ((call) < 0) {                                                                  \
-			int err__ = errno;                                                         \
-			snprintf(err, errlen, "restoring %s: %s", name, strerror(err__));           \
-			return -err__;                                                             \
-		}                                                                                  \
+#define STEP(call, name)                                                                  \
+	do {                                                                              \
+		if ((call) < 0) {                                                         \
+			int err__ = errno;                                                \
+			snprintf(err, errlen, "restoring %s: %s", name, strerror(err__)); \
+			return -err__;                                                    \
+		}                                                                         \
 	} while (0)
 
 int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *s, char *err,
@@ -207,7 +209,8 @@ int vm_state_save(const struct kvm *k, struct snap_vm *s)
 int vm_state_restore(const struct kvm *k, const struct snap_vm *s, char *err, size_t errlen)
 {
 	if (s->pic_master.chip_id != KVM_IRQCHIP_PIC_MASTER ||
-	    s->pic_slave.chip_id != KVM_IRQCHIP_PIC_SLAVE || s->ioapic.chip_id != KVM_IRQCHIP_IOAPIC) {
+	    s->pic_slave.chip_id != KVM_IRQCHIP_PIC_SLAVE ||
+	    s->ioapic.chip_id != KVM_IRQCHIP_IOAPIC) {
 		snprintf(err, errlen, "interrupt controller state is for other chips");
 		return -EINVAL;
 	}

@@ -23,11 +23,11 @@
 #include "snapshot.h"
 #include "state.h"
 
-#define ERR(...)                                                                                   \
-	do {                                                                                       \
-		snprintf(err, errlen, __VA_ARGS__);                                                \
-		r = -EINVAL;                                                                       \
-		goto out;                                                                          \
+#define ERR(...)                                    \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		r = -EINVAL;                        \
+		goto out;                           \
 	} while (0)
 
 void snapshot_load_fini(struct snapshot_load *l)
@@ -51,7 +51,8 @@ static const void *fixed(const struct snap_reader *rd, uint32_t id, uint32_t ver
 		return NULL;
 	}
 	if (v != ver || len != size) {
-		snprintf(err, errlen, "%s: %s section is version %u, %zu bytes (want version %u, %zu)",
+		snprintf(err, errlen,
+			 "%s: %s section is version %u, %zu bytes (want version %u, %zu)",
 			 snap_reader_name(rd), what, v, len, ver, size);
 		return NULL;
 	}
@@ -141,7 +142,7 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	memset(vs, 0, sizeof(*vs));
 	snprintf(what, sizeof(what), "vCPU %u", i);
 	const struct snap_vcpu *f =
-		fixed(rd, SNAP_SEC_VCPU + i, SNAP_VCPU_V, sizeof(*f), what, err, errlen);
+	    fixed(rd, SNAP_SEC_VCPU + i, SNAP_VCPU_V, sizeof(*f), what, err, errlen);
 	if (!f)
 		return -EINVAL;
 	vs->fixed = *f;
@@ -158,7 +159,8 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	vs->ncpuid = (uint32_t)(len / sizeof(struct kvm_cpuid_entry2));
 	if (snap_reader_get(rd, SNAP_SEC_VCPU_XSAVE + i, &v, &p, &len) || v != 1 ||
 	    len != kvm_xsave_size(k)) {
-		snprintf(err, errlen, "%s: vCPU %u XSAVE state is %zu bytes, this host's KVM uses %zu",
+		snprintf(err, errlen,
+			 "%s: vCPU %u XSAVE state is %zu bytes, this host's KVM uses %zu",
 			 snap_reader_name(rd), i, len, kvm_xsave_size(k));
 		return -EINVAL;
 	}
@@ -174,20 +176,23 @@ bad:
 static int restore_devices(struct vm *vm, const struct snap_reader *rd, char *err, size_t errlen)
 {
 	const struct serial_state *ss =
-		fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", err, errlen);
-	const struct i8042_state *is = fixed(rd, SNAP_SEC_I8042, 1, sizeof(*is), "i8042", err, errlen);
+	    fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", err, errlen);
+	const struct i8042_state *is =
+	    fixed(rd, SNAP_SEC_I8042, 1, sizeof(*is), "i8042", err, errlen);
 	if (!ss || !is)
 		return -EINVAL;
 	if (serial_restore(vm->serial, ss) || i8042_restore(vm->i8042, is)) {
-		snprintf(err, errlen, "%s: serial or i8042 state out of range", snap_reader_name(rd));
+		snprintf(err, errlen, "%s: serial or i8042 state out of range",
+			 snap_reader_name(rd));
 		return -EINVAL;
 	}
 	for (int i = 0; i < vm->nr_virtio; i++) {
 		char what[32];
 		const char *why;
 		snprintf(what, sizeof(what), "virtio slot %d", i);
-		const struct virtio_mmio_state *vs = fixed(rd, SNAP_SEC_VIRTIO + (uint32_t)i,
-							   SNAP_VIRTIO_V, sizeof(*vs), what, err, errlen);
+		const struct virtio_mmio_state *vs =
+		    fixed(rd, SNAP_SEC_VIRTIO + (uint32_t)i, SNAP_VIRTIO_V, sizeof(*vs), what, err,
+			  errlen);
 		if (!vs)
 			return -EINVAL;
 		if (virtio_mmio_restore(vm->virtio[i], vs, &why)) {
@@ -211,7 +216,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	if ((r = snap_reader_open_file(req->snapshot_path, 0, &rd, err, errlen)))
 		return r;
 	const struct snap_machine *sm =
-		fixed(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, sizeof(*sm), "machine", err, errlen);
+	    fixed(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, sizeof(*sm), "machine", err, errlen);
 	if (!sm) {
 		r = -EINVAL;
 		goto out;
@@ -224,7 +229,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
 		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_virtio);
 	const struct snap_vm *svm =
-		fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", err, errlen);
+	    fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", err, errlen);
 	if (!svm) {
 		r = -EINVAL;
 		goto out;

@@ -27,7 +27,7 @@ struct drive_override {
 
 struct snapshot_load {
 	char *snapshot_path;
-	char *mem_path;     /* the memory file (File backend) or the handler's socket (Uffd) */
+	char *mem_path; /* the memory file (File backend) or the handler's socket (Uffd) */
 	bool uffd;
 	bool resume;
 	bool track_dirty_pages;

@@ -14,12 +14,12 @@
 #include "../virtio/mmio.h"
 
 enum snap_section {
-	SNAP_SEC_MACHINE = 1, /* struct snap_machine */
-	SNAP_SEC_DRIVES = 2,  /* struct snap_drive + path bytes, repeated */
-	SNAP_SEC_VM = 3,      /* struct snap_vm */
-	SNAP_SEC_SERIAL = 4,  /* struct serial_state */
-	SNAP_SEC_I8042 = 5,   /* struct i8042_state */
-	SNAP_SEC_VCPU = 0x100,       /* + vCPU index: struct snap_vcpu */
+	SNAP_SEC_MACHINE = 1,	     /* struct snap_machine */
+	SNAP_SEC_DRIVES = 2,	     /* struct snap_drive + path bytes, repeated */
+	SNAP_SEC_VM = 3,	     /* struct snap_vm */
+	SNAP_SEC_SERIAL = 4,	     /* struct serial_state */
+	SNAP_SEC_I8042 = 5,	     /* struct i8042_state */
+	SNAP_SEC_VCPU = 0x100,	     /* + vCPU index: struct snap_vcpu */
 	SNAP_SEC_VCPU_MSRS = 0x200,  /* + vCPU index: struct kvm_msr_entry[] */
 	SNAP_SEC_VCPU_CPUID = 0x300, /* + vCPU index: struct kvm_cpuid_entry2[] */
 	SNAP_SEC_VCPU_XSAVE = 0x400, /* + vCPU index: the XSAVE area */
@@ -35,19 +35,19 @@ struct snap_machine {
 	uint32_t huge_pages;
 	uint32_t nr_drives;
 	uint32_t nr_virtio;
-	uint32_t entropy; /* a virtio-rng device after the drives */
+	uint32_t entropy;   /* a virtio-rng device after the drives */
 	uint64_t ram_bytes; /* for the memory file check */
 };
 
-#define SNAP_DRIVE_V 1
-#define SNAP_DRIVE_ROOT 1
-#define SNAP_DRIVE_RO 2
+#define SNAP_DRIVE_V	     1
+#define SNAP_DRIVE_ROOT	     1
+#define SNAP_DRIVE_RO	     2
 #define SNAP_DRIVE_WRITEBACK 4
-#define SNAP_DRIVE_DIRECT 8
+#define SNAP_DRIVE_DIRECT    8
 struct snap_drive {
 	char drive_id[68];
 	uint32_t flags;
-	uint32_t path_len; /* bytes of path that follow, no NUL */
+	uint32_t path_len;     /* bytes of path that follow, no NUL */
 	uint32_t partuuid_len; /* then bytes of partuuid */
 };
 

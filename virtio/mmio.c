@@ -93,6 +93,19 @@ static void process_locked(struct virtio_mmio *t, int qidx)
 		signal_irq(t, VIRTIO_MMIO_INT_VRING);
 }
 
+/*
+ * Called with the lock held, maybe on a vCPU thread: hand the queue to the vmm
+ * thread through its ioeventfd, so device emulation never runs on a vCPU.
+ * (Without KVM, in unit tests, there is no eventfd: process right here.)
+ */
+static void defer_process(struct virtio_mmio *t, int qidx)
+{
+	uint64_t one = 1;
+	if (t->ioeventfd[qidx] >= 0 && write(t->ioeventfd[qidx], &one, sizeof(one)) == sizeof(one))
+		return;
+	process_locked(t, qidx);
+}
+
 static void on_notify(void *opaque, uint32_t events)
 {
 	struct virtio_mmio_notify *c = opaque;
@@ -165,8 +178,8 @@ static void unregister_ioeventfd(struct virtio_mmio *t, int qidx)
 }
 
 struct virtio_mmio *virtio_mmio_create(const struct virtio_dev_ops *ops, void *dev,
-				       struct guest_mem *mem, struct kvm *kvm,
-				       struct evloop *loop, uint64_t base, uint32_t gsi)
+				       struct guest_mem *mem, struct kvm *kvm, struct evloop *loop,
+				       uint64_t base, uint32_t gsi)
 {
 	struct virtio_mmio *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -271,7 +284,7 @@ static void set_status(struct virtio_mmio *t, uint32_t v)
 	if (t->activated) {
 		/* Buffers queued before DRIVER_OK are processed now. */
 		for (int i = 0; i < t->ops->num_queues; i++)
-			process_locked(t, i);
+			defer_process(t, i);
 	}
 }
 
@@ -318,7 +331,7 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 	case REG_QUEUE_NOTIFY:
 		/* Normally caught by the ioeventfd; reaching here is a slow path. */
 		if (v < t->ops->num_queues)
-			process_locked(t, (int)v);
+			defer_process(t, (int)v);
 		break;
 	case REG_INTERRUPT_ACK: atomic_fetch_and(&t->interrupt_status, ~v); break;
 	case REG_STATUS: set_status(t, v); break;

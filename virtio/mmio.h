@@ -72,8 +72,8 @@ struct virtio_mmio_state {
 };
 
 struct virtio_mmio *virtio_mmio_create(const struct virtio_dev_ops *ops, void *dev,
-				       struct guest_mem *mem, struct kvm *kvm,
-				       struct evloop *loop, uint64_t base, uint32_t gsi);
+				       struct guest_mem *mem, struct kvm *kvm, struct evloop *loop,
+				       uint64_t base, uint32_t gsi);
 void virtio_mmio_destroy(struct virtio_mmio *t);
 /* MMIO bus handler for the 4 KiB window. */
 void virtio_mmio_rw(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool write);

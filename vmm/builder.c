@@ -279,7 +279,6 @@ static int create_vcpus(struct vm *vm, bool boot)
 	return 0;
 }
 
-
 static void on_exit_event(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -329,7 +328,8 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
-	if (!(r = attach_legacy(vm)) && !(r = attach_drives(vm, cl)) && !(r = attach_entropy(vm, cl)))
+	if (!(r = attach_legacy(vm)) && !(r = attach_drives(vm, cl)) &&
+	    !(r = attach_entropy(vm, cl)))
 		r = create_vcpus(vm, false);
 	free(cl);
 	vm->phase_us[2] = vm->phase_us[3] = mono_us();
@@ -364,8 +364,8 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	if (vm->cpu_template == CPU_TEMPLATE_PVM_SAFE)
 		cmdline_append(cl, "%s", cpu_template_cmdline(vm->cpu_template));
 	cmdline_append(cl, "%s", cfg->boot.boot_args ? cfg->boot.boot_args : MVM_DEFAULT_BOOT_ARGS);
-	if ((r = attach_legacy(vm)) || (r = attach_drives(vm, cl)) || (r = attach_entropy(vm, cl)) ||
-	    (r = write_boot_data(vm, cl)))
+	if ((r = attach_legacy(vm)) || (r = attach_drives(vm, cl)) ||
+	    (r = attach_entropy(vm, cl)) || (r = write_boot_data(vm, cl)))
 		goto out;
 	vm->phase_us[2] = mono_us();
 

@@ -124,9 +124,12 @@ static double ms_since(const struct timespec *t0)
 int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "api-sock", required_argument, NULL, 's' }, { "out", required_argument, NULL, 'o' },
-		{ "diff", no_argument, NULL, 'd' },	      { "then", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },	      { NULL, 0, NULL, 0 },
+		{ "api-sock", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "diff", no_argument, NULL, 'd' },
+		{ "then", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *out = NULL, *then = NULL;
 	bool diff = false;
@@ -157,7 +160,8 @@ int cmd_snapshot(int argc, char **argv)
 	if (mkdir(out, 0700) < 0 && errno != EEXIST)
 		return fail("--out %s: %s", out, strerror(errno));
 	if (diff && access(mem, R_OK) < 0)
-		return fail("%s has no base memory file (vm.mem): take a full snapshot there first", out);
+		return fail("%s has no base memory file (vm.mem): take a full snapshot there first",
+			    out);
 
 	struct api_client_resp info;
 	if (call(sock, "GET", "/", NULL, &info))
@@ -178,9 +182,10 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	double paused_ms = ms_since(&t0);
 	printf("  writing %s snapshot ...\n", diff ? "a diff" : "a full");
-	snprintf(body, sizeof(body),
-		 "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\", \"snapshot_type\": \"%s\"}",
-		 state, diff ? dmem : mem, diff ? "Diff" : "Full");
+	snprintf(
+	    body, sizeof(body),
+	    "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\", \"snapshot_type\": \"%s\"}",
+	    state, diff ? dmem : mem, diff ? "Diff" : "Full");
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	int r = call(sock, "PUT", "/snapshot/create", body, NULL);
@@ -207,7 +212,10 @@ int cmd_snapshot(int argc, char **argv)
 	if (r)
 		return 1;
 	printf("done in %.1f ms (pause %.1f ms, create %.1f ms), VM %s\n", ms_since(&t0), paused_ms,
-	       create_ms, !strcmp(then, "resume") ? "resumed" : !strcmp(then, "stop") ? "stopped" : "paused");
+	       create_ms,
+	       !strcmp(then, "resume") ? "resumed"
+	       : !strcmp(then, "stop") ? "stopped"
+				       : "paused");
 	describe_file("state", state);
 	describe_file("memory", mem);
 	return 0;
@@ -276,20 +284,23 @@ int cmd_restore(int argc, char **argv, const char *self)
 		case 'p': prefix = optarg; break;
 		case 'P': paused = true; break;
 		case 'h':
-			printf("usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] [--paused]\n");
+			printf("usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] "
+			       "[--paused]\n");
 			return 0;
 		default: return fail("mvm restore: unknown option (see mvm restore --help)");
 		}
 	}
 	if (optind != argc - 1)
-		return fail("usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] [--paused]");
+		return fail(
+		    "usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] [--paused]");
 	dir = argv[optind];
 	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], pfx[PATH_MAX_MVM];
 	snprintf(state, sizeof(state), "%s/vm.snap", dir);
 	snprintf(mem, sizeof(mem), "%s/vm.mem", dir);
 	snprintf(pfx, sizeof(pfx), "%s", prefix ? prefix : dir);
 	if (access(state, R_OK) < 0 || access(mem, R_OK) < 0)
-		return fail("%s needs vm.snap and vm.mem (from mvm snapshot): %s", dir, strerror(errno));
+		return fail("%s needs vm.snap and vm.mem (from mvm snapshot): %s", dir,
+			    strerror(errno));
 
 	double *lat = calloc((size_t)clones, sizeof(double));
 	pid_t *pids = calloc((size_t)clones, sizeof(pid_t));
@@ -300,7 +311,8 @@ int cmd_restore(int argc, char **argv, const char *self)
 	int ok = 0;
 	printf("restoring %ld clone%s of %s\n", clones, clones == 1 ? "" : "s", dir);
 	for (long i = 0; i < clones; i++) {
-		char sock[NAME_MAX_MVM], log[NAME_MAX_MVM], con[NAME_MAX_MVM], id[32], body[3 * NAME_MAX_MVM];
+		char sock[NAME_MAX_MVM], log[NAME_MAX_MVM], con[NAME_MAX_MVM], id[32],
+		    body[3 * NAME_MAX_MVM];
 		snprintf(sock, sizeof(sock), "%s-%ld.sock", pfx, i);
 		snprintf(log, sizeof(log), "%s-%ld.log", pfx, i);
 		snprintf(con, sizeof(con), "%s-%ld.console", pfx, i);
@@ -310,10 +322,11 @@ int cmd_restore(int argc, char **argv, const char *self)
 			fail("clone %ld: the monitor did not start (see %s)", i, log);
 			continue;
 		}
-		snprintf(body, sizeof(body),
-			 "{\"snapshot_path\": \"%s\", \"mem_backend\": {\"backend_type\": \"File\", "
-			 "\"backend_path\": \"%s\"}, \"resume_vm\": %s}",
-			 state, mem, paused ? "false" : "true");
+		snprintf(
+		    body, sizeof(body),
+		    "{\"snapshot_path\": \"%s\", \"mem_backend\": {\"backend_type\": \"File\", "
+		    "\"backend_path\": \"%s\"}, \"resume_vm\": %s}",
+		    state, mem, paused ? "false" : "true");
 		struct timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (call(sock, "PUT", "/snapshot/load", body, NULL)) {
@@ -329,8 +342,8 @@ int cmd_restore(int argc, char **argv, const char *self)
 	if (!ok)
 		return fail("no clone could be restored");
 	qsort(lat, (size_t)ok, sizeof(double), cmp_double);
-	printf("%d of %ld clones running in %.1f ms; load latency median %.2f ms, max %.2f ms\n", ok,
-	       clones, wall, lat[ok / 2], lat[ok - 1]);
+	printf("%d of %ld clones running in %.1f ms; load latency median %.2f ms, max %.2f ms\n",
+	       ok, clones, wall, lat[ok / 2], lat[ok - 1]);
 	printf("  sockets  %s-<i>.sock, consoles %s-<i>.console, logs %s-<i>.log\n", pfx, pfx, pfx);
 	printf("  pids    ");
 	for (long i = 0; i < clones; i++)

@@ -99,8 +99,7 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 
 	if ((r = json_expect_object(j, obj, "machine-config", e)))
 		return r;
-	for_each_member(j, obj, k, v)
-	{
+	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "vcpu_count")) {
 			if ((r = json_u64(j, v, "vcpu_count", 1, MAX_VCPUS, &u, e)))
 				return r;
@@ -115,8 +114,9 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 			if ((r = json_bool(j, v, "smt", &m.smt, e)))
 				return r;
 			if (m.smt)
-				return json_errf(e, "field 'smt': simultaneous multithreading is not "
-						    "supported; use false");
+				return json_errf(e,
+						 "field 'smt': simultaneous multithreading is not "
+						 "supported; use false");
 			have |= MC_SMT;
 		} else if (json_key_is(j, k, "track_dirty_pages")) {
 			if ((r = json_bool(j, v, "track_dirty_pages", &m.track_dirty_pages, e)))
@@ -412,8 +412,7 @@ int config_parse_entropy(const struct json *j, int obj, struct json_err *e)
 	int r;
 	if ((r = json_expect_object(j, obj, "entropy", e)))
 		return r;
-	for_each_member(j, obj, k, v)
-	{
+	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, "rate_limiter"))
 			return unknown_field(j, k, "entropy", e);
 		if (!json_is_null(j, v))
@@ -424,7 +423,10 @@ int config_parse_entropy(const struct json *j, int obj, struct json_err *e)
 
 /* Top-level keys of devices whose issue has not landed yet. */
 static const char *const not_yet[] = {
-	"network-interfaces", "vsock", "balloon", "mmds-config",
+	"network-interfaces",
+	"vsock",
+	"balloon",
+	"mmds-config",
 };
 
 int config_parse_file(const char *text, size_t len, struct vm_config *c, struct json_err *e)

@@ -53,7 +53,7 @@ struct vm_config {
 	struct boot_cfg boot;
 	struct drive_cfg drives[MVM_MAX_DRIVES];
 	int nr_drives;
-	bool entropy;          /* a virtio-rng device */
+	bool entropy;	       /* a virtio-rng device */
 	char *serial_out_path; /* NULL: stdout */
 	/* logger and metrics sections of the config file, applied by main */
 	char *log_path;

@@ -74,7 +74,8 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b)
 	} else {
 		strbuf_printf(b, "null");
 	}
-	strbuf_printf(b, ", \"mmds-config\": null, \"network-interfaces\": [], \"vsock\": null, "
-			 "\"entropy\": %s}",
+	strbuf_printf(b,
+		      ", \"mmds-config\": null, \"network-interfaces\": [], \"vsock\": null, "
+		      "\"entropy\": %s}",
 		      c->entropy ? "{\"rate_limiter\": null}" : "null");
 }

@@ -132,7 +132,8 @@ static bool well_formed(const struct json *j)
 		bool is_key = t->parent >= 0 && j->t[t->parent].type == JSMN_OBJECT;
 		if (is_key && (t->type != JSMN_STRING || t->size != 1))
 			return false;
-		if (!is_key && (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE) && t->size != 0)
+		if (!is_key && (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE) &&
+		    t->size != 0)
 			return false;
 		if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY)
 			continue;

@@ -66,7 +66,9 @@ static bool cpuid_looks_like_pvm(struct kvm *k)
 		const struct kvm_cpuid_entry2 *e = &c->entries[i];
 		if (e->function == 1) {
 			unsigned eax, ebx, ecx, edx;
-			__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
+			__asm__ volatile("cpuid"
+					 : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
+					 : "a"(1), "c"(0));
 			pvm = (ecx & 1) && !(e->ecx & 1);
 		}
 	}

@@ -34,6 +34,9 @@ static const char *const level_names[] = {
 
 void log_init(const char *instance_id)
 {
+	/* glibc reads the time zone on first use, even for gmtime_r(): do it now,
+	 * before any thread's seccomp filter forbids opening /etc/localtime. */
+	tzset();
 	if (instance_id)
 		snprintf(instance, sizeof(instance), "%s", instance_id);
 }
@@ -110,7 +113,10 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n += strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* By hand: strftime() would tzset() and open /etc/localtime, which a
+	 * filtered thread may not. */
+	n += (size_t)snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%09ld [%s:%s", ts.tv_nsec, instance,
 			      thread_name);
 	if (show_level && n < sizeof(buf))

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "../api-socket/http.h"
 #include "../api-socket/server.h"
+#include "../jailer/seccomp.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -77,6 +79,8 @@ enum {
 	OPT_PARENT_CPU_US,
 	OPT_MAX_PAYLOAD,
 	OPT_METRICS_PATH,
+	OPT_NO_SECCOMP,
+	OPT_SECCOMP_TEST,
 };
 
 struct opts {
@@ -87,6 +91,8 @@ struct opts {
 	uint64_t mem, vcpus;
 	uint64_t max_payload;
 	const char *metrics_path;
+	bool no_seccomp;
+	const char *seccomp_test;
 };
 
 static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t max)
@@ -128,6 +134,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_US },
 		{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
 		{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+		{ "seccomp-test-forbidden", required_argument, NULL, OPT_SECCOMP_TEST },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -179,9 +187,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_START_CPU_US:
 		case OPT_PARENT_CPU_US: parse_num(argv[optind - 2], optarg, 0, UINT64_MAX); break;
 		case OPT_MAX_PAYLOAD:
-			o->max_payload = parse_num("--http-api-max-payload-size", optarg, 1024, 1u << 24);
+			o->max_payload =
+			    parse_num("--http-api-max-payload-size", optarg, 1024, 1u << 24);
 			break;
 		case OPT_METRICS_PATH: o->metrics_path = optarg; break;
+		case OPT_NO_SECCOMP: o->no_seccomp = true; break;
+		case OPT_SECCOMP_TEST: o->seccomp_test = optarg; break;
 		case ':':
 			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)",
 			    argv[optind - 1]);
@@ -255,10 +266,8 @@ static int exit_code_for(int r)
 	case -ENOENT:
 	case -EACCES:
 	case -EROFS:
-	case -EISDIR:
-		return MVM_EXIT_BAD_CONFIG;
-	default:
-		return MVM_EXIT_ERROR;
+	case -EISDIR: return MVM_EXIT_BAD_CONFIG;
+	default: return MVM_EXIT_ERROR;
 	}
 }
 
@@ -293,15 +302,30 @@ int main(int argc, char **argv)
 		die(MVM_EXIT_ARG_PARSING, "--no-api needs --config-file FILE");
 	if (monitor_init(&m))
 		die(MVM_EXIT_ERROR, "cannot set up the event loop: %s", strerror(errno));
+	log_init(o.id);
+
+	/* Seccomp: programs built now, each thread installs its own later. */
+	if (o.no_seccomp) {
+		seccomp_disable();
+		log_warn("SECCOMP IS OFF (--no-seccomp): a compromised monitor thread can make any "
+			 "system call. Use this for debugging only.");
+	}
+	if (o.seccomp_test) {
+		enum seccomp_thread t;
+		if (seccomp_thread_parse(o.seccomp_test, &t))
+			die(MVM_EXIT_ARG_PARSING, "--seccomp-test-forbidden: use vmm, api or vcpu");
+		seccomp_set_selftest(t);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_trap_init() || seccomp_prepare())
+		die(MVM_EXIT_ERROR, "cannot prepare the seccomp filters: %s", strerror(errno));
 	m.process_start_us = t0;
 	m.boot_timer = o.boot_timer;
-	log_init(o.id);
 
 	/* The socket first: orchestrators wait for it before anything else. */
 	if (o.api_sock && !o.no_api && !o.run_mode) {
 		if (o.id && !config_id_valid_instance(o.id))
-			die(MVM_EXIT_ARG_PARSING, "--id '%s': use 1 to 64 letters, digits, '-' or '_'",
-			    o.id);
+			die(MVM_EXIT_ARG_PARSING,
+			    "--id '%s': use 1 to 64 letters, digits, '-' or '_'", o.id);
 		if (api_server_bind(&api, o.api_sock,
 				    o.max_payload ? o.max_payload : HTTP_DEFAULT_MAX_BODY))
 			die(MVM_EXIT_ERROR, "cannot listen on the API socket %s", o.api_sock);

@@ -112,28 +112,29 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 		      DELTA(&d, q, blk_read_count), DELTA(&d, q, blk_write_count),
 		      DELTA(&d, q, blk_flush_count), DELTA(&d, q, blk_invalid_reqs),
 		      DELTA(&d, q, blk_io_errors));
-	strbuf_printf(&b,
-		      ",\"get_api_requests\":{\"instance_info_count\":%llu,\"machine_cfg_count\":%llu,"
-		      "\"vmm_version_count\":%llu,\"vm_config_count\":%llu}",
-		      DELTA(a, p, get_instance_info), DELTA(a, p, get_machine_cfg),
-		      DELTA(a, p, get_vmm_version), DELTA(a, p, get_vm_config));
-	strbuf_printf(&b,
-		      ",\"put_api_requests\":{\"actions_count\":%llu,\"actions_fails\":%llu,"
-		      "\"boot_source_count\":%llu,\"boot_source_fails\":%llu,\"drive_count\":%llu,"
-		      "\"drive_fails\":%llu,\"logger_count\":%llu,\"logger_fails\":%llu,"
-		      "\"machine_cfg_count\":%llu,\"machine_cfg_fails\":%llu,\"metrics_count\":%llu,"
-		      "\"metrics_fails\":%llu,\"serial_count\":%llu,\"serial_fails\":%llu,"
-		      "\"snapshot_create_count\":%llu,\"snapshot_create_fails\":%llu,"
-		      "\"snapshot_load_count\":%llu,\"snapshot_load_fails\":%llu}",
-		      DELTA(a, p, put_actions), DELTA(a, p, put_actions_fails),
-		      DELTA(a, p, put_boot_source), DELTA(a, p, put_boot_source_fails),
-		      DELTA(a, p, put_drive), DELTA(a, p, put_drive_fails), DELTA(a, p, put_logger),
-		      DELTA(a, p, put_logger_fails), DELTA(a, p, put_machine_cfg),
-		      DELTA(a, p, put_machine_cfg_fails), DELTA(a, p, put_metrics),
-		      DELTA(a, p, put_metrics_fails), DELTA(a, p, put_serial),
-		      DELTA(a, p, put_serial_fails), DELTA(a, p, put_snapshot_create),
-		      DELTA(a, p, put_snapshot_create_fails), DELTA(a, p, put_snapshot_load),
-		      DELTA(a, p, put_snapshot_load_fails));
+	strbuf_printf(
+	    &b,
+	    ",\"get_api_requests\":{\"instance_info_count\":%llu,\"machine_cfg_count\":%llu,"
+	    "\"vmm_version_count\":%llu,\"vm_config_count\":%llu}",
+	    DELTA(a, p, get_instance_info), DELTA(a, p, get_machine_cfg),
+	    DELTA(a, p, get_vmm_version), DELTA(a, p, get_vm_config));
+	strbuf_printf(
+	    &b,
+	    ",\"put_api_requests\":{\"actions_count\":%llu,\"actions_fails\":%llu,"
+	    "\"boot_source_count\":%llu,\"boot_source_fails\":%llu,\"drive_count\":%llu,"
+	    "\"drive_fails\":%llu,\"logger_count\":%llu,\"logger_fails\":%llu,"
+	    "\"machine_cfg_count\":%llu,\"machine_cfg_fails\":%llu,\"metrics_count\":%llu,"
+	    "\"metrics_fails\":%llu,\"serial_count\":%llu,\"serial_fails\":%llu,"
+	    "\"snapshot_create_count\":%llu,\"snapshot_create_fails\":%llu,"
+	    "\"snapshot_load_count\":%llu,\"snapshot_load_fails\":%llu}",
+	    DELTA(a, p, put_actions), DELTA(a, p, put_actions_fails), DELTA(a, p, put_boot_source),
+	    DELTA(a, p, put_boot_source_fails), DELTA(a, p, put_drive),
+	    DELTA(a, p, put_drive_fails), DELTA(a, p, put_logger), DELTA(a, p, put_logger_fails),
+	    DELTA(a, p, put_machine_cfg), DELTA(a, p, put_machine_cfg_fails),
+	    DELTA(a, p, put_metrics), DELTA(a, p, put_metrics_fails), DELTA(a, p, put_serial),
+	    DELTA(a, p, put_serial_fails), DELTA(a, p, put_snapshot_create),
+	    DELTA(a, p, put_snapshot_create_fails), DELTA(a, p, put_snapshot_load),
+	    DELTA(a, p, put_snapshot_load_fails));
 	strbuf_printf(&b,
 		      ",\"patch_api_requests\":{\"drive_count\":%llu,\"drive_fails\":%llu,"
 		      "\"machine_cfg_count\":%llu,\"machine_cfg_fails\":%llu,\"vm_count\":%llu,"

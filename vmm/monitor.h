@@ -39,8 +39,7 @@ int monitor_set_metrics(struct monitor *m, const char *path);
 /* requests.c: answer one typed API request on the vmm thread. */
 struct api_request;
 struct api_response;
-void monitor_handle_request(struct monitor *m, struct api_request *req,
-			    struct api_response *resp);
+void monitor_handle_request(struct monitor *m, struct api_request *req, struct api_response *resp);
 /* Run the loop until the VM exits or a signal stops us; returns the exit code. */
 int monitor_run(struct monitor *m);
 

@@ -51,8 +51,8 @@ static bool after_boot(struct monitor *m, const char *what, struct api_response 
 {
 	if (m->vm_built)
 		return true;
-	api_response_error(resp, "%s is only allowed once the VM is running; send InstanceStart first",
-			   what);
+	api_response_error(
+	    resp, "%s is only allowed once the VM is running; send InstanceStart first", what);
 	return false;
 }
 
@@ -109,7 +109,8 @@ static int patch_drive(struct monitor *m, struct drive_patch *p, struct api_resp
 	pthread_mutex_unlock(&t->lock);
 	if (r) {
 		api_response_error(resp, "cannot use %s for drive '%s': %s", p->path_on_host,
-				   p->drive_id, log_last_error()[0] ? log_last_error() : strerror(-r));
+				   p->drive_id,
+				   log_last_error()[0] ? log_last_error() : strerror(-r));
 		return r;
 	}
 	free(m->cfg.drives[idx].path_on_host);
@@ -161,8 +162,9 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct api_respon
 {
 	enum log_level lvl;
 	if (l->level && log_level_parse(l->level, &lvl)) {
-		api_response_error(resp, "logger level '%s' is unknown; use Error, Warning, Info, "
-					 "Debug, Trace or Off",
+		api_response_error(resp,
+				   "logger level '%s' is unknown; use Error, Warning, Info, "
+				   "Debug, Trace or Off",
 				   l->level);
 		return -EINVAL;
 	}
@@ -193,7 +195,8 @@ static int put_metrics(struct monitor *m, char **path, struct api_response *resp
 {
 	int r = monitor_set_metrics(m, *path);
 	if (r == -EALREADY) {
-		api_response_error(resp, "metrics are already configured (to %s)", m->cfg.metrics_path);
+		api_response_error(resp, "metrics are already configured (to %s)",
+				   m->cfg.metrics_path);
 		return r;
 	}
 	if (r) {
@@ -213,7 +216,8 @@ static int put_serial(struct monitor *m, char **path, struct api_response *resp)
 		return 0;
 	int fd = open(*path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0600);
 	if (fd < 0) {
-		api_response_error(resp, "cannot open serial_out_path %s: %s", *path, strerror(errno));
+		api_response_error(resp, "cannot open serial_out_path %s: %s", *path,
+				   strerror(errno));
 		return -errno;
 	}
 	if (m->serial_out_fd > STDERR_FILENO)
@@ -255,8 +259,9 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 	struct snap_restore_stats st;
 	char err[512] = "";
 	if (m->vm_built || m->configured) {
-		api_response_error(resp, "a snapshot can only be loaded into a fresh mvm (nothing "
-					 "configured but the logger and metrics); this one %s",
+		api_response_error(resp,
+				   "a snapshot can only be loaded into a fresh mvm (nothing "
+				   "configured but the logger and metrics); this one %s",
 				   m->vm_built ? "already runs a VM" : "has a configured VM");
 		return -EINVAL;
 	}
@@ -335,8 +340,9 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 		return;
 	case API_PUT_MACHINE:
 	case API_PATCH_MACHINE:
-		if (before_boot(m, req->op == API_PUT_MACHINE ? "PUT /machine-config"
-							       : "PATCH /machine-config",
+		if (before_boot(m,
+				req->op == API_PUT_MACHINE ? "PUT /machine-config"
+							   : "PATCH /machine-config",
 				resp)) {
 			if (req->op == API_PUT_MACHINE)
 				m->cfg.machine = req->u.machine.cfg;
@@ -426,8 +432,8 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 	}
 	/* Anything that configured the VM bars a later snapshot load. */
 	if (!r && (req->op == API_PUT_MACHINE || req->op == API_PATCH_MACHINE ||
-		   req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE || req->op == API_PUT_SERIAL ||
-		   req->op == API_PUT_ENTROPY))
+		   req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE ||
+		   req->op == API_PUT_SERIAL || req->op == API_PUT_ENTROPY))
 		m->configured = true;
 	strbuf_fini(&b);
 	if (!resp->status)

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../jailer/seccomp.h"
 #include "kvm.h"
 #include "log.h"
 #include "util.h"
@@ -206,6 +207,20 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	/* Our own filter before the first KVM_RUN; then wait for the vmm thread's. */
+	int r = seccomp_install(SECCOMP_VCPU);
+	if (r) {
+		log_err("vcpu %d: installing its seccomp filter: %s", v->id, strerror(-r));
+		vm_request_exit(vm, MVM_EXIT_ERROR);
+	}
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_ready++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (!vm->go && !atomic_load(&vm->exiting))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	seccomp_maybe_selftest(SECCOMP_VCPU);
 
 	bool first = true;
 	while (!atomic_load(&vm->exiting)) {

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../jailer/seccomp.h"
 #include "../virtio/mmio.h"
 #include "log.h"
 #include "util.h"
@@ -32,15 +33,32 @@ void vm_request_exit(struct vm *vm, int code)
 	}
 }
 
+/*
+ * The vCPU threads start and put on their own filters; then the vmm thread
+ * puts on its own (it no longer needs to create anything), then the vCPUs run.
+ */
 int vm_start(struct vm *vm)
 {
-	for (int i = 0; i < vm->nr_vcpus; i++) {
-		int r = vcpu_start(&vm->vcpus[i]);
-		if (r) {
-			vm_request_exit(vm, MVM_EXIT_ERROR);
-			return r;
-		}
+	int r = 0;
+	for (int i = 0; i < vm->nr_vcpus && !r; i++)
+		r = vcpu_start(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (!r && vm->nr_ready < vm->nr_vcpus && !atomic_load(&vm->exiting))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!r && atomic_load(&vm->exiting))
+		r = -EPERM; /* a vCPU could not install its filter: it said why */
+	if (!r && (r = seccomp_install(SECCOMP_VMM)))
+		log_err("installing the vmm thread's seccomp filter: %s", strerror(-r));
+	if (r) {
+		vm_request_exit(vm, MVM_EXIT_ERROR);
+		return r;
 	}
+	seccomp_maybe_selftest(SECCOMP_VMM);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->go = true;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	vm->state = VM_RUNNING;
 	return 0;
 }

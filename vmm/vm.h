@@ -51,7 +51,7 @@ struct vm {
 	struct virtio_mmio *virtio[18];
 	void (*virtio_destroy[18])(void *dev);
 	void *blk[MVM_MAX_DRIVES]; /* struct blk *, in drive config order */
-	void *rng;                 /* struct rng *, when there is entropy */
+	void *rng;		   /* struct rng *, when there is entropy */
 	int nr_virtio;
 	struct kvm_cpuid2 *cpuid;	/* KVM's supported set */
 	enum cpu_template cpu_template; /* resolved */
@@ -69,6 +69,8 @@ struct vm {
 	pthread_cond_t pause_cond;
 	int nr_paused;
 	bool pause_req;
+	int nr_ready; /* vCPU threads with their seccomp filter on */
+	bool go;      /* the vmm thread's filter is on: vCPUs may run */
 
 	enum vm_state state;
 	uint64_t start_us, start_cpu_us;

@@ -305,6 +305,12 @@ def jail_confines_running_monitor(ctx):
         for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
             check(int(s[k], 16) == 0, f"{k} = {s[k]}, want 0")
         check(s["NoNewPrivs"] == "1", f"NoNewPrivs = {s['NoNewPrivs']}")
+        # Every thread of the monitor runs under its own seccomp filter.
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                ts = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            check(ts["Seccomp"].strip() == "2",
+                  f"thread {ts['Name'].strip()} has Seccomp {ts['Seccomp'].strip()}, want 2")
 
         proot = f"/proc/{pid}/root"
         check(os.stat(proot).st_ino == os.stat(j.root).st_ino, "the monitor's root is not the jail")
