@@ -18,7 +18,7 @@ LDLIBS := -lhttp_parser -lseccomp
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
-	snapshot/create.c snapshot/restore.c
+	snapshot/create.c snapshot/restore.c snapshot/uffd.c
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := \
@@ -59,7 +59,15 @@ GUEST_KIT := $(BUILD)/tests/guest
 .PHONY: all test unit integration demo guest guest-kit asan format format-check install \
 	clean deps perf
 
-all: $(MVM) $(JAILER)
+UFFD_HANDLER := $(BUILD)/bin/mvm-uffd-handler
+
+all: $(MVM) $(JAILER) $(UFFD_HANDLER)
+
+# The example page-fault handler for the Uffd restore backend.
+$(UFFD_HANDLER): $(BUILD)/obj/snapshot/uffd_handler.o $(BUILD)/obj/vmm/json.o
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^
 
 # Static, like the jail expects: nothing to copy into the chroot but the binary.
 $(MVM): $(MVM_OBJS)

@@ -22,6 +22,7 @@
 #include "memfile.h"
 #include "snapshot.h"
 #include "state.h"
+#include "uffd.h"
 
 #define ERR(...)                                    \
 	do {                                        \
@@ -245,21 +246,25 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	if ((r = parse_drives(rd, sm->nr_drives, cfg, req, err, errlen)))
 		goto out;
 
-	mem_fd = open(req->mem_path, O_RDONLY | O_CLOEXEC);
-	if (mem_fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "memory file %s: %s", req->mem_path, strerror(errno));
-		goto out;
+	/* File: RAM maps the memory file copy-on-write. Uffd: RAM starts empty and the
+	 * handler behind mem_path fills it on demand. */
+	if (!req->uffd) {
+		mem_fd = open(req->mem_path, O_RDONLY | O_CLOEXEC);
+		if (mem_fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "memory file %s: %s", req->mem_path, strerror(errno));
+			goto out;
+		}
+		uint64_t need;
+		struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+		int nr = guest_mem_layout(sm->ram_bytes, regions);
+		need = regions[nr - 1].file_off + regions[nr - 1].size;
+		if ((r = memfile_check(mem_fd, req->mem_path, need, err, errlen)))
+			goto out;
 	}
-	uint64_t need;
-	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
-	int nr = guest_mem_layout(sm->ram_bytes, regions);
-	need = regions[nr - 1].file_off + regions[nr - 1].size;
-	if ((r = memfile_check(mem_fd, req->mem_path, need, err, errlen)))
-		goto out;
 	st->read_us = mono_us() - t0;
 
-	/* Built exactly like the saved VM; RAM maps the memory file copy-on-write. */
+	/* Built exactly like the saved VM. */
 	built = true;
 	r = vm_create_for_restore(vm, cfg, loop, steal_fd(&mem_fd), t0);
 	if (r) {
@@ -267,6 +272,9 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 			 log_last_error()[0] ? log_last_error() : strerror(-r));
 		goto out;
 	}
+	/* Before any state goes in: restoring MSRs already makes KVM touch guest RAM. */
+	if (req->uffd && (r = uffd_handover(&vm->mem, req->mem_path, err, errlen)))
+		goto out;
 	if (vm->nr_virtio != (int)sm->nr_virtio)
 		ERR("%s: %u devices saved, %d built", snap_reader_name(rd), sm->nr_virtio,
 		    vm->nr_virtio);

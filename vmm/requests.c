@@ -265,10 +265,6 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 				   m->vm_built ? "already runs a VM" : "has a configured VM");
 		return -EINVAL;
 	}
-	if (l->uffd) {
-		api_response_error(resp, "the Uffd memory backend is not supported yet; use File");
-		return -EINVAL;
-	}
 	m->vm.serial_in_fd = m->serial_in_fd;
 	m->vm.serial_out_fd = m->serial_out_fd;
 	log_clear_last_error();

@@ -324,3 +324,54 @@ def snapshot_linux_mid_boot(ctx):
         check(rc == 0, f"exit {rc}", b.text())
     finally:
         b.stop()
+
+
+@test()
+def snapshot_restore_uffd_backend(ctx):
+    """The Uffd backend: RAM starts empty and the example handler fills it on demand."""
+    handler = os.path.join(os.path.dirname(ctx.mvm), "mvm-uffd-handler")
+    a = Monitor(ctx)
+    try:
+        start_counter(ctx, a, entropy=True)
+        d = snapshot(ctx, a)
+        last = counters(a.text())[-1]
+    finally:
+        a.stop()
+    sock = ctx.path("uffd.sock")
+    log = open(ctx.path("handler.log"), "wb")
+    h = subprocess.Popen([handler, sock, os.path.join(d, "vm.mem")], stdout=log,
+                         stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        m = Monitor(ctx)
+        try:
+            st, b = m.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),
+                                                 "mem_backend": {"backend_type": "Uffd", "backend_path": sock},
+                                                 "resume_vm": True})
+            check(st == 204, f"Uffd load: {b}", m.text())
+            check(m.wait_text(f"counter: {last + 2}"), "restored guest does not run", m.text())
+            check(counters(m.text())[0] == last + 1, f"restarted: {counters(m.text())[:3]}")
+        finally:
+            m.stop()
+        try:
+            rc = h.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 0, f"the handler did not notice the VM was gone (exit {rc})")
+        # No handler listening: a clear error, and the monitor is still fresh.
+        m = Monitor(ctx)
+        try:
+            st, b = m.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),
+                                                 "mem_backend": {"backend_type": "Uffd",
+                                                                 "backend_path": ctx.path("nobody.sock")}})
+            check(st == 400 and "nobody.sock" in b["fault_message"], f"missing handler: {b}")
+            check(m.api.get("/")[1]["state"] == "Not started", "half a VM left behind")
+        finally:
+            m.stop()
+    finally:
+        h.kill()
+        h.wait()
+        log.close()
