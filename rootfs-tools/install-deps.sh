@@ -7,7 +7,7 @@ PKGS=(
 	# build the monitor and its tests
 	gcc make libc6-dev linux-libc-dev pkg-config
 	libjsmn-dev libcriterion-dev libseccomp-dev libcap-dev libhttp-parser-dev
-	clang-format python3 util-linux
+	clang-format python3 util-linux iproute2
 	# build the default guest kernel and root filesystems
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils lz4 kmod
 	busybox-static e2fsprogs
