@@ -300,9 +300,23 @@ int main(int argc, char **argv)
 					  "without one (--no-api --config-file FILE)");
 	if (o.no_api && !o.config_file)
 		die(MVM_EXIT_ARG_PARSING, "--no-api needs --config-file FILE");
+	log_init(o.id);
+	/*
+	 * The socket first: orchestrators wait for it before anything else, and
+	 * a client may connect as soon as it listens; the api thread that
+	 * accepts comes a moment later.
+	 */
+	if (o.api_sock && !o.no_api && !o.run_mode) {
+		if (o.id && !config_id_valid_instance(o.id))
+			die(MVM_EXIT_ARG_PARSING,
+			    "--id '%s': use 1 to 64 letters, digits, '-' or '_'", o.id);
+		if (api_server_bind(&api, o.api_sock,
+				    o.max_payload ? o.max_payload : HTTP_DEFAULT_MAX_BODY))
+			die(MVM_EXIT_ERROR, "cannot listen on the API socket %s", o.api_sock);
+		have_api = true;
+	}
 	if (monitor_init(&m))
 		die(MVM_EXIT_ERROR, "cannot set up the event loop: %s", strerror(errno));
-	log_init(o.id);
 
 	/* Seccomp: programs built now, each thread installs its own later. */
 	if (o.no_seccomp) {
@@ -321,18 +335,8 @@ int main(int argc, char **argv)
 	m.process_start_us = t0;
 	m.boot_timer = o.boot_timer;
 
-	/* The socket first: orchestrators wait for it before anything else. */
-	if (o.api_sock && !o.no_api && !o.run_mode) {
-		if (o.id && !config_id_valid_instance(o.id))
-			die(MVM_EXIT_ARG_PARSING,
-			    "--id '%s': use 1 to 64 letters, digits, '-' or '_'", o.id);
-		if (api_server_bind(&api, o.api_sock,
-				    o.max_payload ? o.max_payload : HTTP_DEFAULT_MAX_BODY))
-			die(MVM_EXIT_ERROR, "cannot listen on the API socket %s", o.api_sock);
-		if (api_server_start(&api) || monitor_attach_api(&m, &api))
-			die(MVM_EXIT_ERROR, "cannot start the API thread");
-		have_api = true;
-	}
+	if (have_api && (api_server_start(&api) || monitor_attach_api(&m, &api)))
+		die(MVM_EXIT_ERROR, "cannot start the API thread");
 
 	if (o.run_mode) {
 		config_from_run_flags(&o, &m.cfg);
