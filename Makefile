@@ -4,6 +4,7 @@
 #   make demo       boot the default guest and print its boot time
 #   make guest      build/guest/{vmlinux,bzImage,rootfs.ext4,initrd.cpio}
 #   make asan       unit tests under ASan + UBSan
+#   make perf       the benchmark suite against QEMU microvm -> perf/report.md
 #   make format-check / make install PREFIX=/usr/local / make clean
 
 CC ?= gcc
@@ -128,8 +129,9 @@ test: deps
 demo: deps all guest
 	tests/integration/demo.sh $(MVM) $(BUILD)/guest
 
+# The benchmark suite, beside QEMU microvm: perf/report.md, perf/*.json, perf/*.png.
 perf: all guest-kit guest
-	tests/perf/boot --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest
+	tests/perf/run all --fresh --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' | grep -v '^tests/guest/')
 format:

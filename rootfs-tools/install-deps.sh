@@ -11,8 +11,8 @@ PKGS=(
 	# build the default guest kernel and root filesystems
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils lz4 kmod
 	busybox-static e2fsprogs
-	# the peer the benchmarks compare against
-	qemu-system-x86
+	# the peer the benchmarks compare against, and the report's plots
+	qemu-system-x86 python3-matplotlib
 )
 
 missing=()
