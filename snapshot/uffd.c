@@ -42,7 +42,8 @@ int uffd_layout_json(const struct guest_mem *m, char *buf, size_t size)
 			     "%s{\"base_host_virt_addr\": %llu, \"size\": %llu, \"offset\": %llu, "
 			     "\"page_size\": 4096, \"page_size_kib\": 4}",
 			     i ? ", " : "", (unsigned long long)(uintptr_t)m->r[i].hva,
-			     (unsigned long long)m->r[i].size, (unsigned long long)m->r[i].file_off);
+			     (unsigned long long)m->r[i].size,
+			     (unsigned long long)m->r[i].file_off);
 		if (w < 0 || (size_t)w >= size - n)
 			return -ENOSPC;
 		n += (size_t)w;
@@ -74,7 +75,9 @@ static int send_fd(const char *sock_path, int fd, const char *msg, size_t len)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
 			     .msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;

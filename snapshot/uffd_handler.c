@@ -104,7 +104,9 @@ int main(int argc, char **argv)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { msg, sizeof(msg) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
 			     .msg_controllen = sizeof(ctl.buf) };
 	ssize_t n = recvmsg(cs, &mh, 0);
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
@@ -123,7 +125,8 @@ int main(int argc, char **argv)
 	unsigned long faults = 0;
 	for (;;) {
 		/* mvm keeps the connection open while it lives: its end means the VM is gone. */
-		struct pollfd p[2] = { { .fd = uffd, .events = POLLIN }, { .fd = cs, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = uffd, .events = POLLIN },
+				       { .fd = cs, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		if ((p[0].revents | p[1].revents) & (POLLHUP | POLLERR) || (p[1].revents & POLLIN))

@@ -67,7 +67,7 @@ int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct ker
 	ki->hdr = hdr;
 	ki->initrd_max = MIN(guest_mem_low_end(m), (uint64_t)hdr.initrd_addr_max + 1);
 	ki->cmdline_max = hdr.cmdline_size
-				  ? (uint32_t)MIN((uint64_t)hdr.cmdline_size + 1, CMDLINE_MAX_SIZE)
-				  : 256;
+			      ? (uint32_t)MIN((uint64_t)hdr.cmdline_size + 1, CMDLINE_MAX_SIZE)
+			      : 256;
 	return 0;
 }
