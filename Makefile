@@ -26,12 +26,14 @@ CORE_SRCS := \
 	vmm/util.c vmm/log.c vmm/json.c vmm/config.c vmm/memory.c vmm/kvm.c \
 	vmm/bus.c vmm/eventloop.c vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/builder.c \
 	vmm/monitor.c vmm/boot_timer.c vmm/strbuf.c vmm/config_out.c vmm/metrics.c \
-	vmm/requests.c \
+	vmm/requests.c vmm/config_dev.c vmm/requests_dev.c \
 	vmm/x86/bootparam.c vmm/x86/pagetable.c vmm/x86/mptable.c vmm/x86/elf.c \
 	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/regs.c \
 	vmm/x86/serial.c vmm/x86/i8042.c \
-	virtio/virtq.c virtio/mmio.c virtio/blk.c virtio/rng.c \
-	api-socket/http.c api-socket/routes.c api-socket/server.c api-socket/client.c \
+	virtio/virtq.c virtio/mmio.c virtio/blk.c virtio/rng.c virtio/ratelimit.c virtio/tap.c \
+	virtio/net.c virtio/vsock.c virtio/vsock_host.c virtio/vsock_pkt.c virtio/balloon.c \
+	api-socket/http.c api-socket/routes.c api-socket/routes_dev.c api-socket/server.c \
+	api-socket/client.c \
 	jailer/seccomp.c jailer/seccomp_policy.c \
 	$(SNAPSHOT_SRCS)
 MVM_SRCS := vmm/main.c vmm/cli_snapshot.c $(CORE_SRCS)

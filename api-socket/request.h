@@ -33,6 +33,14 @@ enum api_op {
 	API_SNAPSHOT_CREATE,
 	API_SNAPSHOT_LOAD,
 	API_PUT_ENTROPY,
+	API_PUT_NET,
+	API_PATCH_NET,
+	API_PUT_VSOCK,
+	API_PUT_BALLOON,
+	API_PATCH_BALLOON,
+	API_PATCH_BALLOON_STATS,
+	API_GET_BALLOON,
+	API_GET_BALLOON_STATS,
 };
 
 struct snapshot_create_req {
@@ -51,6 +59,14 @@ struct logger_req {
 struct drive_patch {
 	char drive_id[MVM_ID_MAX + 1];
 	char *path_on_host; /* NULL: unchanged */
+	struct rate_limiter_cfg rate_limiter;
+	unsigned rl_which; /* RL_* buckets given; 0: no rate_limiter field */
+};
+
+struct net_patch {
+	char iface_id[MVM_ID_MAX + 1];
+	struct rate_limiter_cfg rx, tx;
+	unsigned rx_which, tx_which;
 };
 
 struct api_request {
@@ -68,6 +84,12 @@ struct api_request {
 		char *path; /* metrics_path, serial_out_path */
 		struct snapshot_create_req snap_create;
 		struct snapshot_load snap_load;
+		struct rate_limiter_cfg rl; /* PUT /entropy */
+		struct net_cfg net;
+		struct net_patch net_patch;
+		struct vsock_cfg vsock;
+		struct balloon_cfg balloon;
+		uint32_t value; /* PATCH /balloon, /balloon/statistics */
 	} u;
 };
 
@@ -88,5 +110,12 @@ void api_response_fini(struct api_response *resp);
  */
 int api_route(int method, const char *path, const char *body, size_t body_len,
 	      struct api_request *req, struct api_response *resp);
+
+/* routes_dev.c: the device endpoints with a body (network interfaces, vsock, balloon).
+ * 0: routed; 1: not one of them; -EINVAL: refused, *resp says why. */
+int api_route_device(int method, const char *path, const struct json *j, struct api_request *req,
+		     struct api_response *resp);
+/* GET /balloon, /balloon/statistics: 0 routed, 1 not one of them. */
+int api_route_device_get(const char *path, struct api_request *req);
 
 #endif

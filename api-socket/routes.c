@@ -20,6 +20,7 @@ void api_request_fini(struct api_request *r)
 		break;
 	case API_PUT_DRIVE: drive_cfg_fini(&r->u.drive); break;
 	case API_PATCH_DRIVE: free(r->u.drive_patch.path_on_host); break;
+	case API_PUT_VSOCK: vsock_cfg_fini(&r->u.vsock); break;
 	case API_PUT_LOGGER:
 		free(r->u.logger.log_path);
 		free(r->u.logger.level);
@@ -62,7 +63,10 @@ void api_response_fini(struct api_response *resp)
 
 /* Endpoints of devices mvm does not have yet: a clear 400, not a 404. */
 static const char *const not_yet[] = {
-	"/network-interfaces", "/vsock", "/balloon", "/mmds", "/cpu-config", "/hotplug", "/pmem",
+	"/mmds",
+	"/cpu-config",
+	"/hotplug",
+	"/pmem",
 };
 
 static bool is_prefix(const char *path, const char *p)
@@ -235,9 +239,9 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 			d->path_on_host = NULL;
 			r = json_string(&b->j, v, "path_on_host", &d->path_on_host, &b->e);
 		} else if (json_key_is(&b->j, k, "rate_limiter")) {
-			api_response_error(resp,
-					   "field 'rate_limiter' is not supported yet by mvm");
-			return -EINVAL;
+			/* null removes both buckets; an omitted bucket is left as it is */
+			r = config_parse_rate_limiter(&b->j, v, "rate_limiter", &d->rate_limiter,
+						      &d->rl_which, &b->e);
 		} else {
 			return unknown(&b->j, k, "a drive update", resp);
 		}
@@ -499,7 +503,7 @@ static int with_body(int method, const char *path, const char *body, size_t len,
 		r = route_one_path(&b, "metrics_path", "metrics", true, req, resp);
 	} else if (method == HTTP_PUT && !strcmp(path, "/entropy")) {
 		req->op = API_PUT_ENTROPY;
-		if ((r = config_parse_entropy(&b.j, 0, &b.e)))
+		if ((r = config_parse_entropy(&b.j, 0, &req->u.rl, &b.e)))
 			api_response_error(resp, "%s", b.e.msg);
 	} else if (method == HTTP_PUT && !strcmp(path, "/snapshot/create")) {
 		r = route_snapshot_create(&b, req, resp);
@@ -508,6 +512,8 @@ static int with_body(int method, const char *path, const char *body, size_t len,
 	} else if (method == HTTP_PUT && !strcmp(path, "/serial")) {
 		req->op = API_PUT_SERIAL;
 		r = route_one_path(&b, "serial_out_path", "serial", false, req, resp);
+	} else if ((r = api_route_device(method, path, &b.j, req, resp)) != 1) {
+		/* a device endpoint: routed or refused */
 	} else {
 		api_response_error(resp, "%s %s is not a supported method and path",
 				   http_method_str(method), path);
@@ -544,6 +550,8 @@ int api_route(int method, const char *path, const char *body, size_t body_len,
 			req->op = API_GET_VM_CONFIG;
 		else if (!strcmp(path, "/machine-config"))
 			req->op = API_GET_MACHINE;
+		else if (api_route_device_get(path, req) == 0)
+			return 0;
 		else {
 			api_response_error(resp, "GET %s is not a supported method and path", path);
 			return -EINVAL;

@@ -5,8 +5,10 @@
  * already built); the api thread's before its first accept; each vCPU's
  * before its first KVM_RUN.
  */
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -27,7 +29,7 @@
 	ANY(SYS_write, "log lines, eventfd signals, console output"),                    \
 	    ANY(SYS_writev, "log lines (stdio)"),                                        \
 	    ANY(SYS_futex, "mutexes and condition variables"),                           \
-	    ANY(SYS_madvise, "glibc returns freed memory"),                              \
+	    ANY(SYS_madvise, "freed memory; the balloon's released guest pages"),        \
 	    ANY(SYS_munmap, "freeing memory and thread stacks"),                         \
 	    ANY(SYS_clock_gettime, "timestamps when the vDSO is unavailable"),           \
 	    ANY(SYS_gettimeofday, "timestamps when the vDSO is unavailable"),            \
@@ -68,12 +70,16 @@ static const uint64_t vmm_ioctls[] = {
 	/* give the terminal back its settings at exit */
 	TCGETS,
 	TCSETS,
+	/* virtio-net: the tap's offloads follow what the guest driver acked */
+	TUNSETOFFLOAD,
 };
+
+static const uint64_t unix_only[] = { AF_UNIX };
 
 static const struct seccomp_rule vmm_rules[] = {
 	COMMON,
-	ANY(SYS_read, "eventfds, timerfds, signalfd, console input"),
-	ANY(SYS_readv, "stdio"),
+	ANY(SYS_read, "eventfds, timerfds, signalfd, console input, tap frames, vsock sockets"),
+	ANY(SYS_readv, "stdio; vsock data straight into guest buffers"),
 	ANY(SYS_pread64, "virtio-blk reads, snapshot files"),
 	ANY(SYS_pwrite64, "virtio-blk writes, memory files"),
 	ANY(SYS_preadv, "virtio-blk reads straight into guest buffers"),
@@ -99,8 +105,12 @@ static const struct seccomp_rule vmm_rules[] = {
 	ANY(SYS_epoll_wait, "the event loop"),
 	ANY(SYS_epoll_pwait, "the event loop"),
 	ANY(SYS_epoll_ctl, "the event loop's fds"),
-	ANY(SYS_timerfd_create, "the metrics timer (PUT /metrics after boot)"),
-	ANY(SYS_timerfd_settime, "the metrics timer"),
+	ANY(SYS_timerfd_create, "the metrics timer; rate limiter timers a PATCH adds after boot"),
+	ANY(SYS_timerfd_settime, "the metrics, rate limiter and balloon statistics timers"),
+	ONLY(SYS_socket, 0, unix_only, "vsock: guest connections to <uds_path>_<port>"),
+	ANY(SYS_connect, "vsock: guest connections to <uds_path>_<port>"),
+	ANY(SYS_accept4, "vsock: host connections on uds_path"),
+	ANY(SYS_shutdown, "vsock: the guest's SHUTDOWN(SEND) half-closes the host socket"),
 	ANY(SYS_getrandom, "virtio-rng"),
 	ANY(SYS_mmap, "memory allocation"),
 	ANY(SYS_mremap, "memory allocation"),

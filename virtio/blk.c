@@ -43,6 +43,8 @@ struct blk {
 	bool read_only, writeback, direct;
 	uint64_t sectors;
 	struct blk_stats stats;
+	struct rate_limiter rl;
+	const struct virtio_host *host;
 	bool logged_bad, logged_io;
 	struct virtq_chain chain; /* scratch: too big for the stack */
 	struct iovec iov[VIRTQ_MAX_CHAIN];
@@ -92,6 +94,7 @@ struct blk *blk_create(const char *id, const char *path, bool read_only, bool wr
 	b->writeback = writeback;
 	b->direct = direct;
 	b->fd = -1;
+	rl_init(&b->rl, NULL);
 	b->path = strdup(path);
 	if (!b->path || open_backing(b, path, &b->fd, &b->sectors)) {
 		blk_destroy(b);
@@ -106,6 +109,7 @@ void blk_destroy(struct blk *b)
 		return;
 	if (b->fd >= 0)
 		close(b->fd);
+	rl_fini(&b->rl);
 	free(b->path);
 	free(b);
 }
@@ -137,6 +141,50 @@ int blk_set_backing(struct blk *b, const char *path)
 void blk_get_stats(struct blk *b, struct blk_stats *out)
 {
 	*out = b->stats;
+	out->rate_limiter_throttled = b->rl.throttled;
+}
+
+static void blk_wake(void *opaque)
+{
+	struct blk *b = opaque;
+	b->host->kick(b->host->t, 0);
+}
+
+int blk_set_rate_limiter(struct blk *b, const struct rate_limiter_cfg *c, unsigned which)
+{
+	rl_update(&b->rl, c, which);
+	/* The timer is made when first needed (PATCH may add a limiter after boot). */
+	if (rl_active(&b->rl) && b->rl.timer_fd < 0 && b->host && b->host->loop)
+		return rl_attach(&b->rl, b->host->loop, blk_wake, b);
+	return 0;
+}
+
+void blk_get_rate_limiter(struct blk *b, struct rate_limiter_cfg *c)
+{
+	rl_get_cfg(&b->rl, c);
+}
+
+static int blk_attach(void *dev, const struct virtio_host *h)
+{
+	struct blk *b = dev;
+	b->host = h;
+	if (rl_active(&b->rl) && h->loop)
+		return rl_attach(&b->rl, h->loop, blk_wake, b);
+	return 0;
+}
+
+/* What a request costs the bandwidth bucket: its data bytes (reads and writes only). */
+static uint64_t request_bytes(const struct virtq_chain *c)
+{
+	uint32_t type;
+	if (c->err || c->nr == 0 || c->buf[0].write || c->buf[0].len < sizeof(type))
+		return 0;
+	memcpy(&type, c->buf[0].hva, sizeof(type));
+	if (type == VIRTIO_BLK_T_IN)
+		return c->in_len ? c->in_len - 1 : 0;
+	if (type == VIRTIO_BLK_T_OUT)
+		return c->out_len > sizeof(struct blk_req_hdr) ? c->out_len - 16 : 0;
+	return 0;
 }
 
 uint64_t blk_capacity_sectors(struct blk *b)
@@ -359,9 +407,15 @@ static bool blk_process(void *dev, int qidx, struct virtq *q, bool *fatal)
 	struct blk *b = dev;
 	bool used = false;
 	(void)qidx;
+	if (rl_blocked(&b->rl))
+		return false; /* the limiter's timer kicks us */
 	do {
 		int r;
 		while ((r = virtq_pop(q, &b->chain)) == 1) {
+			if (!rl_consume(&b->rl, request_bytes(&b->chain))) {
+				virtq_unpop(q, 1);
+				return used;
+			}
 			uint32_t len = handle(b, q);
 			virtq_push(q, b->chain.head, len);
 			used = true;
@@ -389,4 +443,5 @@ const struct virtio_dev_ops blk_ops = {
 	.activate = blk_activate,
 	.process = blk_process,
 	.reset = blk_reset,
+	.attach = blk_attach,
 };

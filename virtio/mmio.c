@@ -135,6 +135,28 @@ void virtio_mmio_config_changed(struct virtio_mmio *t)
 		signal_irq(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
+static void host_kick(void *t, int qidx)
+{
+	virtio_mmio_kick(t, qidx);
+}
+
+static void host_lock(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+	pthread_mutex_lock(&t->lock);
+}
+
+static void host_unlock(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void host_config_changed(void *t)
+{
+	virtio_mmio_config_changed(t);
+}
+
 static int register_ioeventfd(struct virtio_mmio *t, int qidx)
 {
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -206,6 +228,14 @@ struct virtio_mmio *virtio_mmio_create(const struct virtio_dev_ops *ops, void *d
 			goto fail;
 	}
 	t->loop = loop;
+	t->host = (struct virtio_host){ .loop = loop,
+					.t = t,
+					.kick = host_kick,
+					.lock = host_lock,
+					.unlock = host_unlock,
+					.config_changed = host_config_changed };
+	if (ops->attach && ops->attach(dev, &t->host))
+		goto fail;
 	return t;
 fail:
 	t->loop = loop;

@@ -45,6 +45,7 @@ struct virtio_mmio {
 	bool logged_bad;
 
 	struct virtq q[VIRTIO_MAX_QUEUES];
+	struct virtio_host host; /* what the device may ask of us */
 	int ioeventfd[VIRTIO_MAX_QUEUES];
 	struct virtio_mmio_notify notify[VIRTIO_MAX_QUEUES];
 };

@@ -14,23 +14,63 @@
 
 struct rng {
 	struct rng_stats stats;
+	struct rate_limiter rl;
+	const struct virtio_host *host;
 	bool logged_bad;
 	struct virtq_chain chain;
 };
 
 struct rng *rng_create(void)
 {
-	return calloc(1, sizeof(struct rng));
+	struct rng *r = calloc(1, sizeof(struct rng));
+	if (r)
+		rl_init(&r->rl, NULL);
+	return r;
 }
 
 void rng_destroy(struct rng *r)
 {
+	if (!r)
+		return;
+	rl_fini(&r->rl);
 	free(r);
 }
 
 void rng_get_stats(struct rng *r, struct rng_stats *out)
 {
 	*out = r->stats;
+	out->rate_limiter_throttled = r->rl.throttled;
+}
+
+void rng_set_rate_limiter(struct rng *r, const struct rate_limiter_cfg *c)
+{
+	rl_update(&r->rl, c, RL_BANDWIDTH | RL_OPS);
+}
+
+void rng_get_rate_limiter(struct rng *r, struct rate_limiter_cfg *c)
+{
+	rl_get_cfg(&r->rl, c);
+}
+
+static void rng_wake(void *opaque)
+{
+	struct rng *r = opaque;
+	r->host->kick(r->host->t, 0);
+}
+
+static int rng_attach(void *dev, const struct virtio_host *h)
+{
+	struct rng *r = dev;
+	r->host = h;
+	if (rl_active(&r->rl) && h->loop)
+		return rl_attach(&r->rl, h->loop, rng_wake, r);
+	return 0;
+}
+
+/* A request costs what it asks for, up to what one request is ever given. */
+static uint64_t request_bytes(const struct virtq_chain *c)
+{
+	return c->err ? 0 : MIN(c->in_len, (uint64_t)RNG_MAX_PER_REQUEST);
 }
 
 static uint64_t rng_features(void *dev)
@@ -87,9 +127,15 @@ static bool rng_process(void *dev, int qidx, struct virtq *q, bool *fatal)
 	struct rng *r = dev;
 	bool used = false;
 	(void)qidx;
+	if (rl_blocked(&r->rl))
+		return false; /* the limiter's timer kicks us */
 	do {
 		int n;
 		while ((n = virtq_pop(q, &r->chain)) == 1) {
+			if (!rl_consume(&r->rl, request_bytes(&r->chain))) {
+				virtq_unpop(q, 1);
+				return used;
+			}
 			virtq_push(q, r->chain.head, fill(r, q));
 			used = true;
 		}
@@ -109,4 +155,5 @@ const struct virtio_dev_ops rng_ops = {
 	.features = rng_features,
 	.activate = rng_activate,
 	.process = rng_process,
+	.attach = rng_attach,
 };

@@ -26,6 +26,25 @@
 
 #define VIRTIO_MAX_QUEUES 8
 
+struct evloop;
+
+/*
+ * What a device may ask of the transport that carries it, from the vmm
+ * thread only (event handlers for its fds and timers). process(), reset()
+ * and activate() are already called with the transport's lock held; a
+ * handler takes it with lock()/unlock() before it touches device state.
+ */
+struct virtio_host {
+	struct evloop *loop; /* NULL in unit tests */
+	void *t;
+	/* Process queue qidx now, the lock taken, and interrupt if it used buffers. */
+	void (*kick)(void *t, int qidx);
+	void (*lock)(void *t);
+	void (*unlock)(void *t);
+	/* The config space changed (balloon target, say): tell the driver. */
+	void (*config_changed)(void *t);
+};
+
 struct virtio_dev_ops {
 	const char *name;
 	uint32_t device_id;
@@ -42,7 +61,10 @@ struct virtio_dev_ops {
 	 * *fatal when the device needs a reset.
 	 */
 	bool (*process)(void *dev, int qidx, struct virtq *q, bool *fatal);
+	/* Called on a vCPU thread under the lock: no system calls but write(2). */
 	void (*reset)(void *dev);
+	/* Optional, once, on the vmm thread when the transport exists. */
+	int (*attach)(void *dev, const struct virtio_host *h);
 };
 
 #endif

@@ -73,6 +73,11 @@ bool virtq_has_avail(const struct virtq *q)
 	return q->ready && !q->broken && load_acquire16(&AVAIL_IDX(q)) != q->last_avail;
 }
 
+uint16_t virtq_avail_idx(const struct virtq *q)
+{
+	return q->ready ? load_acquire16(&AVAIL_IDX(q)) : 0;
+}
+
 /* Append one descriptor's buffer to the chain; false ends the walk. */
 static bool add_buf(struct virtq *q, struct virtq_chain *c, const struct virtq_desc *d)
 {

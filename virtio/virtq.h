@@ -89,11 +89,19 @@ static inline void virtq_mark_written(struct virtq *q, const void *hva, uint64_t
 /* 1: a chain was taken (check c->err), 0: nothing available, -EIO: queue broken. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+/* Give back the last n chains popped and not pushed (a rate limiter said "not now",
+ * or a frame did not fit): the next pops return them again. */
+static inline void virtq_unpop(struct virtq *q, uint16_t n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+}
 /* After pushing: does the driver want an interrupt? */
 bool virtq_should_notify(struct virtq *q);
 /* Ask for the next kick; true if more buffers arrived meanwhile (poll again). */
 bool virtq_enable_notify(struct virtq *q);
 bool virtq_has_avail(const struct virtq *q);
+/* The driver's avail index now (to tell new buffers from ones given back with unpop). */
+uint16_t virtq_avail_idx(const struct virtq *q);
 const char *virtq_err_str(enum virtq_chain_err e);
 
 #endif

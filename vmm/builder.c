@@ -11,9 +11,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../virtio/balloon.h"
 #include "../virtio/blk.h"
 #include "../virtio/mmio.h"
+#include "../virtio/net.h"
 #include "../virtio/rng.h"
+#include "../virtio/vsock.h"
 #include "log.h"
 #include "util.h"
 #include "vcpu.h"
@@ -169,6 +172,7 @@ static int attach_drives(struct vm *vm, struct cmdline *cl)
 					   d->cache_type == CACHE_WRITEBACK, d->direct_io);
 		if (!b)
 			return -EINVAL;
+		blk_set_rate_limiter(b, &d->rate_limiter, RL_BANDWIDTH | RL_OPS);
 		vm->blk[order[k]] = b;
 		int r = attach_virtio(vm, &blk_ops, b, blk_destroy_cb, cl);
 		if (r) {
@@ -200,6 +204,7 @@ static int attach_entropy(struct vm *vm, struct cmdline *cl)
 	struct rng *r = rng_create();
 	if (!r)
 		return -ENOMEM;
+	rng_set_rate_limiter(r, &vm->cfg->entropy_rl);
 	vm->rng = r;
 	int err = attach_virtio(vm, &rng_ops, r, rng_destroy_cb, cl);
 	if (err && (vm->nr_virtio == 0 || vm->virtio[vm->nr_virtio - 1]->dev != r)) {
@@ -207,6 +212,95 @@ static int attach_entropy(struct vm *vm, struct cmdline *cl)
 		vm->rng = NULL;
 	}
 	return err;
+}
+
+static void net_destroy_cb(void *dev)
+{
+	net_destroy(dev);
+}
+
+/* After entropy, in config order: a tap each. */
+static int attach_nets(struct vm *vm, struct cmdline *cl)
+{
+	for (int i = 0; i < vm->cfg->nr_nets; i++) {
+		const struct net_cfg *c = &vm->cfg->nets[i];
+		char err[256];
+		struct net *n = net_create(c->iface_id, c->host_dev_name,
+					   c->has_mac ? c->guest_mac : NULL, err, sizeof(err));
+		if (!n) {
+			log_err("network interface %s: %s", c->iface_id, err);
+			return -EINVAL;
+		}
+		net_set_rate_limiters(n, &c->rx_rate_limiter, RL_BANDWIDTH | RL_OPS,
+				      &c->tx_rate_limiter, RL_BANDWIDTH | RL_OPS);
+		vm->net[i] = n;
+		int r = attach_virtio(vm, &net_ops, n, net_destroy_cb, cl);
+		if (r) {
+			if (vm->nr_virtio == 0 || vm->virtio[vm->nr_virtio - 1]->dev != n)
+				net_destroy(n);
+			vm->net[i] = NULL;
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void vsock_destroy_cb(void *dev)
+{
+	vsock_destroy(dev);
+}
+
+/* After the network interfaces: the host listens on uds_path from here on. */
+static int attach_vsock(struct vm *vm, struct cmdline *cl)
+{
+	const struct vsock_cfg *c = &vm->cfg->vsock;
+	char err[300];
+	if (!c->present)
+		return 0;
+	struct vsock *v = vsock_create(c->guest_cid, c->uds_path, err, sizeof(err));
+	if (!v) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	vm->vsock = v;
+	int r = attach_virtio(vm, &vsock_ops, v, vsock_destroy_cb, cl);
+	if (r && (vm->nr_virtio == 0 || vm->virtio[vm->nr_virtio - 1]->dev != v)) {
+		vsock_destroy(v);
+		vm->vsock = NULL;
+	}
+	return r;
+}
+
+static void balloon_destroy_cb(void *dev)
+{
+	balloon_destroy(dev);
+}
+
+/* Last. */
+static int attach_balloon(struct vm *vm, struct cmdline *cl)
+{
+	if (!vm->cfg->balloon.present)
+		return 0;
+	struct balloon *b = balloon_create(&vm->cfg->balloon, &vm->mem);
+	if (!b)
+		return -ENOMEM;
+	vm->balloon = b;
+	int r = attach_virtio(vm, &balloon_ops, b, balloon_destroy_cb, cl);
+	if (r && (vm->nr_virtio == 0 || vm->virtio[vm->nr_virtio - 1]->dev != b)) {
+		balloon_destroy(b);
+		vm->balloon = NULL;
+	}
+	return r;
+}
+
+/* Devices after the legacy ones, in the order restore rebuilds them. */
+static int attach_devices(struct vm *vm, struct cmdline *cl)
+{
+	int r;
+	if ((r = attach_drives(vm, cl)) || (r = attach_entropy(vm, cl)) ||
+	    (r = attach_nets(vm, cl)) || (r = attach_vsock(vm, cl)) || (r = attach_balloon(vm, cl)))
+		return r;
+	return 0;
 }
 
 static int write_boot_data(struct vm *vm, struct cmdline *cl)
@@ -328,8 +422,7 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
-	if (!(r = attach_legacy(vm)) && !(r = attach_drives(vm, cl)) &&
-	    !(r = attach_entropy(vm, cl)))
+	if (!(r = attach_legacy(vm)) && !(r = attach_devices(vm, cl)))
 		r = create_vcpus(vm, false);
 	free(cl);
 	vm->phase_us[2] = vm->phase_us[3] = mono_us();
@@ -364,8 +457,8 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	if (vm->cpu_template == CPU_TEMPLATE_PVM_SAFE)
 		cmdline_append(cl, "%s", cpu_template_cmdline(vm->cpu_template));
 	cmdline_append(cl, "%s", cfg->boot.boot_args ? cfg->boot.boot_args : MVM_DEFAULT_BOOT_ARGS);
-	if ((r = attach_legacy(vm)) || (r = attach_drives(vm, cl)) ||
-	    (r = attach_entropy(vm, cl)) || (r = write_boot_data(vm, cl)))
+	if ((r = attach_legacy(vm)) || (r = attach_devices(vm, cl)) ||
+	    (r = write_boot_data(vm, cl)))
 		goto out;
 	vm->phase_us[2] = mono_us();
 

@@ -46,6 +46,7 @@ void vm_config_fini(struct vm_config *c)
 	free(c->log_path);
 	free(c->log_level);
 	free(c->metrics_path);
+	vsock_cfg_fini(&c->vsock);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -300,10 +301,10 @@ int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, str
 			if ((r = json_bool(j, v, "direct_io", &d.direct_io, e)))
 				goto fail;
 		} else if (json_key_is(j, k, "rate_limiter")) {
-			if (json_is_null(j, v))
-				continue;
-			r = json_errf(e, "field 'rate_limiter' is not supported yet");
-			goto fail;
+			unsigned which;
+			if ((r = config_parse_rate_limiter(j, v, "rate_limiter", &d.rate_limiter,
+							   &which, e)))
+				goto fail;
 		} else if (json_key_is(j, k, "socket")) {
 			r = json_errf(e, "field 'socket': vhost-user drives are not supported");
 			goto fail;
@@ -407,25 +408,26 @@ static int parse_metrics(const struct json *j, int obj, struct vm_config *c, str
 	return 0;
 }
 
-int config_parse_entropy(const struct json *j, int obj, struct json_err *e)
+int config_parse_entropy(const struct json *j, int obj, struct rate_limiter_cfg *rl,
+			 struct json_err *e)
 {
+	struct rate_limiter_cfg tmp = { { 0 }, { 0 } };
+	unsigned which;
 	int r;
 	if ((r = json_expect_object(j, obj, "entropy", e)))
 		return r;
 	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, "rate_limiter"))
 			return unknown_field(j, k, "entropy", e);
-		if (!json_is_null(j, v))
-			return json_errf(e, "field 'rate_limiter' is not supported yet by mvm");
+		if ((r = config_parse_rate_limiter(j, v, "rate_limiter", &tmp, &which, e)))
+			return r;
 	}
+	*rl = tmp;
 	return 0;
 }
 
 /* Top-level keys of devices whose issue has not landed yet. */
 static const char *const not_yet[] = {
-	"network-interfaces",
-	"vsock",
-	"balloon",
 	"mmds-config",
 };
 
@@ -468,9 +470,17 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 			r = parse_metrics(&j, v, c, e);
 		} else if (json_key_is(&j, k, "entropy")) {
 			if (!json_is_null(&j, v)) {
-				r = config_parse_entropy(&j, v, e);
+				r = config_parse_entropy(&j, v, &c->entropy_rl, e);
 				c->entropy = !r;
 			}
+		} else if (json_key_is(&j, k, "network-interfaces")) {
+			r = config_parse_nets(&j, v, c, e);
+		} else if (json_key_is(&j, k, "vsock")) {
+			if (!json_is_null(&j, v))
+				r = config_parse_vsock(&j, v, &c->vsock, e);
+		} else if (json_key_is(&j, k, "balloon")) {
+			if (!json_is_null(&j, v))
+				r = config_parse_balloon(&j, v, &c->balloon, e);
 		} else {
 			bool known = false;
 			for (size_t x = 0; x < ARRAY_SIZE(not_yet); x++) {
@@ -529,8 +539,11 @@ int config_validate(const struct vm_config *c, struct json_err *e)
 		roots += c->drives[i].is_root_device;
 	if (roots > 1)
 		return json_errf(e, "more than one drive has is_root_device: true");
-	if (c->nr_drives + (c->entropy ? 1 : 0) > VIRTIO_MMIO_MAX_DEVS)
+	if (config_nr_devices(c) > VIRTIO_MMIO_MAX_DEVS)
 		return json_errf(e, "too many devices for the %d virtio-mmio slots",
 				 VIRTIO_MMIO_MAX_DEVS);
+	if (c->balloon.present && c->balloon.amount_mib > c->machine.mem_size_mib)
+		return json_errf(e, "balloon amount_mib %u is larger than the VM's memory (%u MiB)",
+				 c->balloon.amount_mib, c->machine.mem_size_mib);
 	return 0;
 }

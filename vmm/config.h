@@ -12,6 +12,7 @@
 #include "x86/cpuid.h"
 
 #define MVM_MAX_DRIVES	      16
+#define MVM_MAX_NETS	      8
 #define MVM_ID_MAX	      64
 #define MVM_MAX_MEM_MIB	      (1024u * 1024u) /* 1 TiB */
 #define MVM_DEFAULT_VCPUS     1
@@ -37,6 +38,24 @@ struct boot_cfg {
 	char *initrd_path;
 };
 
+/* A token bucket: size 0 means none. */
+struct bucket_cfg {
+	uint64_t size;
+	uint64_t one_time_burst;
+	uint64_t refill_time_ms;
+};
+
+struct rate_limiter_cfg {
+	struct bucket_cfg bandwidth; /* bytes */
+	struct bucket_cfg ops;	     /* requests */
+};
+
+/* Which buckets a rate_limiter object carried (null counts: it removes one). */
+enum { RL_BANDWIDTH = 1, RL_OPS = 2 };
+
+#define MVM_RL_MAX_SIZE	  (1ULL << 53)		/* exact in JSON's doubles too */
+#define MVM_RL_MAX_REFILL (24ULL * 3600 * 1000) /* a day, in ms */
+
 struct drive_cfg {
 	char drive_id[MVM_ID_MAX + 1];
 	char *path_on_host;
@@ -46,6 +65,36 @@ struct drive_cfg {
 	enum cache_type cache_type;
 	enum io_engine io_engine;
 	bool direct_io; /* mvm extension: O_DIRECT */
+	struct rate_limiter_cfg rate_limiter;
+};
+
+#define MVM_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+
+struct net_cfg {
+	char iface_id[MVM_ID_MAX + 1];
+	char host_dev_name[MVM_IFNAME_MAX + 1];
+	bool has_mac;
+	uint8_t guest_mac[6];
+	struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter;
+};
+
+/* sun_path holds 107 bytes; mvm appends "_<port>" (up to 11) for guest-initiated connections. */
+#define MVM_UDS_PATH_MAX  (107 - 11)
+#define MVM_VSOCK_CID_MIN 3
+
+struct vsock_cfg {
+	bool present;
+	uint32_t guest_cid;
+	char *uds_path;
+};
+
+#define MVM_BALLOON_MAX_STATS_S (24u * 3600) /* a day */
+
+struct balloon_cfg {
+	bool present;
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint32_t stats_polling_interval_s; /* 0: no statistics queue */
 };
 
 struct vm_config {
@@ -53,7 +102,12 @@ struct vm_config {
 	struct boot_cfg boot;
 	struct drive_cfg drives[MVM_MAX_DRIVES];
 	int nr_drives;
-	bool entropy;	       /* a virtio-rng device */
+	bool entropy; /* a virtio-rng device */
+	struct rate_limiter_cfg entropy_rl;
+	struct net_cfg nets[MVM_MAX_NETS];
+	int nr_nets;
+	struct vsock_cfg vsock;
+	struct balloon_cfg balloon;
 	char *serial_out_path; /* NULL: stdout */
 	/* logger and metrics sections of the config file, applied by main */
 	char *log_path;
@@ -89,8 +143,33 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 			 struct json_err *e);
 int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struct json_err *e);
 int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, struct json_err *e);
-/* The entropy section ({} or with rate_limiter: null). */
-int config_parse_entropy(const struct json *j, int obj, struct json_err *e);
+/* The entropy section: {} or {"rate_limiter": ...}. */
+int config_parse_entropy(const struct json *j, int obj, struct rate_limiter_cfg *rl,
+			 struct json_err *e);
+
+/* config_dev.c: the device sections, shared by the config file and the API. */
+/* A rate limiter object named `field`; *which says which buckets it carried. */
+int config_parse_rate_limiter(const struct json *j, int obj, const char *field,
+			      struct rate_limiter_cfg *out, unsigned *which, struct json_err *e);
+/* "aa:bb:cc:dd:ee:ff", unicast. */
+int config_parse_mac(const char *s, uint8_t mac[6]);
+int config_parse_net(const struct json *j, int obj, struct net_cfg *out, struct json_err *e);
+/* PATCH /network-interfaces/{id}: iface_id and the two limiters. */
+int config_parse_net_patch(const struct json *j, int obj, char *iface_id,
+			   struct rate_limiter_cfg *rx, unsigned *rx_which,
+			   struct rate_limiter_cfg *tx, unsigned *tx_which, struct json_err *e);
+int config_put_net(struct vm_config *c, const struct net_cfg *n, struct json_err *e);
+int config_parse_vsock(const struct json *j, int obj, struct vsock_cfg *out, struct json_err *e);
+void vsock_cfg_fini(struct vsock_cfg *v);
+int config_parse_balloon(const struct json *j, int obj, struct balloon_cfg *out,
+			 struct json_err *e);
+/* PATCH /balloon ({amount_mib}) and PATCH /balloon/statistics ({stats_polling_interval_s}). */
+int config_parse_balloon_patch(const struct json *j, int obj, bool stats, uint32_t *value,
+			       struct json_err *e);
+/* The network-interfaces array of a config file. */
+int config_parse_nets(const struct json *j, int arr, struct vm_config *c, struct json_err *e);
+/* virtio-mmio devices the config asks for. */
+int config_nr_devices(const struct vm_config *c);
 /* A whole config file document. */
 int config_parse_file(const char *text, size_t len, struct vm_config *c, struct json_err *e);
 int config_load_file(const char *path, struct vm_config *c, struct json_err *e);

@@ -19,6 +19,30 @@ void config_machine_json(const struct machine_cfg *m, struct strbuf *b)
 	strbuf_printf(b, "}");
 }
 
+static void bucket_json(const struct bucket_cfg *c, struct strbuf *b)
+{
+	if (!c->size) {
+		strbuf_printf(b, "null");
+		return;
+	}
+	strbuf_printf(b, "{\"size\": %llu, \"one_time_burst\": %llu, \"refill_time\": %llu}",
+		      (unsigned long long)c->size, (unsigned long long)c->one_time_burst,
+		      (unsigned long long)c->refill_time_ms);
+}
+
+void config_rate_limiter_json(const struct rate_limiter_cfg *rl, struct strbuf *b)
+{
+	if (!rl->bandwidth.size && !rl->ops.size) {
+		strbuf_printf(b, "null");
+		return;
+	}
+	strbuf_printf(b, "{\"bandwidth\": ");
+	bucket_json(&rl->bandwidth, b);
+	strbuf_printf(b, ", \"ops\": ");
+	bucket_json(&rl->ops, b);
+	strbuf_printf(b, "}");
+}
+
 void config_drive_json(const struct drive_cfg *d, struct strbuf *b)
 {
 	strbuf_printf(b, "{\"drive_id\": ");
@@ -28,14 +52,50 @@ void config_drive_json(const struct drive_cfg *d, struct strbuf *b)
 	strbuf_printf(b, ", \"is_root_device\": %s, \"is_read_only\": %s, \"partuuid\": ",
 		      bool_str(d->is_root_device), bool_str(d->is_read_only));
 	strbuf_json_str(b, d->partuuid);
-	strbuf_printf(b, ", \"cache_type\": \"%s\", \"io_engine\": \"%s\", \"rate_limiter\": null}",
+	strbuf_printf(b, ", \"cache_type\": \"%s\", \"io_engine\": \"%s\", \"rate_limiter\": ",
 		      d->cache_type == CACHE_WRITEBACK ? "Writeback" : "Unsafe",
 		      d->io_engine == IO_ENGINE_ASYNC ? "Async" : "Sync");
+	config_rate_limiter_json(&d->rate_limiter, b);
+	strbuf_printf(b, "}");
+}
+
+void config_net_json(const struct net_cfg *n, struct strbuf *b)
+{
+	strbuf_printf(b, "{\"iface_id\": ");
+	strbuf_json_str(b, n->iface_id);
+	strbuf_printf(b, ", \"host_dev_name\": ");
+	strbuf_json_str(b, n->host_dev_name);
+	strbuf_printf(b, ", \"guest_mac\": ");
+	if (n->has_mac) {
+		const uint8_t *m = n->guest_mac;
+		strbuf_printf(b, "\"%02x:%02x:%02x:%02x:%02x:%02x\"", m[0], m[1], m[2], m[3], m[4],
+			      m[5]);
+	} else {
+		strbuf_printf(b, "null");
+	}
+	strbuf_printf(b, ", \"rx_rate_limiter\": ");
+	config_rate_limiter_json(&n->rx_rate_limiter, b);
+	strbuf_printf(b, ", \"tx_rate_limiter\": ");
+	config_rate_limiter_json(&n->tx_rate_limiter, b);
+	strbuf_printf(b, "}");
+}
+
+void config_balloon_json(const struct balloon_cfg *bc, struct strbuf *b)
+{
+	strbuf_printf(b,
+		      "{\"amount_mib\": %u, \"deflate_on_oom\": %s, "
+		      "\"stats_polling_interval_s\": %u}",
+		      bc->amount_mib, bool_str(bc->deflate_on_oom), bc->stats_polling_interval_s);
 }
 
 void config_vm_json(const struct vm_config *c, struct strbuf *b)
 {
-	strbuf_printf(b, "{\"balloon\": null, \"drives\": [");
+	strbuf_printf(b, "{\"balloon\": ");
+	if (c->balloon.present)
+		config_balloon_json(&c->balloon, b);
+	else
+		strbuf_printf(b, "null");
+	strbuf_printf(b, ", \"drives\": [");
 	for (int i = 0; i < c->nr_drives; i++) {
 		if (i)
 			strbuf_printf(b, ", ");
@@ -74,8 +134,27 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b)
 	} else {
 		strbuf_printf(b, "null");
 	}
-	strbuf_printf(b,
-		      ", \"mmds-config\": null, \"network-interfaces\": [], \"vsock\": null, "
-		      "\"entropy\": %s}",
-		      c->entropy ? "{\"rate_limiter\": null}" : "null");
+	strbuf_printf(b, ", \"mmds-config\": null, \"network-interfaces\": [");
+	for (int i = 0; i < c->nr_nets; i++) {
+		if (i)
+			strbuf_printf(b, ", ");
+		config_net_json(&c->nets[i], b);
+	}
+	strbuf_printf(b, "], \"vsock\": ");
+	if (c->vsock.present) {
+		strbuf_printf(b, "{\"guest_cid\": %u, \"uds_path\": ", c->vsock.guest_cid);
+		strbuf_json_str(b, c->vsock.uds_path);
+		strbuf_printf(b, "}");
+	} else {
+		strbuf_printf(b, "null");
+	}
+	strbuf_printf(b, ", \"entropy\": ");
+	if (c->entropy) {
+		strbuf_printf(b, "{\"rate_limiter\": ");
+		config_rate_limiter_json(&c->entropy_rl, b);
+		strbuf_printf(b, "}");
+	} else {
+		strbuf_printf(b, "null");
+	}
+	strbuf_printf(b, "}");
 }

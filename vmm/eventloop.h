@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define EVLOOP_MAX 128
+#define EVLOOP_MAX 256
 
 typedef void (*ev_fn)(void *opaque, uint32_t events);
 

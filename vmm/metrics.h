@@ -22,6 +22,9 @@ struct api_counters {
 	uint64_t put_snapshot_create, put_snapshot_create_fails;
 	uint64_t put_snapshot_load, put_snapshot_load_fails;
 	uint64_t put_entropy, put_entropy_fails;
+	uint64_t put_net, put_net_fails, patch_net, patch_net_fails;
+	uint64_t put_vsock, put_vsock_fails;
+	uint64_t put_balloon, put_balloon_fails, patch_balloon, patch_balloon_fails, get_balloon;
 };
 
 struct latencies {

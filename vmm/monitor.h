@@ -40,6 +40,11 @@ int monitor_set_metrics(struct monitor *m, const char *path);
 struct api_request;
 struct api_response;
 void monitor_handle_request(struct monitor *m, struct api_request *req, struct api_response *resp);
+/* requests_dev.c: the device requests (entropy, network, vsock, balloon). */
+int monitor_device_request(struct monitor *m, struct api_request *req, struct api_response *resp);
+struct drive_patch;
+int monitor_patch_drive_limiter(struct monitor *m, int idx, const struct drive_patch *p,
+				struct api_response *resp);
 /* Run the loop until the VM exits or a signal stops us; returns the exit code. */
 int monitor_run(struct monitor *m);
 

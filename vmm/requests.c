@@ -93,7 +93,7 @@ static int patch_drive(struct monitor *m, struct drive_patch *p, struct api_resp
 		return -EINVAL;
 	}
 	if (!p->path_on_host)
-		return 0; /* nothing to change (rate limiters come with their issue) */
+		return monitor_patch_drive_limiter(m, idx, p, resp);
 	struct blk *b = m->vm.blk[idx];
 	struct virtio_mmio *t = NULL;
 	for (int i = 0; i < m->vm.nr_virtio; i++)
@@ -117,7 +117,7 @@ static int patch_drive(struct monitor *m, struct drive_patch *p, struct api_resp
 	m->cfg.drives[idx].path_on_host = steal_ptr(&p->path_on_host);
 	virtio_mmio_config_changed(t);
 	log_info("drive %s now backed by %s", p->drive_id, m->cfg.drives[idx].path_on_host);
-	return 0;
+	return monitor_patch_drive_limiter(m, idx, p, resp);
 }
 
 static int start(struct monitor *m, uint64_t t0, struct api_response *resp)
@@ -411,12 +411,14 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 		count(&c->put_serial, &c->put_serial_fails, r);
 		break;
 	case API_PUT_ENTROPY:
-		if (before_boot(m, "PUT /entropy", resp))
-			m->cfg.entropy = true;
-		else
-			r = -EINVAL;
-		count(&c->put_entropy, &c->put_entropy_fails, r);
-		break;
+	case API_PUT_NET:
+	case API_PATCH_NET:
+	case API_PUT_VSOCK:
+	case API_PUT_BALLOON:
+	case API_PATCH_BALLOON:
+	case API_PATCH_BALLOON_STATS: r = monitor_device_request(m, req, resp); break;
+	case API_GET_BALLOON:
+	case API_GET_BALLOON_STATS: monitor_device_request(m, req, resp); return;
 	case API_SNAPSHOT_CREATE:
 		r = snap_create(m, &req->u.snap_create, resp);
 		count(&c->put_snapshot_create, &c->put_snapshot_create_fails, r);
@@ -427,9 +429,11 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 		break;
 	}
 	/* Anything that configured the VM bars a later snapshot load. */
-	if (!r && (req->op == API_PUT_MACHINE || req->op == API_PATCH_MACHINE ||
-		   req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE ||
-		   req->op == API_PUT_SERIAL || req->op == API_PUT_ENTROPY))
+	if (!r &&
+	    (req->op == API_PUT_MACHINE || req->op == API_PATCH_MACHINE ||
+	     req->op == API_PUT_BOOT || req->op == API_PUT_DRIVE || req->op == API_PUT_SERIAL ||
+	     req->op == API_PUT_ENTROPY || req->op == API_PUT_NET || req->op == API_PUT_VSOCK ||
+	     req->op == API_PUT_BALLOON))
 		m->configured = true;
 	strbuf_fini(&b);
 	if (!resp->status)

@@ -52,6 +52,9 @@ struct vm {
 	void (*virtio_destroy[18])(void *dev);
 	void *blk[MVM_MAX_DRIVES]; /* struct blk *, in drive config order */
 	void *rng;		   /* struct rng *, when there is entropy */
+	void *net[MVM_MAX_NETS];   /* struct net *, in config order */
+	void *vsock;		   /* struct vsock * */
+	void *balloon;		   /* struct balloon * */
 	int nr_virtio;
 	struct kvm_cpuid2 *cpuid;	/* KVM's supported set */
 	enum cpu_template cpu_template; /* resolved */

@@ -156,9 +156,6 @@ Test(config, unknown_field_message_masks_control_characters)
 }
 
 static const char *const not_yet_keys[] = {
-	"network-interfaces",
-	"vsock",
-	"balloon",
 	"mmds-config",
 };
 
@@ -218,7 +215,9 @@ Test(config, entropy_section_rejects_what_it_cannot_do)
 		const char *value;
 		const char *needle;
 	} bad[] = {
-		{ "{\"rate_limiter\":{\"bandwidth\":{\"size\":1}}}", "not supported yet" },
+		{ "{\"rate_limiter\":{\"bandwidth\":{\"size\":1}}}", "refill_time" },
+		{ "{\"rate_limiter\":{\"ops\":{\"size\":0,\"refill_time\":1}}}",
+		  "rate_limiter.ops.size" },
 		{ "{\"bogus\":1}", "'bogus'" },
 		{ "[]", "entropy" },
 		{ "true", "entropy" },
@@ -445,8 +444,9 @@ static const struct {
 	  "d\",\"is_root_device\":true,\"io_engine\":\"Uring\"}",
 	  "io_engine" },
 	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/"
-	  "d\",\"is_root_device\":true,\"rate_limiter\":{}}",
-	  "not supported yet" },
+	  "d\",\"is_root_device\":true,\"rate_limiter\":{\"bandwidth\":{\"size\":-5,"
+	  "\"refill_time\":100}}}",
+	  "rate_limiter.bandwidth.size" },
 	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":true,\"socket\":\"/s\"}",
 	  "socket" },
 	{ "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":true,\"direct_io\":null}",

@@ -1,0 +1,77 @@
+/*
+ * Token-bucket rate limiters, Firecracker's semantics: a bandwidth bucket
+ * (bytes) and an ops bucket (requests), each with a size, a refill time for
+ * a whole bucket and a one-time burst spent first. A device asks before it
+ * handles a request; when refused it stops processing its queue, and a
+ * timerfd on the vmm loop tells it when to try again.
+ *
+ * The arithmetic takes the time as an argument, so it is unit-tested
+ * without clocks; rl_consume() reads CLOCK_MONOTONIC.
+ */
+#ifndef MVM_RATELIMIT_H
+#define MVM_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/config.h"
+
+struct evloop;
+
+struct token_bucket {
+	uint64_t size;		 /* 0: no bucket, everything passes */
+	uint64_t refill_ns;	 /* time to refill a whole bucket */
+	uint64_t budget;	 /* tokens available now */
+	uint64_t one_time_burst; /* extra tokens left, spent first, never refilled */
+	uint64_t last_ns;	 /* budget is as of this time (may be in the future: a debt) */
+	uint64_t rem;		 /* partial token, in units of 1/refill_ns */
+};
+
+enum tb_result {
+	TB_OK,	    /* taken */
+	TB_BLOCKED, /* not enough tokens: nothing taken */
+	TB_OVER,    /* more than the whole bucket: taken, budget emptied, debt recorded */
+};
+
+void tb_init(struct token_bucket *b, const struct bucket_cfg *c, uint64_t now_ns);
+void tb_refill(struct token_bucket *b, uint64_t now_ns);
+enum tb_result tb_reduce(struct token_bucket *b, uint64_t tokens, uint64_t now_ns);
+/* Give back tokens taken for a request that did not happen after all. */
+void tb_put_back(struct token_bucket *b, uint64_t tokens);
+/* Nanoseconds until `tokens` (<= size) are available; 0 if they are now. */
+uint64_t tb_wait_ns(const struct token_bucket *b, uint64_t tokens, uint64_t now_ns);
+
+typedef void (*rl_wake_fn)(void *opaque);
+
+struct rate_limiter {
+	struct token_bucket bw, ops;
+	bool blocked;	    /* refused once: wait for the timer */
+	uint64_t throttled; /* times a request was refused or over-consumed */
+	int timer_fd;	    /* -1 until attached */
+	struct evloop *loop;
+	rl_wake_fn wake;
+	void *opaque;
+};
+
+void rl_init(struct rate_limiter *rl, const struct rate_limiter_cfg *c);
+/* A timerfd on the vmm loop that calls wake(opaque) when a blocked limiter may go on. */
+int rl_attach(struct rate_limiter *rl, struct evloop *loop, rl_wake_fn wake, void *opaque);
+void rl_fini(struct rate_limiter *rl);
+/* Replace the buckets named in `which` (RL_BANDWIDTH, RL_OPS), live. */
+void rl_update(struct rate_limiter *rl, const struct rate_limiter_cfg *c, unsigned which);
+void rl_get_cfg(const struct rate_limiter *rl, struct rate_limiter_cfg *c);
+bool rl_active(const struct rate_limiter *rl);
+
+/* One request of `bytes`: true if it may go now; false: blocked, timer armed. */
+bool rl_consume_at(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns);
+bool rl_consume(struct rate_limiter *rl, uint64_t bytes);
+static inline bool rl_blocked(const struct rate_limiter *rl)
+{
+	return rl->blocked;
+}
+/* The timer fired (or a test says so): requests may be tried again. */
+void rl_unblock(struct rate_limiter *rl);
+
+uint64_t mono_ns(void);
+
+#endif
