@@ -1,0 +1,484 @@
+/*
+ * vmm/config_out.c: GET /machine-config and GET /vm/config. The output is read
+ * back with vmm/json.c and, where it is a config section, with the config
+ * parsers: what mvm prints must be what mvm would accept.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../vmm/config.h"
+#include "../../vmm/config_out.h"
+#include "../../vmm/log.h"
+
+static struct strbuf out;
+static struct json doc;
+static struct vm_config cfg;
+
+static void setup(void)
+{
+	log_set_level(LOG_OFF);
+	strbuf_init(&out);
+	memset(&doc, 0, sizeof(doc));
+	vm_config_init(&cfg);
+}
+
+static void teardown(void)
+{
+	json_free(&doc);
+	strbuf_fini(&out);
+	vm_config_fini(&cfg);
+}
+
+TestSuite(config_out, .init = setup, .fini = teardown);
+
+/* Parse out.s into doc; fails the test when it is not JSON. */
+static void parse_out(void)
+{
+	struct json_err e;
+	json_free(&doc);
+	cr_assert_not_null(out.s);
+	cr_assert_not(out.oom);
+	cr_assert_eq(json_parse(&doc, out.s, out.len, &e), 0, "not JSON (%s): %s", e.msg, out.s);
+}
+
+/* Token of member `name` of object token obj, or -1. */
+static int member(int obj, const char *name)
+{
+	cr_assert_eq(doc.t[obj].type, JSMN_OBJECT, "token %d is not an object in %s", obj, out.s);
+	int k = obj + 1;
+	for (int i = 0; i < doc.t[obj].size; i++, k = json_next(&doc, k + 1))
+		if (json_key_is(&doc, k, name))
+			return k + 1;
+	return -1;
+}
+
+static int need(int obj, const char *name)
+{
+	int v = member(obj, name);
+	cr_assert_geq(v, 0, "no '%s' in %s", name, out.s);
+	return v;
+}
+
+static uint64_t get_u64(int obj, const char *name)
+{
+	struct json_err e;
+	uint64_t u = 0;
+	cr_assert_eq(json_u64(&doc, need(obj, name), name, 0, UINT64_MAX, &u, &e), 0, "%s", e.msg);
+	return u;
+}
+
+static bool get_bool(int obj, const char *name)
+{
+	struct json_err e;
+	bool b = false;
+	cr_assert_eq(json_bool(&doc, need(obj, name), name, &b, &e), 0, "%s", e.msg);
+	return b;
+}
+
+/* The string member `name`, or NULL for null; the caller frees. */
+static char *get_str(int obj, const char *name)
+{
+	struct json_err e;
+	char *s = NULL;
+	int v = need(obj, name);
+	if (json_is_null(&doc, v))
+		return NULL;
+	cr_assert_eq(json_string(&doc, v, name, &s, &e), 0, "%s", e.msg);
+	return s;
+}
+
+static void expect_str(int obj, const char *name, const char *want)
+{
+	char *s = get_str(obj, name);
+	if (!want)
+		cr_expect_null(s, "'%s' should be null, is '%s'", name, s);
+	else
+		cr_expect(s && !strcmp(s, want), "'%s' is '%s', want '%s'", name, s ? s : "null",
+			  want);
+	free(s);
+}
+
+static void machine(uint32_t vcpus, uint32_t mib, bool dirty, enum cpu_template t,
+		    enum huge_pages h, struct machine_cfg *m)
+{
+	*m = (struct machine_cfg){ .vcpu_count = vcpus,
+				   .mem_size_mib = mib,
+				   .track_dirty_pages = dirty,
+				   .cpu_template = t,
+				   .huge_pages = h };
+}
+
+Test(config_out, machine_json_has_firecracker_fields)
+{
+	struct machine_cfg m;
+	machine(2, 1024, true, CPU_TEMPLATE_AUTO, HUGE_PAGES_2M, &m);
+	config_machine_json(&m, &out);
+	parse_out();
+	cr_expect_eq(get_u64(0, "vcpu_count"), 2);
+	cr_expect_eq(get_u64(0, "mem_size_mib"), 1024);
+	cr_expect_not(get_bool(0, "smt"));
+	cr_expect(get_bool(0, "track_dirty_pages"));
+	expect_str(0, "huge_pages", "2M");
+	cr_expect_eq(member(0, "cpu_template"), -1, "no cpu_template unless one was chosen");
+}
+
+Test(config_out, machine_json_names_a_chosen_template)
+{
+	static const struct {
+		enum cpu_template t;
+		const char *name;
+	} cases[] = { { CPU_TEMPLATE_HOST, "Host" }, { CPU_TEMPLATE_PVM_SAFE, "PvmSafe" } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct machine_cfg m;
+		machine(1, 128, false, cases[i].t, HUGE_PAGES_NONE, &m);
+		strbuf_fini(&out);
+		config_machine_json(&m, &out);
+		parse_out();
+		expect_str(0, "cpu_template", cases[i].name);
+		expect_str(0, "huge_pages", "None");
+		cr_expect_not(get_bool(0, "track_dirty_pages"));
+	}
+}
+
+Test(config_out, machine_json_round_trips_through_the_parser)
+{
+	static const enum cpu_template tmpl[] = { CPU_TEMPLATE_AUTO, CPU_TEMPLATE_HOST,
+						  CPU_TEMPLATE_PVM_SAFE };
+	static const enum huge_pages huge[] = { HUGE_PAGES_NONE, HUGE_PAGES_2M };
+	static const uint32_t vcpus[] = { 1, 7, 32 }, mibs[] = { 1, 128, 1048576 };
+	for (size_t t = 0; t < 3; t++)
+		for (size_t h = 0; h < 2; h++)
+			for (size_t v = 0; v < 3; v++) {
+				struct machine_cfg m, back;
+				struct json_err e;
+				machine(vcpus[v], mibs[v], (t + h + v) % 2, tmpl[t], huge[h], &m);
+				strbuf_fini(&out);
+				config_machine_json(&m, &out);
+				parse_out();
+				back = (struct machine_cfg){ .vcpu_count = 99, .mem_size_mib = 99 };
+				cr_assert_eq(config_parse_machine(&doc, 0, &back, false, &e), 0,
+					     "%s: %s", out.s, e.msg);
+				cr_expect_eq(memcmp(&m, &back, sizeof(m)), 0, "%s", out.s);
+			}
+}
+
+Test(config_out, drive_json_has_every_field)
+{
+	struct drive_cfg d = { .drive_id = "rootfs",
+			       .path_on_host = "/img/rootfs.ext4",
+			       .is_root_device = true,
+			       .is_read_only = true,
+			       .partuuid = "0eaa91a0-01",
+			       .cache_type = CACHE_WRITEBACK,
+			       .io_engine = IO_ENGINE_ASYNC };
+	config_drive_json(&d, &out);
+	parse_out();
+	expect_str(0, "drive_id", "rootfs");
+	expect_str(0, "path_on_host", "/img/rootfs.ext4");
+	cr_expect(get_bool(0, "is_root_device"));
+	cr_expect(get_bool(0, "is_read_only"));
+	expect_str(0, "partuuid", "0eaa91a0-01");
+	expect_str(0, "cache_type", "Writeback");
+	expect_str(0, "io_engine", "Async");
+	cr_expect(json_is_null(&doc, need(0, "rate_limiter")));
+}
+
+Test(config_out, drive_json_defaults_and_null_partuuid)
+{
+	struct drive_cfg d = { .drive_id = "d", .path_on_host = "/d" };
+	config_drive_json(&d, &out);
+	parse_out();
+	cr_expect_not(get_bool(0, "is_root_device"));
+	cr_expect_not(get_bool(0, "is_read_only"));
+	expect_str(0, "partuuid", NULL);
+	expect_str(0, "cache_type", "Unsafe");
+	expect_str(0, "io_engine", "Sync");
+}
+
+Test(config_out, drive_json_escapes_hostile_paths)
+{
+	const char *path = "/a \"b\"\\c\n\x01/\xc3\xa9";
+	struct drive_cfg d = { .drive_id = "x",
+			       .path_on_host = (char *)path,
+			       .partuuid = (char *)"\"" };
+	config_drive_json(&d, &out);
+	parse_out();
+	expect_str(0, "path_on_host", path);
+	expect_str(0, "partuuid", "\"");
+}
+
+/* A drive as config_parse_drive() fills it, owning its strings. */
+static void add_drive(struct vm_config *c, const char *id, const char *path, bool root,
+		      const char *partuuid, enum cache_type ct, enum io_engine io)
+{
+	struct drive_cfg *d = &c->drives[c->nr_drives++];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->drive_id, sizeof(d->drive_id), "%s", id);
+	d->path_on_host = strdup(path);
+	d->partuuid = partuuid ? strdup(partuuid) : NULL;
+	d->is_root_device = root;
+	d->is_read_only = !root;
+	d->cache_type = ct;
+	d->io_engine = io;
+}
+
+static void full_config(struct vm_config *c)
+{
+	c->machine = (struct machine_cfg){ .vcpu_count = 4,
+					   .mem_size_mib = 2048,
+					   .track_dirty_pages = true,
+					   .cpu_template = CPU_TEMPLATE_HOST,
+					   .huge_pages = HUGE_PAGES_2M };
+	c->boot.kernel_image_path = strdup("/img/vmlinux");
+	c->boot.boot_args = strdup("console=ttyS0 \"quoted\" back\\slash");
+	c->boot.initrd_path = strdup("/img/initrd");
+	add_drive(c, "rootfs", "/img/rootfs.ext4", true, "abc-1", CACHE_WRITEBACK, IO_ENGINE_SYNC);
+	add_drive(c, "data_1", "/img/data \"1\"", false, NULL, CACHE_UNSAFE, IO_ENGINE_ASYNC);
+	c->entropy = true;
+	c->log_path = strdup("/tmp/mvm.log");
+	c->log_level = strdup("Debug");
+	c->log_show_level = false;
+	c->log_show_origin = true;
+	c->metrics_path = strdup("/tmp/mvm.metrics");
+}
+
+Test(config_out, vm_json_describes_a_full_config)
+{
+	full_config(&cfg);
+	config_vm_json(&cfg, &out);
+	parse_out();
+
+	int boot = need(0, "boot-source");
+	expect_str(boot, "kernel_image_path", "/img/vmlinux");
+	expect_str(boot, "boot_args", "console=ttyS0 \"quoted\" back\\slash");
+	expect_str(boot, "initrd_path", "/img/initrd");
+
+	int m = need(0, "machine-config");
+	cr_expect_eq(get_u64(m, "vcpu_count"), 4);
+	cr_expect_eq(get_u64(m, "mem_size_mib"), 2048);
+	expect_str(m, "cpu_template", "Host");
+
+	int drives = need(0, "drives");
+	cr_assert_eq(doc.t[drives].type, JSMN_ARRAY);
+	cr_assert_eq(doc.t[drives].size, 2);
+	int d0 = drives + 1, d1 = json_next(&doc, d0);
+	expect_str(d0, "drive_id", "rootfs");
+	cr_expect(get_bool(d0, "is_root_device"));
+	expect_str(d0, "partuuid", "abc-1");
+	expect_str(d1, "drive_id", "data_1");
+	expect_str(d1, "path_on_host", "/img/data \"1\"");
+	expect_str(d1, "io_engine", "Async");
+
+	int log = need(0, "logger");
+	expect_str(log, "log_path", "/tmp/mvm.log");
+	expect_str(log, "level", "Debug");
+	cr_expect_not(get_bool(log, "show_level"));
+	cr_expect(get_bool(log, "show_log_origin"));
+
+	int met = need(0, "metrics");
+	expect_str(met, "metrics_path", "/tmp/mvm.metrics");
+	int ent = need(0, "entropy");
+	cr_expect_eq(doc.t[ent].type, JSMN_OBJECT, "a virtio-rng shows as an entropy object");
+}
+
+Test(config_out, vm_json_of_an_empty_config_uses_nulls)
+{
+	config_vm_json(&cfg, &out);
+	parse_out();
+	cr_expect(json_is_null(&doc, need(0, "boot-source")));
+	cr_expect(json_is_null(&doc, need(0, "logger")));
+	cr_expect(json_is_null(&doc, need(0, "metrics")));
+	cr_expect(json_is_null(&doc, need(0, "entropy")));
+	int drives = need(0, "drives");
+	cr_expect_eq(doc.t[drives].type, JSMN_ARRAY);
+	cr_expect_eq(doc.t[drives].size, 0);
+	int m = need(0, "machine-config");
+	cr_expect_eq(get_u64(m, "vcpu_count"), MVM_DEFAULT_VCPUS);
+	cr_expect_eq(get_u64(m, "mem_size_mib"), MVM_DEFAULT_MEM_MIB);
+}
+
+Test(config_out, vm_json_boot_without_args_or_initrd_says_null)
+{
+	cfg.boot.kernel_image_path = strdup("/k");
+	config_vm_json(&cfg, &out);
+	parse_out();
+	int boot = need(0, "boot-source");
+	expect_str(boot, "boot_args", NULL);
+	expect_str(boot, "initrd_path", NULL);
+}
+
+Test(config_out, vm_json_logger_level_defaults_to_info)
+{
+	cfg.log_path = strdup("/l");
+	config_vm_json(&cfg, &out);
+	parse_out();
+	expect_str(need(0, "logger"), "level", "Info");
+}
+
+Test(config_out, vm_json_holds_every_drive)
+{
+	for (int i = 0; i < MVM_MAX_DRIVES; i++) {
+		char id[16], path[32];
+		snprintf(id, sizeof(id), "d%d", i);
+		snprintf(path, sizeof(path), "/img/%d", i);
+		add_drive(&cfg, id, path, i == 0, NULL, CACHE_UNSAFE, IO_ENGINE_SYNC);
+	}
+	config_vm_json(&cfg, &out);
+	parse_out();
+	int drives = need(0, "drives");
+	cr_assert_eq(doc.t[drives].size, MVM_MAX_DRIVES);
+	int d = drives + 1;
+	for (int i = 0; i < MVM_MAX_DRIVES; i++, d = json_next(&doc, d)) {
+		char id[16];
+		snprintf(id, sizeof(id), "d%d", i);
+		expect_str(d, "drive_id", id);
+	}
+}
+
+/* Compare what the config file format carries. */
+static void expect_same_config(const struct vm_config *a, const struct vm_config *b)
+{
+	cr_expect_eq(memcmp(&a->machine, &b->machine, sizeof(a->machine)), 0, "machine-config");
+	cr_expect_str_eq(a->boot.kernel_image_path, b->boot.kernel_image_path);
+	cr_expect(!a->boot.boot_args == !b->boot.boot_args &&
+		  (!a->boot.boot_args || !strcmp(a->boot.boot_args, b->boot.boot_args)));
+	cr_expect(!a->boot.initrd_path == !b->boot.initrd_path &&
+		  (!a->boot.initrd_path || !strcmp(a->boot.initrd_path, b->boot.initrd_path)));
+	cr_assert_eq(a->nr_drives, b->nr_drives);
+	for (int i = 0; i < a->nr_drives; i++) {
+		const struct drive_cfg *x = &a->drives[i], *y = &b->drives[i];
+		cr_expect_str_eq(x->drive_id, y->drive_id);
+		cr_expect_str_eq(x->path_on_host, y->path_on_host);
+		cr_expect_eq(x->is_root_device, y->is_root_device, "drive %d", i);
+		cr_expect_eq(x->is_read_only, y->is_read_only, "drive %d", i);
+		cr_expect(!x->partuuid == !y->partuuid &&
+			  (!x->partuuid || !strcmp(x->partuuid, y->partuuid)));
+		cr_expect_eq(x->cache_type, y->cache_type, "drive %d", i);
+		cr_expect_eq(x->io_engine, y->io_engine, "drive %d", i);
+		cr_expect_eq(x->direct_io, y->direct_io, "drive %d: direct_io", i);
+	}
+	cr_expect_eq(a->entropy, b->entropy);
+	cr_expect(!a->log_path == !b->log_path &&
+		  (!a->log_path || !strcmp(a->log_path, b->log_path)));
+	cr_expect(!a->log_level == !b->log_level &&
+		  (!a->log_level || !strcmp(a->log_level, b->log_level)));
+	cr_expect_eq(a->log_show_level, b->log_show_level);
+	cr_expect_eq(a->log_show_origin, b->log_show_origin);
+	cr_expect(!a->metrics_path == !b->metrics_path &&
+		  (!a->metrics_path || !strcmp(a->metrics_path, b->metrics_path)));
+}
+
+/* GET /vm/config's body fed back as a config file, without `drop` (a literal piece of it). */
+static void round_trip_without(const struct vm_config *c, const char *drop)
+{
+	struct vm_config back;
+	struct json_err e = { { 0 } };
+	strbuf_fini(&out);
+	config_vm_json(c, &out);
+	cr_assert_not(out.oom);
+	if (drop) {
+		char *at = strstr(out.s, drop);
+		cr_assert_not_null(at, "no '%s' in %s", drop, out.s);
+		memmove(at, at + strlen(drop), strlen(at + strlen(drop)) + 1);
+		out.len -= strlen(drop);
+	}
+	vm_config_init(&back);
+	int r = config_parse_file(out.s, out.len, &back, &e);
+	cr_expect_eq(r, 0, "GET /vm/config output is not a valid config file: %s\n%s", e.msg,
+		     out.s);
+	if (!r)
+		expect_same_config(c, &back);
+	vm_config_fini(&back);
+}
+
+static void round_trip(const struct vm_config *c)
+{
+	round_trip_without(c, NULL);
+}
+
+#define CPU_CONFIG "\"cpu-config\": null, "
+
+/* Everything but "cpu-config" (see the disabled tests below) comes back as it was. */
+Test(config_out, vm_json_round_trips_apart_from_cpu_config)
+{
+	full_config(&cfg);
+	round_trip_without(&cfg, CPU_CONFIG);
+}
+
+/* The drive sections on their own, through their parsers. */
+Test(config_out, drive_sections_round_trip_through_config_parse_drive)
+{
+	full_config(&cfg);
+	for (int i = 0; i < cfg.nr_drives; i++) {
+		struct drive_cfg back = { 0 };
+		struct json_err e;
+		strbuf_fini(&out);
+		config_drive_json(&cfg.drives[i], &out);
+		parse_out();
+		cr_assert_eq(config_parse_drive(&doc, 0, &back, &e), 0, "%s: %s", out.s, e.msg);
+		cr_expect_str_eq(back.drive_id, cfg.drives[i].drive_id);
+		cr_expect_str_eq(back.path_on_host, cfg.drives[i].path_on_host);
+		cr_expect_eq(back.is_root_device, cfg.drives[i].is_root_device);
+		cr_expect_eq(back.is_read_only, cfg.drives[i].is_read_only);
+		cr_expect_eq(back.cache_type, cfg.drives[i].cache_type);
+		cr_expect_eq(back.io_engine, cfg.drives[i].io_engine);
+		cr_expect(!back.partuuid == !cfg.drives[i].partuuid);
+		drive_cfg_fini(&back);
+	}
+}
+
+/*
+ * BUG: vmm/config_out.c config_vm_json() writes "cpu-config": null, which
+ * vmm/config.c config_parse_file() refuses ("unknown field 'cpu-config' in the
+ * config file"): GET /vm/config cannot be saved and passed back as a config
+ * file, as it can with Firecracker. Fix: accept "cpu-config" (null only) in
+ * config_parse_file(), next to the other not-yet sections.
+ */
+Test(config_out, vm_json_round_trips_as_a_config_file, .disabled = true)
+{
+	full_config(&cfg);
+	round_trip(&cfg);
+}
+
+/*
+ * BUG: sections that are not set are printed as "logger": null and
+ * "metrics": null, and vmm/config.c config_parse_file() refuses both ("logger
+ * must be a JSON object"): GET /vm/config of a VM without a logger or metrics
+ * is not a valid config file. Fix: in config_parse_file(), skip a null logger
+ * or metrics value, as it already does for entropy.
+ */
+Test(config_out, vm_json_round_trips_unset_logger_and_metrics, .disabled = true)
+{
+	cfg.boot.kernel_image_path = strdup("/k");
+	round_trip_without(&cfg, CPU_CONFIG);
+}
+
+/*
+ * BUG: a logger with a level but no path (PUT /logger {"level": "Debug"}, kept
+ * by vmm/requests.c) is printed as "log_path": null, and vmm/config.c
+ * parse_logger() refuses null ("field 'log_path' must be a string"). Fix:
+ * parse_logger() skips a null log_path.
+ */
+Test(config_out, vm_json_round_trips_a_logger_without_path, .disabled = true)
+{
+	cfg.boot.kernel_image_path = strdup("/k");
+	cfg.log_level = strdup("Debug");
+	cfg.metrics_path = strdup("/m");
+	round_trip_without(&cfg, CPU_CONFIG);
+}
+
+/*
+ * BUG: vmm/config_out.c config_drive_json() leaves out direct_io (an mvm
+ * extension config_parse_drive() accepts), so a drive opened with O_DIRECT
+ * comes back from GET /vm/config as a buffered one. Fix: print
+ * "direct_io": true|false in config_drive_json().
+ */
+Test(config_out, drive_json_keeps_direct_io, .disabled = true)
+{
+	struct drive_cfg d = { .drive_id = "d", .path_on_host = "/d", .direct_io = true };
+	config_drive_json(&d, &out);
+	parse_out();
+	cr_expect(get_bool(0, "direct_io"));
+}

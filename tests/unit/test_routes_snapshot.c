@@ -1,0 +1,257 @@
+/* api-socket/routes.c: PUT /snapshot/create and PUT /snapshot/load. */
+#include "routes_util.h"
+
+TestSuite(routes_snapshot, .init = routes_setup, .fini = routes_teardown);
+
+/* ---- PUT /snapshot/create ---- */
+
+Test(routes_snapshot, create_full_diff_and_default)
+{
+	OK(HTTP_PUT, "/snapshot/create",
+	   "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+	   API_SNAPSHOT_CREATE);
+	cr_expect_str_eq(req.u.snap_create.snapshot_path, "/s");
+	cr_expect_str_eq(req.u.snap_create.mem_file_path, "/m");
+	cr_expect_not(req.u.snap_create.diff);
+
+	OK(HTTP_PUT, "/snapshot/create",
+	   "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\","
+	   " \"version\": \"1.0.0\"}",
+	   API_SNAPSHOT_CREATE);
+	cr_expect(req.u.snap_create.diff);
+
+	OK(HTTP_PUT, "/snapshot/create",
+	   "{\"snapshot_path\": \"/a\", \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+	   API_SNAPSHOT_CREATE);
+	cr_expect_not(req.u.snap_create.diff, "Full is the default");
+	cr_expect_str_eq(req.u.snap_create.snapshot_path, "/s");
+}
+
+Test(routes_snapshot, create_bad_bodies_are_refused)
+{
+	static const struct {
+		const char *body;
+		const char *msg1, *msg2;
+	} cases[] = {
+		{ "{\"snapshot_path\": \"/s\"}", "needs both 'snapshot_path' and 'mem_file_path'",
+		  NULL },
+		{ "{\"mem_file_path\": \"/m\"}", "needs both", NULL },
+		{ "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}", "needs both", NULL },
+		{ "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"\"}", "needs both", NULL },
+		{ "{\"snapshot_path\": 1, \"mem_file_path\": \"/m\"}", "'snapshot_path'",
+		  "must be a string" },
+		{ "{\"snapshot_path\": \"/s\", \"mem_file_path\": false}", "'mem_file_path'",
+		  "must be a string" },
+		{ "{\"snapshot_type\": \"Incremental\", \"snapshot_path\": \"/s\","
+		  " \"mem_file_path\": \"/m\"}",
+		  "snapshot_type 'Incremental' is unknown", "Full or Diff" },
+		{ "{\"snapshot_type\": \"full\", \"snapshot_path\": \"/s\", \"mem_file_path\": "
+		  "\"/m\"}",
+		  "'full' is unknown", NULL },
+		{ "{\"snapshot_type\": 1, \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+		  "'snapshot_type'", "must be a string" },
+		{ "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"mem_path\": \"/x\"}",
+		  "unknown field 'mem_path'", "snapshot request" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_refused(cases[i].body, route(HTTP_PUT, "/snapshot/create", cases[i].body),
+			       cases[i].msg1, cases[i].msg2);
+}
+
+/* ---- PUT /snapshot/load ---- */
+
+Test(routes_snapshot, load_with_a_file_backend)
+{
+	OK(HTTP_PUT, "/snapshot/load", LOAD(FILE_BACKEND), API_SNAPSHOT_LOAD);
+	const struct snapshot_load *l = &req.u.snap_load;
+	cr_expect_str_eq(l->snapshot_path, "/s");
+	cr_expect_str_eq(l->mem_path, "/m");
+	cr_expect_not(l->uffd);
+	cr_expect_not(l->resume);
+	cr_expect_not(l->track_dirty_pages);
+	cr_expect_eq(l->nr_overrides, 0);
+}
+
+Test(routes_snapshot, load_with_a_uffd_backend_and_flags)
+{
+	OK(HTTP_PUT, "/snapshot/load",
+	   LOAD(", \"mem_backend\": {\"backend_path\": \"/run/uffd.sock\", \"backend_type\": "
+		"\"Uffd\"}, \"resume_vm\": true, \"enable_diff_snapshots\": true,"
+		" \"clock_realtime\": true, \"network_overrides\": [], \"vsock_override\": null"),
+	   API_SNAPSHOT_LOAD);
+	const struct snapshot_load *l = &req.u.snap_load;
+	cr_expect(l->uffd);
+	cr_expect_str_eq(l->mem_path, "/run/uffd.sock");
+	cr_expect(l->resume);
+	cr_expect(l->track_dirty_pages, "enable_diff_snapshots is the old name");
+	cr_expect(l->clock_realtime);
+}
+
+Test(routes_snapshot, load_track_dirty_pages_either_name_sets_it)
+{
+	OK(HTTP_PUT, "/snapshot/load", LOAD(FILE_BACKEND ", \"track_dirty_pages\": true"),
+	   API_SNAPSHOT_LOAD);
+	cr_expect(req.u.snap_load.track_dirty_pages);
+	OK(HTTP_PUT, "/snapshot/load",
+	   LOAD(FILE_BACKEND ", \"track_dirty_pages\": true, \"enable_diff_snapshots\": false"),
+	   API_SNAPSHOT_LOAD);
+	cr_expect(req.u.snap_load.track_dirty_pages, "either one true is enough");
+}
+
+Test(routes_snapshot, load_with_the_deprecated_mem_file_path)
+{
+	OK(HTTP_PUT, "/snapshot/load", LOAD(", \"mem_file_path\": \"/old\""), API_SNAPSHOT_LOAD);
+	cr_expect_str_eq(req.u.snap_load.mem_path, "/old");
+	cr_expect_not(req.u.snap_load.uffd);
+}
+
+Test(routes_snapshot, load_drive_overrides)
+{
+	OK(HTTP_PUT, "/snapshot/load",
+	   LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"rootfs\", \"path_on_host\": "
+			     "\"/r2\"}, {\"path_on_host\": \"/x\", \"path_on_host\": \"/d2\", "
+			     "\"drive_id\": \"data\"}]"),
+	   API_SNAPSHOT_LOAD);
+	const struct snapshot_load *l = &req.u.snap_load;
+	cr_assert_eq(l->nr_overrides, 2);
+	cr_expect_str_eq(l->overrides[0].drive_id, "rootfs");
+	cr_expect_str_eq(l->overrides[0].path_on_host, "/r2");
+	cr_expect_str_eq(l->overrides[1].drive_id, "data");
+	cr_expect_str_eq(l->overrides[1].path_on_host, "/d2");
+}
+
+/* n drive overrides after a File backend, into a malloc'd body. */
+static char *load_with_overrides(int n)
+{
+	size_t cap = 256 + (size_t)n * 64;
+	char *s = malloc(cap);
+	cr_assert_not_null(s);
+	size_t len = (size_t)snprintf(s, cap, LOAD(FILE_BACKEND ", \"drive_overrides\": ["));
+	s[--len] = '\0'; /* reopen: drop the closing brace */
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len,
+					"%s{\"drive_id\": \"d%d\", \"path_on_host\": \"/p%d\"}",
+					i ? ", " : "", i, i);
+	snprintf(s + len, cap - len, "]}");
+	return s;
+}
+
+Test(routes_snapshot, load_takes_at_most_max_drives_overrides)
+{
+	char *ok = load_with_overrides(MVM_MAX_DRIVES);
+	expect_routed("16 overrides", route(HTTP_PUT, "/snapshot/load", ok), API_SNAPSHOT_LOAD);
+	cr_expect_eq(req.u.snap_load.nr_overrides, MVM_MAX_DRIVES);
+	cr_expect_str_eq(req.u.snap_load.overrides[MVM_MAX_DRIVES - 1].path_on_host, "/p15");
+	free(ok);
+
+	char *big = load_with_overrides(MVM_MAX_DRIVES + 1);
+	expect_refused("17 overrides", route(HTTP_PUT, "/snapshot/load", big),
+		       "too many drive overrides", NULL);
+	free(big);
+}
+
+static const struct {
+	const char *body;
+	const char *msg1, *msg2;
+} bad_load[] = {
+	{ LOAD(""), "exactly one of 'mem_backend' and 'mem_file_path'", NULL },
+	{ LOAD(FILE_BACKEND ", \"mem_file_path\": \"/m\""), "exactly one", NULL },
+	{ LOAD(", \"mem_file_path\": \"/m\"" FILE_BACKEND), "exactly one", NULL },
+	{ "{\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\"}}",
+	  "needs 'snapshot_path'", NULL },
+	{ LOAD(", \"mem_file_path\": \"\""), "'mem_file_path' is empty", NULL },
+	{ LOAD(", \"mem_file_path\": 1"), "'mem_file_path'", "must be a string" },
+	{ "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}", "needs 'snapshot_path'", NULL },
+	{ "{\"snapshot_path\": 5, \"mem_file_path\": \"/m\"}", "'snapshot_path'",
+	  "must be a string" },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"Memory\", \"backend_path\": \"/m\"}"),
+	  "backend_type 'Memory' is unknown", "File or Uffd" },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"file\", \"backend_path\": \"/m\"}"),
+	  "'file' is unknown", NULL },
+	{ LOAD(", \"mem_backend\": {\"backend_path\": \"/m\"}"), "'(missing)' is unknown", NULL },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\"}"), "needs 'backend_path'", NULL },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"\"}"),
+	  "needs 'backend_path'", NULL },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": 1}"),
+	  "'backend_path'", "must be a string" },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": 2, \"backend_path\": \"/m\"}"),
+	  "'backend_type'", "must be a string" },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\","
+	       " \"size\": 1}"),
+	  "unknown field 'size'", "mem_backend" },
+	{ LOAD(", \"mem_backend\": \"/m\""), "mem_backend must be a JSON object", NULL },
+	{ LOAD(", \"mem_backend\": null"), "mem_backend must be a JSON object", NULL },
+	{ LOAD(FILE_BACKEND ", \"resume_vm\": \"yes\""), "'resume_vm'", "true or false" },
+	{ LOAD(FILE_BACKEND ", \"clock_realtime\": null"), "'clock_realtime'", "true or false" },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"eth0\", "
+			    "\"host_dev_name\": \"tap1\"}]"),
+	  "network_overrides", NULL },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": {}"), "network_overrides", NULL },
+	{ LOAD(FILE_BACKEND ", \"vsock_override\": {\"uds_path\": \"/v\"}"), "vsock_override",
+	  NULL },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": {}"), "'drive_overrides' must be an array",
+	  NULL },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [\"rootfs\"]"),
+	  "a drive override must be a JSON object", NULL },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"rootfs\"}]"),
+	  "needs 'drive_id' and 'path_on_host'", NULL },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"path_on_host\": \"/x\"}]"),
+	  "needs 'drive_id' and 'path_on_host'", NULL },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"r\", \"path_on_host\": "
+			    "\"\"}]"),
+	  "needs 'drive_id' and 'path_on_host'", NULL },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"r\", \"path_on_host\": "
+			    "\"/x\", \"is_read_only\": true}]"),
+	  "unknown field 'is_read_only'", "drive override" },
+	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": 1, \"path_on_host\": "
+			    "\"/x\"}]"),
+	  "'drive_id'", "must be a string" },
+	{ LOAD(FILE_BACKEND ", \"resume\": true"), "unknown field 'resume'", "snapshot load" },
+};
+
+Test(routes_snapshot, load_bad_bodies_are_refused)
+{
+	for (size_t i = 0; i < sizeof(bad_load) / sizeof(bad_load[0]); i++) {
+		char what[400];
+		snprintf(what, sizeof(what), "case %zu: %s", i, bad_load[i].body);
+		expect_refused(what, route(HTTP_PUT, "/snapshot/load", bad_load[i].body),
+			       bad_load[i].msg1, bad_load[i].msg2);
+	}
+}
+
+Test(routes_snapshot, load_refused_after_overrides_frees_them)
+{
+	/* Overrides parsed, then the body is refused: ASan checks nothing leaks. */
+	const char *body = LOAD(", \"drive_overrides\": [{\"drive_id\": \"a\", \"path_on_host\": "
+				"\"/a\"}, {\"drive_id\": \"b\", \"path_on_host\": \"/b\"}]");
+	expect_refused("no backend", route(HTTP_PUT, "/snapshot/load", body), "exactly one", NULL);
+}
+
+/*
+ * BUG: api-socket/routes.c route_snapshot_load() (line ~396-415), for
+ * "enable_diff_snapshots" / "track_dirty_pages":
+ *  1. `bool flag;` is uninitialised and `l->track_dirty_pages |= flag;` runs
+ *     before the json_bool() error is checked, so a non-boolean value reads an
+ *     indeterminate bool: UBSan (make asan) stops with "load of value 7, which
+ *     is not a valid value for type '_Bool'" at that line.
+ *  2. both keys are read as json_bool(..., "track_dirty_pages", ...), so a bad
+ *     enable_diff_snapshots is reported as "field 'track_dirty_pages' must be
+ *     true or false", a field the user never sent.
+ * Fix: `bool flag = false;`, pass the matched key's name to json_bool(), and
+ * only `|=` when it returned 0.
+ */
+Test(routes_snapshot, load_bad_dirty_page_flags_are_refused_by_name, .disabled = true)
+{
+	static const char *const keys[] = { "enable_diff_snapshots", "track_dirty_pages" };
+	static const char *const values[] = { "1", "\"yes\"", "null", "{}" };
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+			char body[256], want[64];
+			snprintf(body, sizeof(body), LOAD(FILE_BACKEND ", \"%s\": %s"), keys[k],
+				 values[v]);
+			snprintf(want, sizeof(want), "'%s'", keys[k]);
+			expect_refused(body, route(HTTP_PUT, "/snapshot/load", body), want,
+				       "true or false");
+		}
+	}
+}
