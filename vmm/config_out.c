@@ -52,6 +52,9 @@ void config_drive_json(const struct drive_cfg *d, struct strbuf *b)
 	strbuf_printf(b, ", \"is_root_device\": %s, \"is_read_only\": %s, \"partuuid\": ",
 		      bool_str(d->is_root_device), bool_str(d->is_read_only));
 	strbuf_json_str(b, d->partuuid);
+	/* mvm's own field, only when set: Firecracker's shape otherwise. */
+	if (d->direct_io)
+		strbuf_printf(b, ", \"direct_io\": true");
 	strbuf_printf(b, ", \"cache_type\": \"%s\", \"io_engine\": \"%s\", \"rate_limiter\": ",
 		      d->cache_type == CACHE_WRITEBACK ? "Writeback" : "Unsafe",
 		      d->io_engine == IO_ENGINE_ASYNC ? "Async" : "Sync");

@@ -233,10 +233,22 @@ bool json_key_is(const struct json *j, int i, const char *name)
 
 void json_tok_text(const struct json *j, int i, char *buf, size_t max)
 {
-	size_t n = (size_t)(j->t[i].end - j->t[i].start);
+	size_t len = (size_t)(j->t[i].end - j->t[i].start), n = len;
 	if (n >= max)
 		n = max - 1;
 	memcpy(buf, j->s + j->t[i].start, n);
+	if (n < len) {
+		/* Cut short: never end in the middle of a UTF-8 character. */
+		size_t lead = n;
+		while (lead && ((unsigned char)buf[lead - 1] & 0xc0) == 0x80)
+			lead--;
+		if (lead && ((unsigned char)buf[lead - 1] & 0x80)) {
+			unsigned char c = (unsigned char)buf[lead - 1];
+			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (lead - 1 + need > n)
+				n = lead - 1;
+		}
+	}
 	buf[n] = '\0';
 	for (size_t k = 0; k < n; k++)
 		if ((unsigned char)buf[k] < 0x20)

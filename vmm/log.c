@@ -104,10 +104,12 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 
 	if (level > cur_level) {
 		/* Filtered out, but an error still reaches API fault messages. */
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(last_error, sizeof(last_error), fmt, ap);
-		va_end(ap);
+		if (level == LOG_ERROR) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(last_error, sizeof(last_error), fmt, ap);
+			va_end(ap);
+		}
 		return;
 	}
 

@@ -1,6 +1,7 @@
 #include "strbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,24 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Bytes in a well-formed UTF-8 character starting at p (0: not one). */
+static size_t utf8_char(const unsigned char *p)
+{
+	size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+	if (!n || p[0] > 0xf4)
+		return 0;
+	for (size_t k = 1; k < n; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	uint32_t cp = p[0] & (0x7f >> n);
+	for (size_t k = 1; k < n; k++)
+		cp = (cp << 6) | (p[k] & 0x3f);
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 void strbuf_json_str(struct strbuf *b, const char *s)
 {
 	if (!s) {
@@ -59,14 +78,25 @@ void strbuf_json_str(struct strbuf *b, const char *s)
 		return;
 	char *o = b->s + b->len;
 	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		if (*p == '"' || *p == '\\') {
 			*o++ = '\\';
-			*o++ = (char)*p;
+			*o++ = (char)*p++;
 		} else if (*p < 0x20) {
-			o += sprintf(o, "\\u%04x", *p);
+			o += sprintf(o, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			*o++ = (char)*p++;
 		} else {
-			*o++ = (char)*p;
+			/* JSON is UTF-8: a byte that starts no valid character becomes U+FFFD. */
+			size_t n = utf8_char(p);
+			if (n) {
+				memcpy(o, p, n);
+				o += n;
+				p += n;
+			} else {
+				o += sprintf(o, "\\ufffd");
+				p++;
+			}
 		}
 	}
 	*o++ = '"';
