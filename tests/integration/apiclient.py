@@ -101,22 +101,30 @@ def raw_request(path, data, timeout=2.0, read=True):
 
 
 class Monitor:
-    """mvm with an API socket, its console captured line by line."""
+    """mvm with an API socket. The guest console (stdout) and mvm's log (stderr)
+    go to separate files, so a log line can never land inside a console line."""
 
     def __init__(self, ctx, *args):
         self.sock = ctx.path("api.sock")
         self.log = ctx.path("mvm.log")
-        self.out = open(self.log, "wb")
+        self.console = ctx.path("console.log")
+        self.out = open(self.console, "wb")
+        self.err = open(self.log, "wb")
         self.proc = subprocess.Popen([ctx.mvm, "--api-sock", self.sock, *args], stdout=self.out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                     stderr=self.err, stdin=subprocess.DEVNULL)
         if not wait_for_socket(self.sock, self.proc):
             raise AssertionError("API socket never appeared:\n" + self.text())
         self.api = Api(self.sock)
 
     def text(self):
+        """The console, then the log."""
         self.out.flush()
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
+        self.err.flush()
+        parts = []
+        for path in (self.console, self.log):
+            with open(path, "rb") as f:
+                parts.append(f.read().decode(errors="replace"))
+        return "\n".join(parts)
 
     def wait_text(self, needle, timeout=20):
         t0 = time.monotonic()
@@ -140,3 +148,4 @@ class Monitor:
             self.proc.wait()
         self.api.close()
         self.out.close()
+        self.err.close()
