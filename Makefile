@@ -19,7 +19,7 @@ LDLIBS := -lhttp_parser -lseccomp
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
-	snapshot/create.c snapshot/restore.c snapshot/uffd.c
+	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := \

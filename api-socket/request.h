@@ -117,5 +117,10 @@ int api_route_device(int method, const char *path, const struct json *j, struct 
 		     struct api_response *resp);
 /* GET /balloon, /balloon/statistics: 0 routed, 1 not one of them. */
 int api_route_device_get(const char *path, struct api_request *req);
+/* /snapshot/load's network_overrides and vsock_override. */
+int api_route_net_overrides(const struct json *j, int arr, struct snapshot_load *l,
+			    struct api_response *resp);
+int api_route_vsock_override(const struct json *j, int obj, struct snapshot_load *l,
+			     struct api_response *resp);
 
 #endif

@@ -254,6 +254,12 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 		api_response_error(resp, "a drive update needs 'drive_id'");
 		return -EINVAL;
 	}
+	if (!config_id_valid(d->drive_id)) {
+		api_response_error(resp,
+				   "drive_id '%s' is invalid: use 1 to %d letters, digits or '_'",
+				   d->drive_id, MVM_ID_MAX);
+		return -EINVAL;
+	}
 	if (strcmp(d->drive_id, id)) {
 		api_response_error(resp,
 				   "the drive id in the path (%s) differs from drive_id in the "
@@ -393,7 +399,7 @@ static int route_snapshot_load(struct body *b, struct api_request *req, struct a
 	req->op = API_SNAPSHOT_LOAD;
 	for_each_member (&b->j, 0, k, v) {
 		int r = 0;
-		bool flag;
+		bool flag = false;
 		if (json_key_is(&b->j, k, "snapshot_path")) {
 			free(l->snapshot_path);
 			l->snapshot_path = NULL;
@@ -411,23 +417,20 @@ static int route_snapshot_load(struct body *b, struct api_request *req, struct a
 			r = json_bool(&b->j, v, "resume_vm", &l->resume, &b->e);
 		} else if (json_key_is(&b->j, k, "enable_diff_snapshots") ||
 			   json_key_is(&b->j, k, "track_dirty_pages")) {
-			r = json_bool(&b->j, v, "track_dirty_pages", &flag, &b->e);
-			l->track_dirty_pages |= flag;
+			const char *name = json_key_is(&b->j, k, "track_dirty_pages")
+					       ? "track_dirty_pages"
+					       : "enable_diff_snapshots";
+			r = json_bool(&b->j, v, name, &flag, &b->e);
+			if (!r)
+				l->track_dirty_pages |= flag;
 		} else if (json_key_is(&b->j, k, "clock_realtime")) {
 			r = json_bool(&b->j, v, "clock_realtime", &l->clock_realtime, &b->e);
 		} else if (json_key_is(&b->j, k, "network_overrides")) {
-			if (b->j.t[v].type != JSMN_ARRAY || b->j.t[v].size) {
-				api_response_error(resp,
-						   "network_overrides: this snapshot format has no "
-						   "network devices yet");
+			if (api_route_net_overrides(&b->j, v, l, resp))
 				return -EINVAL;
-			}
 		} else if (json_key_is(&b->j, k, "vsock_override")) {
-			if (!json_is_null(&b->j, v)) {
-				api_response_error(resp,
-						   "vsock_override: mvm has no vsock device yet");
+			if (api_route_vsock_override(&b->j, v, l, resp))
 				return -EINVAL;
-			}
 		} else if (json_key_is(&b->j, k, "drive_overrides")) {
 			if (route_overrides(b, v, l, resp))
 				return -EINVAL;

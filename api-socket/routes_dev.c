@@ -1,6 +1,7 @@
 /* The device endpoints: /network-interfaces/{id}, /vsock, /balloon, /balloon/statistics. */
 #include <errno.h>
 #include <http_parser.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../vmm/json.h"
@@ -87,5 +88,81 @@ int api_route_device_get(const char *path, struct api_request *req)
 		req->op = API_GET_BALLOON_STATS;
 	else
 		return 1;
+	return 0;
+}
+
+#define for_each_member(j, obj, k, v)                                       \
+	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
+	     n__++, k = json_next((j), v), v = k + 1)
+
+static int unknown(const struct json *j, int k, const char *what, struct api_response *resp)
+{
+	char name[64];
+	json_tok_text(j, k, name, sizeof(name));
+	api_response_error(resp, "unknown field '%s' in %s", name, what);
+	return -EINVAL;
+}
+
+int api_route_net_overrides(const struct json *j, int arr, struct snapshot_load *l,
+			    struct api_response *resp)
+{
+	struct json_err e;
+	if (j->t[arr].type != JSMN_ARRAY) {
+		api_response_error(resp, "'network_overrides' must be an array");
+		return -EINVAL;
+	}
+	for (int i = 0, o = arr + 1; i < j->t[arr].size; i++, o = json_next(j, o)) {
+		if (l->nr_net_overrides == MVM_MAX_NETS) {
+			api_response_error(resp, "too many network overrides (at most %d)",
+					   MVM_MAX_NETS);
+			return -EINVAL;
+		}
+		struct net_override *n = &l->net_overrides[l->nr_net_overrides++];
+		if (json_expect_object(j, o, "a network override", &e))
+			return refuse(resp, &e);
+		for_each_member (j, o, k, v) {
+			int r;
+			if (json_key_is(j, k, "iface_id"))
+				r = json_string_buf(j, v, "iface_id", n->iface_id,
+						    sizeof(n->iface_id), &e);
+			else if (json_key_is(j, k, "host_dev_name"))
+				r = json_string_buf(j, v, "host_dev_name", n->host_dev_name,
+						    sizeof(n->host_dev_name), &e);
+			else
+				return unknown(j, k, "a network override", resp);
+			if (r)
+				return refuse(resp, &e);
+		}
+		if (!n->iface_id[0] || !n->host_dev_name[0]) {
+			api_response_error(
+			    resp, "a network override needs 'iface_id' and 'host_dev_name'");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int api_route_vsock_override(const struct json *j, int obj, struct snapshot_load *l,
+			     struct api_response *resp)
+{
+	struct json_err e;
+	if (json_is_null(j, obj))
+		return 0;
+	if (json_expect_object(j, obj, "vsock_override", &e))
+		return refuse(resp, &e);
+	for_each_member (j, obj, k, v) {
+		if (!json_key_is(j, k, "uds_path"))
+			return unknown(j, k, "vsock_override", resp);
+		free(l->vsock_uds_override);
+		l->vsock_uds_override = NULL;
+		if (json_string(j, v, "uds_path", &l->vsock_uds_override, &e))
+			return refuse(resp, &e);
+	}
+	if (!l->vsock_uds_override || !*l->vsock_uds_override ||
+	    strlen(l->vsock_uds_override) > MVM_UDS_PATH_MAX) {
+		api_response_error(resp, "vsock_override needs 'uds_path' (1 to %d bytes)",
+				   MVM_UDS_PATH_MAX);
+		return -EINVAL;
+	}
 	return 0;
 }

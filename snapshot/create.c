@@ -189,6 +189,8 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	if ((r = snap_writer_add(w, SNAP_SEC_SERIAL, 1, &ss, sizeof(ss))) ||
 	    (r = snap_writer_add(w, SNAP_SEC_I8042, 1, &is, sizeof(is))))
 		goto enc_fail;
+	if ((r = snap_devices_save(w, vm)))
+		goto enc_fail;
 	for (int i = 0; i < vm->nr_virtio; i++) {
 		struct virtio_mmio_state vs;
 		virtio_mmio_save(vm->virtio[i], &vs);

@@ -37,6 +37,7 @@ void snapshot_load_fini(struct snapshot_load *l)
 	free(l->mem_path);
 	for (int i = 0; i < l->nr_overrides; i++)
 		free(l->overrides[i].path_on_host);
+	free(l->vsock_uds_override);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -226,7 +227,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	    sm->mem_size_mib > MVM_MAX_MEM_MIB || sm->ram_bytes != MiB(sm->mem_size_mib) ||
 	    sm->cpu_template > CPU_TEMPLATE_PVM_SAFE || sm->cpu_template == CPU_TEMPLATE_AUTO ||
 	    sm->huge_pages > HUGE_PAGES_2M || sm->nr_virtio > VIRTIO_MMIO_MAX_DEVS ||
-	    sm->entropy > 1 || sm->nr_virtio != sm->nr_drives + sm->entropy)
+	    sm->entropy > 1 || sm->nr_virtio < sm->nr_drives + sm->entropy)
 		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
 		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_virtio);
 	const struct snap_vm *svm =
@@ -243,8 +244,12 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
 	cfg->entropy = sm->entropy;
-	if ((r = parse_drives(rd, sm->nr_drives, cfg, req, err, errlen)))
+	if ((r = parse_drives(rd, sm->nr_drives, cfg, req, err, errlen)) ||
+	    (r = snap_devices_config(rd, cfg, req, err, errlen)))
 		goto out;
+	if (config_nr_devices(cfg) != (int)sm->nr_virtio)
+		ERR("%s: %u devices saved, the device sections describe %d", snap_reader_name(rd),
+		    sm->nr_virtio, config_nr_devices(cfg));
 
 	/* File: RAM maps the memory file copy-on-write. Uffd: RAM starts empty and the
 	 * handler behind mem_path fills it on demand. */
@@ -292,7 +297,8 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 			goto out;
 		}
 	}
-	if ((r = restore_devices(vm, rd, err, errlen)))
+	if ((r = restore_devices(vm, rd, err, errlen)) ||
+	    (r = snap_devices_restore(rd, vm, err, errlen)))
 		goto out;
 	/* Tell the guest's kvmclock it was paused (no soft-lockup warnings); a guest
 	 * without kvmclock refuses, which is fine. */

@@ -34,6 +34,13 @@ struct snapshot_load {
 	bool clock_realtime;
 	struct drive_override overrides[MVM_MAX_DRIVES];
 	int nr_overrides;
+	/* network_overrides: another tap for an interface (a clone's own) */
+	struct net_override {
+		char iface_id[MVM_ID_MAX + 1];
+		char host_dev_name[MVM_IFNAME_MAX + 1];
+	} net_overrides[MVM_MAX_NETS];
+	int nr_net_overrides;
+	char *vsock_uds_override; /* vsock_override.uds_path */
 };
 
 void snapshot_load_fini(struct snapshot_load *l);

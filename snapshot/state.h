@@ -7,11 +7,14 @@
 #define MVM_SNAPSHOT_STATE_H
 
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../vmm/x86/i8042.h"
 #include "../vmm/x86/serial.h"
+#include "../virtio/balloon.h"
 #include "../virtio/mmio.h"
+#include "../vmm/config.h"
 
 enum snap_section {
 	SNAP_SEC_MACHINE = 1,	     /* struct snap_machine */
@@ -19,6 +22,7 @@ enum snap_section {
 	SNAP_SEC_VM = 3,	     /* struct snap_vm */
 	SNAP_SEC_SERIAL = 4,	     /* struct serial_state */
 	SNAP_SEC_I8042 = 5,	     /* struct i8042_state */
+	SNAP_SEC_DEVICES = 6,	     /* struct snap_devices (absent: none of them) */
 	SNAP_SEC_VCPU = 0x100,	     /* + vCPU index: struct snap_vcpu */
 	SNAP_SEC_VCPU_MSRS = 0x200,  /* + vCPU index: struct kvm_msr_entry[] */
 	SNAP_SEC_VCPU_CPUID = 0x300, /* + vCPU index: struct kvm_cpuid_entry2[] */
@@ -74,5 +78,47 @@ struct snap_vcpu {
 };
 
 #define SNAP_VIRTIO_V 1 /* struct virtio_mmio_state (virtio/mmio.h) */
+
+/* The devices after the drives and entropy (network interfaces, vsock,
+ * balloon, in that slot order) and every rate limiter's buckets. */
+#define SNAP_DEVICES_V 1
+struct snap_net {
+	char iface_id[68];
+	char host_dev_name[16];
+	uint8_t guest_mac[6];
+	uint8_t has_mac;
+	uint8_t reserved;
+	struct rate_limiter_cfg rx, tx;
+};
+
+struct snap_devices {
+	uint32_t nr_nets;
+	uint32_t vsock;
+	uint32_t balloon;
+	uint32_t vsock_cid;
+	char vsock_uds_path[108];
+	uint32_t balloon_amount_mib;
+	uint32_t balloon_deflate_on_oom;
+	uint32_t balloon_stats_s;
+	uint32_t reserved;
+	struct balloon_state balloon_state;
+	struct snap_net nets[MVM_MAX_NETS];
+	struct rate_limiter_cfg entropy_rl;
+	struct rate_limiter_cfg drive_rl[MVM_MAX_DRIVES];
+};
+
+struct vm;
+struct vm_config;
+struct snapshot_load;
+struct snap_writer;
+struct snap_reader;
+/* devices.c: the device parts of create and restore. */
+/* Before the transports are saved: reset vsock (Firecracker's behaviour), add the section. */
+int snap_devices_save(struct snap_writer *w, struct vm *vm);
+/* Fill cfg's devices from the section, with network_overrides / vsock_override applied. */
+int snap_devices_config(const struct snap_reader *rd, struct vm_config *cfg,
+			const struct snapshot_load *req, char *err, size_t errlen);
+/* After the transports are restored: device state (the balloon's). */
+int snap_devices_restore(const struct snap_reader *rd, struct vm *vm, char *err, size_t errlen);
 
 #endif

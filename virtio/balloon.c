@@ -92,6 +92,23 @@ void balloon_get_stats(struct balloon *b, struct balloon_stats *out)
 	out->actual_pages = b->actual;
 }
 
+void balloon_save(struct balloon *b, struct balloon_state *s)
+{
+	*s = (struct balloon_state){ b->num_pages, b->actual, b->stats_held, b->stats_head };
+}
+
+int balloon_restore(struct balloon *b, const struct balloon_state *s)
+{
+	if (s->stats_held > 1 || s->stats_head >= BALLOON_QUEUE_SIZE ||
+	    (s->stats_held && !b->cfg.stats_polling_interval_s))
+		return -EINVAL;
+	b->num_pages = s->num_pages;
+	b->actual = s->actual;
+	b->stats_held = s->stats_held;
+	b->stats_head = (uint16_t)s->stats_head;
+	return 0;
+}
+
 static int arm_stats(struct balloon *b, uint32_t s)
 {
 	struct itimerspec its = { .it_interval = { s, 0 }, .it_value = { s, 0 } };

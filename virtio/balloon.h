@@ -26,6 +26,12 @@ struct balloon_stats {
 	uint64_t val[BALLOON_NR_TAGS];
 };
 
+/* For snapshots: the config space and the statistics buffer the device holds. */
+struct balloon_state {
+	uint32_t num_pages, actual;
+	uint32_t stats_held, stats_head;
+};
+
 extern const struct virtio_dev_ops balloon_ops;
 
 struct balloon *balloon_create(const struct balloon_cfg *c, const struct guest_mem *mem);
@@ -36,6 +42,9 @@ void balloon_set_target(struct balloon *b, uint32_t pages);
 int balloon_set_stats_interval(struct balloon *b, uint32_t seconds);
 void balloon_get_stats(struct balloon *b, struct balloon_stats *out);
 const char *balloon_tag_name(unsigned tag);
+void balloon_save(struct balloon *b, struct balloon_state *s);
+/* Checked: a held buffer's head must fit the stats queue. */
+int balloon_restore(struct balloon *b, const struct balloon_state *s);
 
 /* Pure helpers, unit-tested. */
 /* Release the pages of one inflate buffer: PFNs (le32) checked against guest RAM,

@@ -39,6 +39,14 @@ struct dev_counters {
 	uint64_t uart_write_count, uart_read_count, uart_missed_write, uart_missed_read;
 	uint64_t vcpu_io_in, vcpu_io_out, vcpu_mmio_read, vcpu_mmio_write, vcpu_failures;
 	uint64_t entropy_bytes, entropy_requests, entropy_fails;
+	uint64_t blk_throttled, entropy_throttled;
+	uint64_t net_rx_bytes, net_rx_packets, net_rx_dropped, net_rx_fails, net_no_rx_buf;
+	uint64_t net_tx_bytes, net_tx_packets, net_tx_malformed, net_tx_fails;
+	uint64_t net_rx_throttled, net_tx_throttled;
+	uint64_t vs_rx_bytes, vs_tx_bytes, vs_rx_packets, vs_tx_packets;
+	uint64_t vs_conns_added, vs_conns_removed, vs_conn_fails, vs_bad_packets, vs_resets;
+	uint64_t bal_inflated, bal_deflated, bal_stats, bal_bad_stats, bal_unknown_tags;
+	uint64_t bal_invalid_pfns, bal_released;
 };
 
 struct metrics {
