@@ -6,7 +6,9 @@
 # (guest-physical 0xc0000000, Firecracker's boot-timer protocol); the monitor
 # logs InstanceStart -> this write as the guest boot time. It then prints
 #   mvm-guest: init ok
-# on the console, and either
+# on the console. With mvm.blk=write:TOKEN or mvm.blk=read on the kernel
+# command line it then writes or reads the data drive /dev/vdb (see below).
+# Finally it either
 #   - starts a shell on the console when the kernel command line has
 #     mvm.shell=1, and reboots when the shell exits, or
 #   - syncs and reboots at once.
@@ -15,13 +17,19 @@
 # no ACPI the guest would halt forever.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export HOME=/root TERM=linux
+bb=/bin/busybox
 
 # /dev first: devmem needs /dev/mem. With an ext4 root the kernel has already
 # mounted devtmpfs (CONFIG_DEVTMPFS_MOUNT); an initramfs has no /dev/mem yet.
-[ -e /dev/mem ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Applets by full name: in an initramfs the links do not exist yet.
+[ -e /dev/mem ] || $bb mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
-devmem 0xc0000000 8 123 ||
+$bb devmem 0xc0000000 8 123 ||
 	echo "mvm-guest: warning: boot-timer write to 0xc0000000 failed" >&2
+
+# initrd.cpio ships busybox without its applet links (each cpio entry costs
+# emulated unpacking time on kvm_pvm): create them now.
+[ -e /bin/mount ] || $bb --install -s
 
 [ -e /proc/self ] || mount -t proc proc /proc
 [ -d /sys/kernel ] || mount -t sysfs sysfs /sys
@@ -35,13 +43,34 @@ ip link set lo up 2>/dev/null
 
 echo "mvm-guest: init ok"
 
-shell=0
+shell=0 blk=
+set -f # no globbing of command-line words
 # shellcheck disable=SC2013 # words, not lines, are wanted here
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	mvm.shell=1) shell=1 ;;
+	mvm.blk=*) blk=${arg#mvm.blk=} ;;
 	esac
 done
+set +f
+
+# mvm.blk=write:TOKEN writes "TOKEN" to the start of /dev/vdb and flushes it
+# (fsync, i.e. a virtio-blk flush); mvm.blk=read prints what is there. The
+# integration tests use this to check persistence and read-only drives.
+case $blk in
+write:*)
+	if printf '%s\n' "${blk#write:}" | dd of=/dev/vdb bs=512 count=1 conv=sync,fsync 2>/dev/null; then
+		echo "mvm-guest: wrote vdb"
+	else
+		echo "mvm-guest: write to vdb failed"
+	fi
+	;;
+read)
+	echo "mvm-guest: vdb holds $(dd if=/dev/vdb bs=512 count=1 2>/dev/null | tr -d '\000' | head -n 1)"
+	;;
+'') ;;
+*) echo "mvm-guest: unknown mvm.blk=$blk (want write:TOKEN or read)" ;;
+esac
 
 if [ "$shell" = 1 ]; then
 	echo "mvm-guest: starting a shell on the console; exit it to reboot"
