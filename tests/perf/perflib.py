@@ -83,8 +83,10 @@ for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
 
 class Proc:
     """A child with stdout (the guest console) and stderr (the monitor's log)
-    read by threads that note when bytes arrive. t0 is taken just before the
-    fork, so every time is "ms since process start"."""
+    read by threads that note when bytes arrive, and a thread blocked in
+    waitpid() that notes when it exits (Popen.wait(timeout) polls with sleeps
+    of up to 50 ms: useless for timing). t0 is taken just before the fork, so
+    every time is "ms since process start"."""
 
     def __init__(self, cmd, log_path=None):
         """log_path: stderr goes to that file (no reader thread), for many VMs."""
@@ -95,6 +97,7 @@ class Proc:
         self.err = bytearray()
         self.first_out = None
         self.chunks = []   # (console bytes so far, ms they arrived)
+        self.rc = self.exit_ms = None
         self.cond = threading.Condition()
         self.t0 = now_ms()
         self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -102,15 +105,22 @@ class Proc:
         if stderr_file:
             stderr_file.close()
         self.pid = self.p.pid
-        self.exit_ms = None
         _live.add(self)
-        self.threads = [threading.Thread(target=self._reader, args=(self.p.stdout, self.out, True),
+        self.readers = [threading.Thread(target=self._reader, args=(self.p.stdout, self.out, True),
                                          daemon=True)]
         if stderr_file is None:
-            self.threads.append(threading.Thread(target=self._reader,
+            self.readers.append(threading.Thread(target=self._reader,
                                                  args=(self.p.stderr, self.err, False), daemon=True))
-        for t in self.threads:
+        self.waiter = threading.Thread(target=self._waiter, daemon=True)
+        for t in self.readers + [self.waiter]:
             t.start()
+
+    def _waiter(self):
+        rc = self.p.wait()
+        t = now_ms()
+        with self.cond:
+            self.rc, self.exit_ms = rc, t
+            self.cond.notify_all()
 
     def _reader(self, f, buf, is_out):
         fd = f.fileno()
@@ -122,8 +132,6 @@ class Proc:
             t = now_ms()
             with self.cond:
                 if not chunk:
-                    if is_out:
-                        self.exit_ms = t  # refined by wait()
                     self.cond.notify_all()
                     return
                 if is_out and self.first_out is None:
@@ -147,61 +155,63 @@ class Proc:
         with self.cond:
             return self.err.decode(errors="replace")
 
-    def wait_out(self, needle, timeout, start=0):
-        """ms (absolute, now_ms clock) at which needle appeared on the console
-        at or after byte offset start, or None (timeout or exit)."""
-        needle = needle.encode()
+    def _until(self, ready, timeout):
+        """Wait (holding cond) until ready() is not None, the console is closed
+        and the process gone, or timeout. Returns ready()'s value or None."""
         deadline = time.monotonic() + timeout
+        while True:
+            v = ready()
+            if v is not None:
+                return v
+            if self.rc is not None and not self.readers[0].is_alive():
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.cond.wait(min(left, 0.2))
+
+    def wait_out(self, needle, timeout, start=0):
+        """ms (now_ms clock) at which needle reached the console, at or after
+        byte offset start; None on timeout or exit."""
+        needle = needle.encode()
+
+        def seen():
+            i = self.out.find(needle, start)
+            if i < 0:
+                return None
+            return next(t for end, t in self.chunks if end >= i + len(needle))
         with self.cond:
-            while True:
-                i = self.out.find(needle, start)
-                if i >= 0:
-                    return next(t for end, t in self.chunks if end >= i + len(needle))
-                if self.p.poll() is not None and all(not t.is_alive() for t in self.threads[:1]):
-                    return None
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(min(left, 0.2))
+            return self._until(seen, timeout)
 
     def wait_first_out(self, timeout):
-        deadline = time.monotonic() + timeout
         with self.cond:
-            while self.first_out is None:
-                if self.p.poll() is not None and not self.threads[0].is_alive():
-                    return None
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(min(left, 0.2))
-            return self.first_out
+            return self._until(lambda: self.first_out, timeout)
 
     def wait(self, timeout):
-        """Exit code, or None if still running after timeout."""
-        try:
-            rc = self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        self.exit_ms = now_ms()
-        for t in self.threads:
-            t.join(2)
-        _live.discard(self)
+        """Exit code, or None if still running after timeout; then exit_ms is
+        when waitpid() returned."""
+        with self.cond:
+            deadline = time.monotonic() + timeout
+            while self.rc is None and time.monotonic() < deadline:
+                self.cond.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            rc = self.rc
+        if rc is not None:
+            for t in self.readers:
+                t.join(2)
+            _live.discard(self)
         return rc
 
     def alive(self):
-        return self.p.poll() is None
+        return self.rc is None
 
     def kill(self):
-        if self.p.poll() is None:
+        if self.rc is None:
             try:
-                self.p.kill()
+                os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        for t in self.threads:
+        self.waiter.join(10)
+        for t in self.readers:
             t.join(2)
         for f in (self.p.stdout, self.p.stderr):
             if f:
@@ -210,7 +220,7 @@ class Proc:
 
     def report(self, what):
         """A failure record: what went wrong, with the console and the log."""
-        return {"what": what, "cmd": " ".join(self.cmd), "rc": self.p.poll(),
+        return {"what": what, "cmd": " ".join(self.cmd), "rc": self.rc,
                 "console": self.text()[-3000:], "log": self.log()[-3000:]}
 
 
@@ -236,7 +246,8 @@ class Env:
 
 
 def qemu_cmd(kernel, mem, vcpus, append, drive=None, qmp=None, paused=False, incoming=None):
-    cmd = [QEMU, "-M", QEMU_MACHINE, "-enable-kvm", "-cpu", "host,-arch-capabilities",
+    cmd = [QEMU, "-name", "perf,debug-threads=on", "-M", QEMU_MACHINE, "-enable-kvm",
+           "-cpu", "host,-arch-capabilities",
            "-m", str(mem), "-smp", str(vcpus), "-nodefaults", "-no-user-config", "-nographic",
            "-serial", "stdio", "-device", "i8042", "-no-reboot", "-kernel", kernel,
            "-append", append]
