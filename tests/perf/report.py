@@ -95,7 +95,8 @@ def metric_rows(d):
 
 def bench_summary(d):
     """The bench's table as text, for the terminal."""
-    lines = [f"\n## {d['bench']}  ({d['date']}, {param_text(d)})", ""] + metric_rows(d)
+    lines = [f"\n## {d['bench']}  ({d['date']}, {param_text(d)}; KVM: {d['host']['kvm']})",
+             ""] + metric_rows(d)
     by_id = {m["id"]: m for m in d["metrics"]}
     for m in d["metrics"]:
         if "target" in m:
