@@ -1,10 +1,11 @@
 """A/B check of two result files: did B (the candidate) regress against A?
 
 For every figure both files have, mvm's samples in A and B are compared:
-a regression is a change in the worse direction that is larger than 5% of A's
-median and that a permutation test on the raw samples (labels shuffled
-between A and B) says is unlikely to be noise (one-sided p < 0.01). With fewer
-than 5 samples on a side no test is possible: only a change beyond 25% counts.
+a regression is a change of the median in the worse direction that is larger
+than 5% of A's median (and than a small absolute floor per unit), and that a
+permutation test on the raw samples (labels shuffled between A and B) says is
+unlikely to be noise (one-sided p < 0.01). With fewer than 5 samples on a
+side no test is possible: only a change beyond 50% counts.
 QEMU's shift between the two files is printed beside it: when the peer moved
 as much, the machine changed, not mvm. Exit status 1 if a regression was found.
 """
@@ -13,8 +14,9 @@ import json
 from perflib import permutation_p, stats
 
 MIN_REL = 0.05
-FEW_REL = 0.25
+FEW_REL = 0.50
 ALPHA = 0.01
+MIN_ABS = {"ms": 0.1, "us": 100, "MiB": 0.05, "VMs/s": 1.0}
 
 
 def load(path):
@@ -49,19 +51,22 @@ def main(path_a, path_b):
             continue
         sign = 1 if ma.get("better", "lower") == "lower" else -1
         rel = shift(a, b)
-        worse = rel is not None and sign * rel > 0
+        if rel is None:
+            continue
+        delta = stats(b)["median"] - stats(a)["median"]
+        big = abs(rel) > MIN_REL and abs(delta) >= MIN_ABS.get(ma["unit"], 0)
         few = len(a) < 5 or len(b) < 5
         p = None
         if few:
-            bad = worse and abs(rel) > FEW_REL
+            real = abs(rel) > FEW_REL and big
         else:
-            p = permutation_p(a, b) if sign > 0 else permutation_p(b, a)
-            bad = worse and abs(rel) > MIN_REL and p < ALPHA
+            p = permutation_p(a, b) if delta >= 0 else permutation_p(b, a)
+            real = big and p < ALPHA
+        worse = sign * rel > 0
+        bad = real and worse
         q = shift(ma["samples"].get("qemu"), mb["samples"].get("qemu"))
-        verdict = "REGRESSION" if bad else ("better" if rel is not None and sign * rel < -MIN_REL
-                                            and not few else "same")
-        if few and verdict == "same" and rel is not None and abs(rel) > MIN_REL:
-            verdict = "same (few samples)"
+        verdict = ("REGRESSION" if bad else "better" if real else "same") + \
+            (" (few samples)" if few else "")
         regressions += bad
         label = f"{key[0]}: {ma['label']}"[:60]
         print(f"{label:60} {stats(a)['median']:>11.2f} {stats(b)['median']:>11.2f} "
