@@ -112,6 +112,8 @@ static const struct seccomp_rule vmm_rules[] = {
 	ANY(SYS_accept4, "vsock: host connections on uds_path"),
 	ANY(SYS_shutdown, "vsock: the guest's SHUTDOWN(SEND) half-closes the host socket"),
 	ANY(SYS_getrandom, "virtio-rng"),
+	ANY(SYS_mincore, "full snapshots skip pages the guest never touched"),
+	ANY(SYS_sysinfo, "... but only on hosts without swap"),
 	ANY(SYS_mmap, "memory allocation"),
 	ANY(SYS_mremap, "memory allocation"),
 	ANY(SYS_mprotect, "memory allocation (glibc arenas)"),

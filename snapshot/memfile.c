@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "../vmm/util.h"
@@ -66,6 +69,33 @@ static bool page_is_zero(const uint8_t *p)
 	return !memcmp(p, zero, PAGE);
 }
 
+/*
+ * Which pages of an anonymous region were ever touched: mincore() over a
+ * chunk, so a full snapshot need not read (and so fault in) the rest, which
+ * is zero. Exact only without swap (a swapped-out page is not resident), so
+ * the caller asks only when the host has none. NULL when not usable.
+ */
+static uint8_t *resident_map(const struct guest_mem *m, const struct guest_region *r)
+{
+	struct sysinfo si;
+	if (m->backing != MEM_ANON || sysinfo(&si) < 0 || si.totalswap)
+		return NULL;
+	uint8_t *vec = malloc(r->size / PAGE);
+	if (vec && mincore(r->hva, r->size, vec) < 0) {
+		free(vec);
+		vec = NULL;
+	}
+	return vec;
+}
+
+/* Zero if never touched (vec says so) or all zero bytes. */
+static bool page_empty(const uint8_t *vec, const uint8_t *base, uint64_t off)
+{
+	if (vec && !(vec[off / PAGE] & 1))
+		return true;
+	return page_is_zero(base + off);
+}
+
 int memfile_write_full(const struct guest_mem *m, int fd)
 {
 	uint64_t len;
@@ -76,25 +106,27 @@ int memfile_write_full(const struct guest_mem *m, int fd)
 	err = reset_file(fd, len);
 	if (err)
 		return err;
-	for (int i = 0; i < m->nr; i++) {
+	for (int i = 0; i < m->nr && !err; i++) {
 		const struct guest_region *r = &m->r[i];
+		uint8_t *vec = resident_map(m, r);
 		uint64_t off = 0;
 
 		while (off < r->size) {
-			while (off < r->size && page_is_zero(r->hva + off))
+			while (off < r->size && page_empty(vec, r->hva, off))
 				off += PAGE;
 			uint64_t start = off;
 			while (off < r->size && off - start < MEMFILE_CHUNK &&
-			       !page_is_zero(r->hva + off))
+			       !page_empty(vec, r->hva, off))
 				off += PAGE;
 			if (off == start)
 				continue;
 			err = pwrite_full(fd, r->hva + start, off - start, r->file_off + start);
 			if (err)
-				return err;
+				break;
 		}
+		free(vec);
 	}
-	return 0;
+	return err;
 }
 
 static bool page_dirty(const uint64_t *bitmap, uint64_t page)
