@@ -13,6 +13,8 @@ PKGS=(
 	busybox-static e2fsprogs
 	# the peer the benchmarks compare against, and the report's plots
 	qemu-system-x86 python3-matplotlib
+	# network tests: a DHCP server on the tap for the guest kernel's ip=dhcp
+	dnsmasq-base
 )
 
 missing=()
