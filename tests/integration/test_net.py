@@ -4,6 +4,7 @@ cases, and the Linux guest's own DHCP client against a dnsmasq on the tap's
 host end. Needs root, ip(8) and /dev/net/tun; skipped, saying which, without."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,37 +225,157 @@ def net_patch_rate_limiters_after_boot(ctx):
             p.wait()
 
 
+# An ICMP echo from the host end: the guest kernel answers it in softirq context,
+# so this needs no guest user space (none runs on kvm_pvm hosts).
+PINGER = r'''
+import os, socket, struct, sys, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(1)
+ident, deadline, replies = os.getpid() & 0xffff, time.monotonic() + float(sys.argv[2]), 0
+seq = 0
+while time.monotonic() < deadline and replies < 3:
+    seq += 1
+    body = b"mvm-ping" * 4
+    h = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    s.sendto(struct.pack("!BBHHH", 8, 0, csum(h + body), ident, seq) + body, (sys.argv[1], 0))
+    try:
+        while True:
+            pkt, addr = s.recvfrom(2048)
+            icmp = pkt[(pkt[0] & 15) * 4:]
+            if addr[0] == sys.argv[1] and icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == ident:
+                replies += 1
+                print("reply", seq, flush=True)
+                break
+    except socket.timeout:
+        pass
+print("REPLIES", replies, flush=True)
+'''
+
+
 @test(slow=True, needs_linux=True)
-def net_linux_gets_a_dhcp_lease(ctx):
-    """The kernel's own DHCP client (ip=dhcp) against dnsmasq on the tap's host end."""
+def net_linux_gets_a_dhcp_lease_and_answers_ping(ctx):
+    """The kernel's own DHCP client (ip=dhcp) against dnsmasq on the tap's host end,
+    then ICMP echo both ways through the real virtio-net driver. root=/dev/vdz
+    rootwait keeps the kernel waiting, network up, without any user space."""
     if not shutil.which("dnsmasq"):
         raise Skip("needs dnsmasq (Debian package dnsmasq-base)")
     kernel = ctx.linux("vmlinux")
     with Netns(mtu=1500, addr="10.0.77.1/24") as ns:
-        lease, dns_log = ctx.path("leases"), ctx.path("dnsmasq.log")
+        lease, dns_log, log = ctx.path("leases"), ctx.path("dnsmasq.log"), ctx.path("mvm.log")
         dns = subprocess.Popen(ns.cmd("dnsmasq", "--no-daemon", "--conf-file=/dev/null",
                                       f"--interface={TAP}", "--bind-interfaces",
                                       "--dhcp-range=10.0.77.10,10.0.77.20,255.255.255.0,1h",
                                       f"--dhcp-leasefile={lease}", "--port=0",
                                       "--log-dhcp"),
                                stdout=open(dns_log, "w"), stderr=subprocess.STDOUT)
+        vm = None
         try:
             time.sleep(0.5)
             if dns.poll() is not None:
                 raise AssertionError("dnsmasq did not start: " + open(dns_log).read())
-            img = ctx.copy(ctx.linux("rootfs.ext4"), "rootfs.ext4")
-            c = net_cfg(ctx, ns, kernel, "ip=dhcp", mem=128, drives=[
-                {"drive_id": "rootfs", "path_on_host": img, "is_root_device": True,
-                 "is_read_only": False}])
-            r = ctx.run(ns.cmd(ctx.mvm, "--no-api", "--config-file", c), timeout=420,
-                        until="Run /sbin/init")
+            c = net_cfg(ctx, ns, kernel, "ip=dhcp root=/dev/vdz rootwait", mem=128)
+            vm = subprocess.Popen(ns.cmd(ctx.mvm, "--no-api", "--config-file", c),
+                                  stdout=open(log, "w"), stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 420
+            while time.monotonic() < deadline and vm.poll() is None:
+                if "IP-Config: Complete" in open(log, errors="replace").read():
+                    break
+                time.sleep(0.5)
+            out = open(log, errors="replace").read()
+            check("IP-Config: Complete" in out, "the guest got no DHCP lease",
+                  out + "\n--- dnsmasq ---\n" + open(dns_log).read())
+            m = re.search(r"ipaddr=(10\.0\.77\.\d+)", out)
+            check(m is not None, "the lease is not from dnsmasq's range", out)
+            ping = subprocess.run(ns.cmd(sys.executable, "-c", PINGER, m.group(1), "60"),
+                                  capture_output=True, text=True, timeout=90)
+            check("REPLIES 3" in ping.stdout,
+                  f"the guest did not answer ICMP echo: {ping.stdout} {ping.stderr}",
+                  open(log, errors="replace").read())
         finally:
+            if vm and vm.poll() is None:
+                vm.terminate()
+                vm.wait(10)
             dns.terminate()
             dns.wait(5)
-            dns_out = open(dns_log).read()
-        check("IP-Config: Complete" in r.out, "the guest got no DHCP lease",
-              r.out + "\n--- dnsmasq ---\n" + dns_out)
-        check("addr=10.0.77.1" in r.out or "address: 10.0.77.1" in r.out,
-              "the lease is not from dnsmasq's range", r.out)
+        dns_out = open(dns_log).read()
         check("DHCPACK" in dns_out and GUEST_MAC in dns_out,
               "dnsmasq did not acknowledge the guest's MAC", dns_out)
+        check(vm.returncode == 128 + 15, f"mvm exit code {vm.returncode} after SIGTERM")
+
+
+class NsMonitor:
+    """mvm with an API socket inside the namespace, its output in a file."""
+
+    def __init__(self, ctx, ns, name, *args):
+        self.sock, self.log = ctx.path(name + ".sock"), ctx.path(name + ".log")
+        self.proc = subprocess.Popen(ns.cmd(ctx.mvm, "--api-sock", self.sock, *args),
+                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        check(wait_for_socket(self.sock, self.proc), "mvm did not start", self.text())
+        self.api = Api(self.sock)
+
+    def text(self):
+        return open(self.log, errors="replace").read()
+
+    def wait_text(self, needle, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@test()
+def net_snapshot_restore_needs_its_own_tap(ctx):
+    """A clone cannot share the running VM's tap: network_overrides gives it another."""
+    with Netns() as ns:
+        ns.ip("-n", ns.name, "tuntap", "add", "dev", "mvmtap1", "mode", "tap")
+        c = net_cfg(ctx, ns, ctx.elf("counter"), "counter.step=20000",
+                    balloon={"amount_mib": 4, "deflate_on_oom": False})
+        a = NsMonitor(ctx, ns, "a", "--config-file", c)
+        try:
+            check(a.wait_text("counter: 2"), "the guest did not run", a.text())
+            check(a.api.patch("/vm", {"state": "Paused"})[0] == 204, "pause")
+            st, b = a.api.put("/snapshot/create", {"snapshot_path": ctx.path("s.snap"),
+                                                   "mem_file_path": ctx.path("s.mem")})
+            check(st == 204, f"snapshot: {b}", a.text())
+            load = {"snapshot_path": ctx.path("s.snap"), "mem_file_path": ctx.path("s.mem"),
+                    "resume_vm": True}
+            b1 = NsMonitor(ctx, ns, "b")
+            try:
+                st, b = b1.api.put("/snapshot/load", load)
+                check(st == 400 and "in use" in b["fault_message"], f"shared tap: {st} {b}")
+            finally:
+                b1.stop()
+            b2 = NsMonitor(ctx, ns, "c")
+            try:
+                st, b = b2.api.put("/snapshot/load", dict(load, network_overrides=[
+                    {"iface_id": "eth9", "host_dev_name": "mvmtap1"}]))
+                check(st == 400 and "eth9" in b["fault_message"], f"unknown iface: {st} {b}")
+            finally:
+                b2.stop()
+            clone = NsMonitor(ctx, ns, "d")
+            try:
+                st, b = clone.api.put("/snapshot/load", dict(load, network_overrides=[
+                    {"iface_id": "eth0", "host_dev_name": "mvmtap1"}]))
+                check(st == 204, f"load with network_overrides: {st} {b}", clone.text())
+                n = int(re.findall(r"counter: (\d+)", a.text())[-1])
+                check(clone.wait_text(f"counter: {n + 1}"), "the clone did not go on",
+                      clone.text())
+                st, cfg = clone.api.get("/vm/config")
+                check(cfg["network-interfaces"][0]["host_dev_name"] == "mvmtap1" and
+                      cfg["network-interfaces"][0]["guest_mac"] == GUEST_MAC and
+                      cfg["balloon"]["amount_mib"] == 4, f"restored config {cfg}")
+            finally:
+                clone.stop()
+        finally:
+            a.stop()
