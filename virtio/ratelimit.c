@@ -169,11 +169,9 @@ void rl_update(struct rate_limiter *rl, const struct rate_limiter_cfg *c, unsign
 		tb_init(&rl->bw, &c->bandwidth, now);
 	if (which & RL_OPS)
 		tb_init(&rl->ops, &c->ops, now);
-	/* A device waiting on the old buckets tries again with the new ones. */
-	if (rl->blocked && rl->timer_fd >= 0) {
-		struct itimerspec its = { .it_value = { 0, 1000 } };
-		timerfd_settime(rl->timer_fd, 0, &its, NULL);
-	}
+	/* A device waiting on the old buckets tries again with the new ones (the
+	 * caller kicks its queue); a timer still armed only wakes it once more. */
+	rl->blocked = false;
 }
 
 void rl_get_cfg(const struct rate_limiter *rl, struct rate_limiter_cfg *c)
