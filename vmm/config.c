@@ -367,8 +367,9 @@ static int parse_logger(const struct json *j, int obj, struct vm_config *c, stru
 	if ((r = json_expect_object(j, obj, "logger", e)))
 		return r;
 	for_each_member (j, obj, k, v) {
-		if (json_is_null(j, v) && (json_key_is(j, k, "log_path") || json_key_is(j, k, "level") ||
-					    json_key_is(j, k, "module"))) {
+		if (json_is_null(j, v) &&
+		    (json_key_is(j, k, "log_path") || json_key_is(j, k, "level") ||
+		     json_key_is(j, k, "module"))) {
 			continue; /* what GET /vm/config says of an unset field */
 		} else if (json_key_is(j, k, "log_path")) {
 			free(c->log_path);
