@@ -192,8 +192,10 @@ def rss_kib(pid):
 
 @test()
 def device_balloon_inflate_releases_memory(ctx):
+    metrics = ctx.path("metrics.json")
     c = cfg(ctx, "balloon", "balloon.mib=64", mem=128,
-            balloon={"amount_mib": 0, "deflate_on_oom": True, "stats_polling_interval_s": 1})
+            balloon={"amount_mib": 0, "deflate_on_oom": True, "stats_polling_interval_s": 1},
+            metrics={"metrics_path": metrics})
     m = Monitor(ctx, "--config-file", c)
     try:
         check(m.wait_text("balloon: touched 64 MiB", 60), "guest did not touch its memory",
@@ -224,6 +226,10 @@ def device_balloon_inflate_releases_memory(ctx):
         out = m.text()
         check(verdict(out, "balloon") == "PASS", "balloon failed", out)
         check("outside its RAM" in out, "bad page numbers were not reported", out)
+        b = metrics_lines(metrics)[-1]["balloon"]
+        check(b["invalid_pfns"] == 2 and b["unknown_stats_tags"] >= 1 and
+              b["inflate_count"] == 16384 and b["deflate_count"] == 16384 and
+              b["released_bytes"] == 64 << 20, f"balloon metrics {b}")
         print(f"    balloon: RSS {before // 1024} MiB -> {after // 1024} MiB after inflating 64 MiB")
     finally:
         m.stop()

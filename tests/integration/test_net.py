@@ -125,6 +125,8 @@ def net_frames_both_ways_on_a_tap(ctx):
         n = [json.loads(x) for x in open(metrics)][-1]["net"]
         check(n["tx_packets_count"] == 3 and n["rx_packets_count"] >= 2, f"net metrics {n}")
         check(n["rx_dropped_frames"] >= 1, f"the oversized frame was not dropped and counted: {n}")
+        check(n["tx_malformed_frames"] == 1, f"the guest's runt frame was not counted: {n}")
+        check(r.out.count("dropped a frame from the guest") == 1, "the runt is logged once", r.out)
         check(r.out.count("larger than the guest's receive buffers") == 1,
               "the drop is logged once", r.out)
 

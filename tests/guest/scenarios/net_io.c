@@ -4,7 +4,8 @@
  * (20 s) for a frame carrying "MVM-NET-RX" and one carrying "MVM-NET-RX2"
  * (the test sends an oversized frame between them, which the device must
  * drop: this guest's buffers hold 2048 bytes). Other frames (the host's own
- * IPv6 chatter) are skipped and counted.
+ * IPv6 chatter) are skipped and counted. A 4-byte runt frame is sent too: the
+ * device must drop it and still return the buffer.
  */
 #include "cmdline.h"
 #include "virtio_net.h"
@@ -59,6 +60,10 @@ void guest_main(const char *cmdline)
 			test_fail("sending frame %d", i);
 	}
 	printf("net_io: sent 3 frames\n");
+	/* Shorter than an Ethernet header: the device must drop it (and count it). */
+	if (vnet_send(&net, frame, 4))
+		test_fail("a runt frame was not returned");
+	printf("net_io: sent a 4-byte runt\n");
 	expect("MVM-NET-RX", &others);
 	expect("MVM-NET-RX2", &others);
 	printf("net_io: %d other frames skipped\n", others);
