@@ -136,6 +136,7 @@ static void established(struct vconn *c)
 	char line[32];
 	int n = snprintf(line, sizeof(line), "OK %u\n", c->local_port);
 	c->state = CONN_ESTABLISHED;
+	vsock_conn_deadline(c, false);
 	if (write(c->fd, line, (size_t)n) != n) {
 		c->need_rst = true;
 		return;
@@ -336,6 +337,7 @@ static uint32_t data(struct vsock *v, struct vconn *c, struct virtq *q)
 		c->host_eof = true;
 		c->readable = false;
 		c->need_shutdown = true;
+		vsock_conn_deadline(c, true); /* for the guest's RST */
 		vsock_conn_watch(c);
 		return control(v, c, q);
 	}

@@ -11,12 +11,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "../vmm/eventloop.h"
 #include "../vmm/log.h"
 #include "../vmm/util.h"
+#include "ratelimit.h"
 #include "vsock_impl.h"
 
 #define NET_RXQ_VSOCK 0
@@ -32,7 +34,7 @@ struct vsock *vsock_create(uint32_t guest_cid, const char *uds_path, char *err, 
 		return NULL;
 	}
 	v->guest_cid = guest_cid;
-	v->listen_fd = v->wake_fd = -1;
+	v->listen_fd = v->wake_fd = v->timer_fd = -1;
 	v->next_port = VSOCK_EPHEMERAL;
 	for (int i = 0; i < VSOCK_MAX_CONNS; i++) {
 		v->conns[i].v = v;
@@ -56,8 +58,9 @@ struct vsock *vsock_create(uint32_t guest_cid, const char *uds_path, char *err, 
 		goto fail;
 	}
 	v->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (v->wake_fd < 0) {
-		snprintf(err, errlen, "vsock: eventfd: %s", strerror(errno));
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (v->wake_fd < 0 || v->timer_fd < 0) {
+		snprintf(err, errlen, "vsock: eventfd/timerfd: %s", strerror(errno));
 		goto fail;
 	}
 	return v;
@@ -83,6 +86,11 @@ void vsock_destroy(struct vsock *v)
 			evloop_del(v->loop, v->wake_fd);
 		close(v->wake_fd);
 	}
+	if (v->timer_fd >= 0) {
+		if (v->loop)
+			evloop_del(v->loop, v->timer_fd);
+		close(v->timer_fd);
+	}
 	free(v);
 }
 
@@ -106,6 +114,27 @@ void vsock_conn_watch(struct vconn *c)
 		return;
 	}
 	c->events = want;
+}
+
+/* One shot at the nearest deadline (absolute CLOCK_MONOTONIC), or disarmed. */
+static void arm_timer(struct vsock *v)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < VSOCK_MAX_CONNS; i++) {
+		uint64_t d = v->conns[i].state != CONN_FREE ? v->conns[i].deadline_ns : 0;
+		if (d && (!next || d < next))
+			next = d;
+	}
+	struct itimerspec its = { .it_value = { (time_t)(next / 1000000000ULL),
+						(long)(next % 1000000000ULL) } };
+	if (v->timer_fd >= 0)
+		timerfd_settime(v->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+void vsock_conn_deadline(struct vconn *c, bool on)
+{
+	c->deadline_ns = on ? mono_ns() + VSOCK_TIMEOUT_NS : 0;
+	arm_timer(c->v);
 }
 
 static struct vconn *new_conn(struct vsock *v, int fd, enum conn_state state)
@@ -260,6 +289,7 @@ static void host_line(struct vconn *c)
 	c->peer_port = port;
 	c->state = CONN_REQUEST_SENT;
 	c->need_request = true;
+	vsock_conn_deadline(c, true); /* now for the guest's answer */
 	vsock_conn_watch(c);
 }
 
@@ -360,9 +390,10 @@ static void on_listen(void *opaque, uint32_t events)
 		return;
 	h->lock(h->t);
 	struct vconn *c = v->active ? new_conn(v, fd, CONN_HOST_LINE) : NULL;
-	if (c)
+	if (c) {
+		vsock_conn_deadline(c, true); /* for its CONNECT line */
 		vsock_conn_watch(c);
-	else
+	} else
 		close(fd); /* no driver to connect to, or too many connections */
 	h->unlock(h->t);
 }
@@ -384,12 +415,47 @@ static void on_wake(void *opaque, uint32_t events)
 		h->kick(h->t, NET_RXQ_VSOCK);
 }
 
+/* Deadlines passed: a silent host connection is closed, a connection the
+ * guest does not answer or finish closing is reset on both sides. */
+static void on_timer(void *opaque, uint32_t events)
+{
+	struct vsock *v = opaque;
+	const struct virtio_host *h = v->host;
+	uint64_t n;
+	bool rx = false;
+	(void)events;
+	if (read(v->timer_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	h->lock(h->t);
+	uint64_t now = mono_ns();
+	for (int i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vconn *c = &v->conns[i];
+		if (c->state == CONN_FREE || !c->deadline_ns || c->deadline_ns > now)
+			continue;
+		c->deadline_ns = 0;
+		v->stats.conn_fails++;
+		if (c->state == CONN_HOST_LINE || c->state == CONN_DEAD) {
+			vsock_conn_close(c);
+		} else {
+			c->need_rst = true;
+			rx = true;
+		}
+	}
+	arm_timer(v);
+	bool active = v->active;
+	h->unlock(h->t);
+	if (rx && active)
+		h->kick(h->t, NET_RXQ_VSOCK);
+}
+
 int vsock_host_attach(struct vsock *v)
 {
 	int r = evloop_add(v->host->loop, v->listen_fd, EPOLLIN, on_listen, v);
 	if (r)
 		return r;
 	r = evloop_add(v->host->loop, v->wake_fd, EPOLLIN, on_wake, v);
+	if (!r && (r = evloop_add(v->host->loop, v->timer_fd, EPOLLIN, on_timer, v)))
+		evloop_del(v->host->loop, v->wake_fd);
 	if (r) {
 		evloop_del(v->host->loop, v->listen_fd);
 		return r;

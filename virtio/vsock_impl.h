@@ -15,6 +15,9 @@
 #define VSOCK_MAX_RSTS	   32
 #define VSOCK_LINE_MAX	   32 /* "CONNECT 4294967295\n" fits */
 #define VSOCK_EPHEMERAL	   (1u << 30)
+/* A host connection must send its CONNECT line, the guest answer a request
+ * or finish closing, within this; else the connection is dropped (RST). */
+#define VSOCK_TIMEOUT_NS (2000ULL * 1000 * 1000)
 
 enum conn_state {
 	CONN_FREE,
@@ -41,10 +44,11 @@ struct vconn {
 	uint32_t tx_head, tx_len;
 	char line[VSOCK_LINE_MAX];
 	uint32_t line_len;
-	bool readable;	 /* the socket may have data: EPOLLIN is off until it says EAGAIN */
-	bool host_eof;	 /* the host closed its side; SHUTDOWN sent or to send */
-	bool shut_write; /* the guest will send no more: shutdown(SHUT_WR) after the flush */
-	uint32_t events; /* what the loop watches now */
+	bool readable;	      /* the socket may have data: EPOLLIN is off until it says EAGAIN */
+	bool host_eof;	      /* the host closed its side; SHUTDOWN sent or to send */
+	bool shut_write;      /* the guest will send no more: shutdown(SHUT_WR) after the flush */
+	uint32_t events;      /* what the loop watches now */
+	uint64_t deadline_ns; /* 0: none */
 	/* control packets owed to the guest */
 	bool need_rst, need_response, need_request, need_shutdown, need_credit;
 };
@@ -56,7 +60,7 @@ struct rst_reply {
 struct vsock {
 	uint64_t guest_cid;
 	char uds_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int listen_fd, wake_fd;
+	int listen_fd, wake_fd, timer_fd;
 	bool active, reset_event_pending;
 	const struct virtio_host *host;
 	struct evloop *loop;
@@ -80,6 +84,8 @@ void vsock_close_all(struct vsock *v);
 /* Guest data for the host socket: written now or buffered; -1: the guest overran its credit. */
 int vsock_conn_send(struct vconn *c, const struct iovec *iov, int n, uint32_t len);
 void vsock_conn_watch(struct vconn *c);
+/* Give c until now + VSOCK_TIMEOUT_NS (or no deadline), and arm the timer. */
+void vsock_conn_deadline(struct vconn *c, bool on);
 void vsock_queue_rst(struct vsock *v, uint32_t src_port, uint32_t dst_port);
 /* Close what reset() marked dead (vmm thread). */
 void vsock_reap(struct vsock *v);

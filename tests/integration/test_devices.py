@@ -139,6 +139,15 @@ def device_vsock_both_directions_and_snapshot_reset(ctx):
         s.sendall(b"HELLO\n")
         check(s.recv(10) == b"", "a bad CONNECT line was not closed")
         s.close()
+        # A host connection that never says which port: closed after 2 s.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(uds)
+        t0 = time.monotonic()
+        check(s.recv(10) == b"", "a silent host connection was not closed")
+        dt = time.monotonic() - t0
+        check(1.5 < dt < 6, f"a silent host connection was closed after {dt:.1f} s, want ~2")
+        s.close()
         check(m.api.patch("/vm", {"state": "Paused"})[0] == 204, "pause")
         st, body = m.api.put("/snapshot/create", {"snapshot_path": ctx.path("s.snap"),
                                                   "mem_file_path": ctx.path("s.mem")})
