@@ -7,7 +7,8 @@
 # logs InstanceStart -> this write as the guest boot time. It then prints
 #   mvm-guest: init ok
 # on the console. With mvm.blk=write:TOKEN or mvm.blk=read on the kernel
-# command line it then writes or reads the data drive /dev/vdb (see below).
+# command line it then writes or reads the data drive /dev/vdb (see below);
+# with mvm.net=HOST it exercises the network and entropy devices (below).
 # Finally it either
 #   - starts a shell on the console when the kernel command line has
 #     mvm.shell=1, and reboots when the shell exits, or
@@ -43,13 +44,14 @@ ip link set lo up 2>/dev/null
 
 echo "mvm-guest: init ok"
 
-shell=0 blk=
+shell=0 blk= net=
 set -f # no globbing of command-line words
 # shellcheck disable=SC2013 # words, not lines, are wanted here
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	mvm.shell=1) shell=1 ;;
 	mvm.blk=*) blk=${arg#mvm.blk=} ;;
+	mvm.net=*) net=${arg#mvm.net=} ;;
 	esac
 done
 set +f
@@ -71,6 +73,21 @@ read)
 '') ;;
 *) echo "mvm-guest: unknown mvm.blk=$blk (want write:TOKEN or read)" ;;
 esac
+
+# mvm.net=HOST (eth0 set up by the kernel's ip=): ping HOST, read a line from
+# HOST:8002, send one to HOST:8001, print 16 bytes of /dev/hwrng. The
+# integration tests run it where guest user space works (busybox's nc: its
+# wget crashes in this static build).
+if [ -n "$net" ]; then
+	if ping -c 3 -W 2 "$net" >/dev/null 2>&1; then
+		echo "mvm-guest: ping $net ok"
+	else
+		echo "mvm-guest: ping $net failed"
+	fi
+	echo "mvm-guest: fetched $(nc -w 5 "$net" 8002 </dev/null 2>/dev/null | head -n 1)"
+	echo "from-guest $(cat /etc/hostname 2>/dev/null)" | nc -w 5 "$net" 8001 && echo "mvm-guest: sent"
+	echo "mvm-guest: hwrng $(head -c 16 /dev/hwrng 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+fi
 
 if [ "$shell" = 1 ]; then
 	echo "mvm-guest: starting a shell on the console; exit it to reboot"

@@ -13,7 +13,7 @@ import time
 import uuid
 
 from apiclient import Api, wait_for_socket
-from harness import Skip, check, test
+from harness import Skip, check, host_is_pvm, test
 from test_guest_kit import verdict
 
 TAP = "mvmtap0"
@@ -381,3 +381,61 @@ def net_snapshot_restore_needs_its_own_tap(ctx):
                 clone.stop()
         finally:
             a.stop()
+
+
+PEER = r'''
+import socket, sys, threading
+def serve_out():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], 8002))
+    s.listen(1)
+    c, _ = s.accept()
+    c.sendall(b"to-guest-file\n")
+    c.close()
+threading.Thread(target=serve_out, daemon=True).start()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8001))
+s.listen(1)
+print("READY", flush=True)
+c, _ = s.accept()
+c.settimeout(10)
+d = b""
+while not d.endswith(b"\n"):
+    x = c.recv(100)
+    if not x:
+        break
+    d += x
+print("GOT", d.decode(errors="replace").strip(), flush=True)
+'''
+
+
+@test(slow=True, needs_linux=True)
+def net_linux_userspace_ping_files_and_hwrng(ctx):
+    """Through the guest's own tools (busybox: ping, nc) and /dev/hwrng: rootfs-tools'
+    init does it with mvm.net=HOST (checked under QEMU TCG too, where user space runs)."""
+    if host_is_pvm():
+        raise Skip("guest user space cannot make system calls under kvm_pvm (the kernel-level "
+                   "DHCP + ICMP test covers the network here)")
+    with Netns(mtu=1500, addr="172.16.0.1/24") as ns:
+        peer = subprocess.Popen(ns.cmd(sys.executable, "-c", PEER, "172.16.0.1"),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            check(peer.stdout.readline().strip() == "READY", "the host peer did not start")
+            img = ctx.copy(ctx.linux("rootfs.ext4"), "rootfs.ext4")
+            c = net_cfg(ctx, ns, ctx.linux("vmlinux"),
+                        "ip=172.16.0.2::172.16.0.1:255.255.255.0::eth0:off mvm.net=172.16.0.1",
+                        mem=128, entropy={}, drives=[
+                            {"drive_id": "rootfs", "path_on_host": img, "is_root_device": True,
+                             "is_read_only": False}])
+            r = ctx.run(ns.cmd(ctx.mvm, "--no-api", "--config-file", c), timeout=300)
+            got = peer.communicate(timeout=10)[0]
+        finally:
+            if peer.poll() is None:
+                peer.kill()
+        check("mvm-guest: ping 172.16.0.1 ok" in r.out, "the guest's ping got no answer", r.out)
+        check("mvm-guest: fetched to-guest-file" in r.out, "host -> guest file failed", r.out)
+        check("GOT from-guest" in got, f"guest -> host file failed: {got}", r.out)
+        m = re.search(r"mvm-guest: hwrng ([0-9a-f]{32})", r.out)
+        check(m and m.group(1) != "0" * 32, "no bytes from /dev/hwrng", r.out)
