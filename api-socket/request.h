@@ -99,6 +99,9 @@ struct api_response {
 };
 
 void api_request_fini(struct api_request *r);
+/* 400 naming an unknown field of `what`; returns -EINVAL. */
+struct json;
+int api_unknown_field(const struct json *j, int k, const char *what, struct api_response *resp);
 /* 400 with {"fault_message": msg}. */
 void api_response_error(struct api_response *resp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -108,15 +108,11 @@ static int parse_body(const char *body, size_t len, struct body *b, struct api_r
 	return 0;
 }
 
-#define for_each_member(j, obj, k, v)                                       \
-	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
-	     n__++, k = json_next((j), v), v = k + 1)
-
-static int unknown(const struct json *j, int k, const char *what, struct api_response *resp)
+int api_unknown_field(const struct json *j, int k, const char *what, struct api_response *resp)
 {
-	char name[64];
-	json_tok_text(j, k, name, sizeof(name));
-	api_response_error(resp, "unknown field '%s' in %s", name, what);
+	struct json_err e;
+	json_unknown_field(j, k, what, &e);
+	api_response_error(resp, "%s", e.msg);
 	return -EINVAL;
 }
 
@@ -125,7 +121,7 @@ static int route_actions(struct body *b, struct api_request *req, struct api_res
 	char type[32] = "";
 	for_each_member (&b->j, 0, k, v) {
 		if (!json_key_is(&b->j, k, "action_type"))
-			return unknown(&b->j, k, "an action", resp);
+			return api_unknown_field(&b->j, k, "an action", resp);
 		if (json_string_buf(&b->j, v, "action_type", type, sizeof(type), &b->e)) {
 			api_response_error(resp, "%s", b->e.msg);
 			return -EINVAL;
@@ -152,7 +148,7 @@ static int route_vm(struct body *b, struct api_request *req, struct api_response
 	char state[16] = "";
 	for_each_member (&b->j, 0, k, v) {
 		if (!json_key_is(&b->j, k, "state"))
-			return unknown(&b->j, k, "the vm state", resp);
+			return api_unknown_field(&b->j, k, "the vm state", resp);
 		if (json_string_buf(&b->j, v, "state", state, sizeof(state), &b->e)) {
 			api_response_error(resp, "%s", b->e.msg);
 			return -EINVAL;
@@ -193,7 +189,7 @@ static int route_logger(struct body *b, struct api_request *req, struct api_resp
 		} else if (json_key_is(&b->j, k, "module")) {
 			continue;
 		} else {
-			return unknown(&b->j, k, "logger", resp);
+			return api_unknown_field(&b->j, k, "logger", resp);
 		}
 		if (r) {
 			api_response_error(resp, "%s", b->e.msg);
@@ -209,7 +205,7 @@ static int route_one_path(struct body *b, const char *name, const char *what, bo
 {
 	for_each_member (&b->j, 0, k, v) {
 		if (!json_key_is(&b->j, k, name))
-			return unknown(&b->j, k, what, resp);
+			return api_unknown_field(&b->j, k, what, resp);
 		free(req->u.path);
 		req->u.path = NULL;
 		if (json_string(&b->j, v, name, &req->u.path, &b->e)) {
@@ -243,7 +239,7 @@ static int route_drive_patch(struct body *b, const char *id, struct api_request 
 			r = config_parse_rate_limiter(&b->j, v, "rate_limiter", &d->rate_limiter,
 						      &d->rl_which, &b->e);
 		} else {
-			return unknown(&b->j, k, "a drive update", resp);
+			return api_unknown_field(&b->j, k, "a drive update", resp);
 		}
 		if (r) {
 			api_response_error(resp, "%s", b->e.msg);
@@ -308,7 +304,7 @@ static int route_snapshot_create(struct body *b, struct api_request *req, struct
 		} else if (json_key_is(&b->j, k, "version")) {
 			continue; /* deprecated in Firecracker's API, ignored */
 		} else {
-			return unknown(&b->j, k, "a snapshot request", resp);
+			return api_unknown_field(&b->j, k, "a snapshot request", resp);
 		}
 	}
 	if (!c->snapshot_path || !*c->snapshot_path || !c->mem_file_path || !*c->mem_file_path) {
@@ -335,7 +331,7 @@ static int route_mem_backend(struct body *b, int obj, struct snapshot_load *l,
 			if (json_string(&b->j, v, "backend_path", &l->mem_path, &b->e))
 				FAIL_E(b);
 		} else {
-			return unknown(&b->j, k, "mem_backend", resp);
+			return api_unknown_field(&b->j, k, "mem_backend", resp);
 		}
 	}
 	if (!strcmp(type, "File"))
@@ -380,7 +376,7 @@ static int route_overrides(struct body *b, int arr, struct snapshot_load *l,
 				if (json_string(&b->j, v, "path_on_host", &d->path_on_host, &b->e))
 					FAIL_E(b);
 			} else {
-				return unknown(&b->j, k, "a drive override", resp);
+				return api_unknown_field(&b->j, k, "a drive override", resp);
 			}
 		}
 		if (!d->drive_id[0] || !d->path_on_host || !*d->path_on_host) {
@@ -435,7 +431,7 @@ static int route_snapshot_load(struct body *b, struct api_request *req, struct a
 			if (route_overrides(b, v, l, resp))
 				return -EINVAL;
 		} else {
-			return unknown(&b->j, k, "a snapshot load request", resp);
+			return api_unknown_field(&b->j, k, "a snapshot load request", resp);
 		}
 		if (r)
 			FAIL_E(b);

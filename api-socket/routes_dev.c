@@ -91,18 +91,6 @@ int api_route_device_get(const char *path, struct api_request *req)
 	return 0;
 }
 
-#define for_each_member(j, obj, k, v)                                       \
-	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
-	     n__++, k = json_next((j), v), v = k + 1)
-
-static int unknown(const struct json *j, int k, const char *what, struct api_response *resp)
-{
-	char name[64];
-	json_tok_text(j, k, name, sizeof(name));
-	api_response_error(resp, "unknown field '%s' in %s", name, what);
-	return -EINVAL;
-}
-
 int api_route_net_overrides(const struct json *j, int arr, struct snapshot_load *l,
 			    struct api_response *resp)
 {
@@ -129,7 +117,7 @@ int api_route_net_overrides(const struct json *j, int arr, struct snapshot_load 
 				r = json_string_buf(j, v, "host_dev_name", n->host_dev_name,
 						    sizeof(n->host_dev_name), &e);
 			else
-				return unknown(j, k, "a network override", resp);
+				return api_unknown_field(j, k, "a network override", resp);
 			if (r)
 				return refuse(resp, &e);
 		}
@@ -152,7 +140,7 @@ int api_route_vsock_override(const struct json *j, int obj, struct snapshot_load
 		return refuse(resp, &e);
 	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, "uds_path"))
-			return unknown(j, k, "vsock_override", resp);
+			return api_unknown_field(j, k, "vsock_override", resp);
 		free(l->vsock_uds_override);
 		l->vsock_uds_override = NULL;
 		if (json_string(j, v, "uds_path", &l->vsock_uds_override, &e))

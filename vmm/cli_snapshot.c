@@ -240,14 +240,17 @@ static pid_t spawn_monitor(const char *self, const char *sock, const char *id, c
 	_exit(127);
 }
 
+/* Up to 20 s: on a loaded host a monitor may take a while to be scheduled. */
 static bool wait_socket(const char *sock, pid_t pid)
 {
-	for (int i = 0; i < 2000; i++) {
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 20000) {
 		if (api_client_peer_pid(sock) > 0)
 			return true;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return false;
-		usleep(1000);
+		usleep(500);
 	}
 	return false;
 }

@@ -78,18 +78,6 @@ bool config_id_valid_instance(const char *id)
 	return true;
 }
 
-static int unknown_field(const struct json *j, int k, const char *section, struct json_err *e)
-{
-	char name[64];
-	json_tok_text(j, k, name, sizeof(name));
-	return json_errf(e, "unknown field '%s' in %s", name, section);
-}
-
-/* Iterate the key/value pairs of object token `obj`. */
-#define for_each_member(j, obj, k, v)                                       \
-	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
-	     n__++, k = json_next((j), v), v = k + 1)
-
 int config_parse_machine_fields(const struct json *j, int obj, struct machine_cfg *out,
 				unsigned *present, struct json_err *e)
 {
@@ -148,7 +136,7 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 						 t);
 			have |= MC_HUGE_PAGES;
 		} else {
-			return unknown_field(j, k, "machine-config", e);
+			return json_unknown_field(j, k, "machine-config", e);
 		}
 	}
 	*out = m;
@@ -206,7 +194,7 @@ int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struc
 			dst = &b.initrd_path;
 			name = "initrd_path";
 		} else {
-			r = unknown_field(j, k, "boot-source", e);
+			r = json_unknown_field(j, k, "boot-source", e);
 			goto fail;
 		}
 		if (json_is_null(j, v))
@@ -309,7 +297,7 @@ int config_parse_drive(const struct json *j, int obj, struct drive_cfg *out, str
 			r = json_errf(e, "field 'socket': vhost-user drives are not supported");
 			goto fail;
 		} else {
-			r = unknown_field(j, k, "drive", e);
+			r = json_unknown_field(j, k, "drive", e);
 			goto fail;
 		}
 	}
@@ -390,7 +378,7 @@ static int parse_logger(const struct json *j, int obj, struct vm_config *c, stru
 		} else if (json_key_is(j, k, "module")) {
 			continue;
 		} else {
-			return unknown_field(j, k, "logger", e);
+			return json_unknown_field(j, k, "logger", e);
 		}
 	}
 	return 0;
@@ -403,7 +391,7 @@ static int parse_metrics(const struct json *j, int obj, struct vm_config *c, str
 		return r;
 	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, "metrics_path"))
-			return unknown_field(j, k, "metrics", e);
+			return json_unknown_field(j, k, "metrics", e);
 		free(c->metrics_path);
 		c->metrics_path = NULL;
 		if ((r = json_string(j, v, "metrics_path", &c->metrics_path, e)))
@@ -422,7 +410,7 @@ int config_parse_entropy(const struct json *j, int obj, struct rate_limiter_cfg 
 		return r;
 	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, "rate_limiter"))
-			return unknown_field(j, k, "entropy", e);
+			return json_unknown_field(j, k, "entropy", e);
 		if ((r = config_parse_rate_limiter(j, v, "rate_limiter", &tmp, &which, e)))
 			return r;
 	}
@@ -499,7 +487,7 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 				}
 			}
 			if (!known)
-				r = unknown_field(&j, k, "the config file", e);
+				r = json_unknown_field(&j, k, "the config file", e);
 		}
 		if (r)
 			goto out;

@@ -11,17 +11,6 @@
 #include "config.h"
 #include "util.h"
 
-#define for_each_member(j, obj, k, v)                                       \
-	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
-	     n__++, k = json_next((j), v), v = k + 1)
-
-static int unknown_field(const struct json *j, int k, const char *section, struct json_err *e)
-{
-	char name[64];
-	json_tok_text(j, k, name, sizeof(name));
-	return json_errf(e, "unknown field '%s' in %s", name, section);
-}
-
 static int parse_bucket(const struct json *j, int obj, const char *field, struct bucket_cfg *out,
 			struct json_err *e)
 {
@@ -50,7 +39,7 @@ static int parse_bucket(const struct json *j, int obj, const char *field, struct
 				return r;
 			have_refill = true;
 		} else {
-			return unknown_field(j, k, field, e);
+			return json_unknown_field(j, k, field, e);
 		}
 	}
 	if (!have_size || !have_refill)
@@ -87,7 +76,7 @@ int config_parse_rate_limiter(const struct json *j, int obj, const char *field,
 			bit = RL_OPS;
 			snprintf(name, sizeof(name), "%s.ops", field);
 		} else {
-			return unknown_field(j, k, field, e);
+			return json_unknown_field(j, k, field, e);
 		}
 		have |= bit;
 		if (json_is_null(j, v))
@@ -198,7 +187,7 @@ int config_parse_net(const struct json *j, int obj, struct net_cfg *out, struct 
 			if (b)
 				return json_errf(e, "field 'allow_mmds_requests': mvm has no MMDS");
 		} else {
-			return unknown_field(j, k, "a network interface", e);
+			return json_unknown_field(j, k, "a network interface", e);
 		}
 	}
 	if (!n.iface_id[0])
@@ -233,7 +222,7 @@ int config_parse_net_patch(const struct json *j, int obj, char *iface_id,
 			if ((r = parse_limiter_field(j, v, "tx_rate_limiter", tx, tx_which, e)))
 				return r;
 		} else {
-			return unknown_field(j, k, "a network interface update", e);
+			return json_unknown_field(j, k, "a network interface update", e);
 		}
 	}
 	if (!iface_id[0])
@@ -319,7 +308,7 @@ int config_parse_vsock(const struct json *j, int obj, struct vsock_cfg *out, str
 			if ((r = json_string_buf(j, val, "vsock_id", id, sizeof(id), e)))
 				goto fail; /* deprecated in Firecracker; accepted and unused */
 		} else {
-			r = unknown_field(j, k, "vsock", e);
+			r = json_unknown_field(j, k, "vsock", e);
 			goto fail;
 		}
 	}
@@ -372,7 +361,7 @@ int config_parse_balloon(const struct json *j, int obj, struct balloon_cfg *out,
 				return r;
 			b.stats_polling_interval_s = (uint32_t)u;
 		} else {
-			return unknown_field(j, k, "balloon", e);
+			return json_unknown_field(j, k, "balloon", e);
 		}
 	}
 	if (!have_amount || !have_oom)
@@ -393,7 +382,7 @@ int config_parse_balloon_patch(const struct json *j, int obj, bool stats, uint32
 		return r;
 	for_each_member (j, obj, k, v) {
 		if (!json_key_is(j, k, name))
-			return unknown_field(j, k, "a balloon update", e);
+			return json_unknown_field(j, k, "a balloon update", e);
 		if ((r = json_u64(j, v, name, 0, max, &u, e)))
 			return r;
 		have = true;

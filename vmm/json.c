@@ -231,6 +231,13 @@ bool json_key_is(const struct json *j, int i, const char *name)
 	       !memcmp(j->s + j->t[i].start, name, n);
 }
 
+int json_unknown_field(const struct json *j, int k, const char *section, struct json_err *e)
+{
+	char name[64];
+	json_tok_text(j, k, name, sizeof(name));
+	return json_errf(e, "unknown field '%s' in %s", name, section);
+}
+
 void json_tok_text(const struct json *j, int i, char *buf, size_t max)
 {
 	size_t len = (size_t)(j->t[i].end - j->t[i].start), n = len;

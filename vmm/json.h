@@ -27,6 +27,14 @@ struct json_err {
 
 int json_parse(struct json *j, const char *s, size_t len, struct json_err *e);
 void json_free(struct json *j);
+/* Iterate the key/value pairs of object token obj: k is a key's index, v its value's. */
+#define for_each_member(j, obj, k, v)                                       \
+	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
+	     n__++, k = json_next((j), v), v = k + 1)
+
+/* "unknown field 'NAME' in SECTION" into e; returns -EINVAL. */
+int json_unknown_field(const struct json *j, int k, const char *section, struct json_err *e);
+
 /* Index of the token after the subtree rooted at i. */
 int json_next(const struct json *j, int i);
 bool json_key_is(const struct json *j, int i, const char *name);
