@@ -42,23 +42,6 @@ static int on_complete(http_parser *p)
 	return 0;
 }
 
-static int connect_sock(const char *sock)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(sock) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, sock);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
 int api_client_call(const char *sock, const char *method, const char *path, const char *body,
 		    struct api_client_resp *resp)
 {
@@ -70,7 +53,7 @@ int api_client_call(const char *sock, const char *method, const char *path, cons
 
 	resp->status = 0;
 	resp->body = NULL;
-	cleanup_close int fd = connect_sock(sock);
+	cleanup_close int fd = unix_connect(sock, 0);
 	if (fd < 0)
 		return fd;
 	size_t blen = body ? strlen(body) : 0;
@@ -128,7 +111,7 @@ pid_t api_client_peer_pid(const char *sock)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	cleanup_close int fd = connect_sock(sock);
+	cleanup_close int fd = unix_connect(sock, 0);
 	if (fd < 0)
 		return -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)

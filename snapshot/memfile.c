@@ -14,27 +14,6 @@
 
 #define PAGE MEMFILE_PAGE_SIZE
 
-/* pwrite() all of len bytes at off. */
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int memfile_len(const struct guest_mem *m, uint64_t *len)
 {
 	uint64_t end = 0;

@@ -56,20 +56,11 @@ int uffd_layout_json(const struct guest_mem *m, char *buf, size_t size)
 
 static int send_fd(const char *sock_path, int fd, const char *msg, size_t len)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(sock_path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, sock_path);
 	/* Left open for the VM's life (never closed here): the handler watches it to
 	 * know when the VM is gone. */
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = unix_connect(sock_path, 0);
 	if (s < 0)
-		return -errno;
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		close(s);
-		return -e;
-	}
+		return s;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;

@@ -206,18 +206,13 @@ void vsock_queue_rst(struct vsock *v, uint32_t src_port, uint32_t dst_port)
 
 struct vconn *vsock_conn_connect(struct vsock *v, uint32_t port, uint32_t peer_port)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[sizeof(v->uds_path) + 16];
 	int len = snprintf(path, sizeof(path), "%s_%u", v->uds_path, port);
-	if (len < 0 || (size_t)len >= sizeof(sa.sun_path))
+	if (len < 0 || (size_t)len >= sizeof(path))
 		return NULL; /* uds_path was checked to leave room; never here */
-	memcpy(sa.sun_path, path, (size_t)len);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		log_debug("vsock: guest port %u -> %s: %s", peer_port, path, strerror(errno));
-		close(fd);
+	int fd = unix_connect(path, SOCK_NONBLOCK);
+	if (fd < 0) {
+		log_debug("vsock: guest port %u -> %s: %s", peer_port, path, strerror(-fd));
 		return NULL;
 	}
 	struct vconn *c = new_conn(v, fd, CONN_ESTABLISHED);

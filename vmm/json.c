@@ -9,6 +9,7 @@
 #include <jsmn.h>
 
 #include "json.h"
+#include "util.h"
 
 int json_errf(struct json_err *e, const char *fmt, ...)
 {
@@ -262,17 +263,6 @@ void json_tok_text(const struct json *j, int i, char *buf, size_t max)
 			buf[k] = '?';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t put_utf8(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {
@@ -303,7 +293,7 @@ static int read_u4(const char *p, const char *end, uint32_t *v)
 		return -1;
 	*v = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval(p[k]);
+		int h = hex_digit(p[k]);
 		if (h < 0)
 			return -1;
 		*v = (*v << 4) | (uint32_t)h;

@@ -43,9 +43,9 @@ int json_string(const struct json *j, int i, const char *field, char **out, stru
 int json_string_buf(const struct json *j, int i, const char *field, char *buf, size_t size,
 		    struct json_err *e);
 int json_bool(const struct json *j, int i, const char *field, bool *out, struct json_err *e);
+int json_i64(const struct json *j, int i, const char *field, int64_t *out, struct json_err *e);
 int json_u64(const struct json *j, int i, const char *field, uint64_t min, uint64_t max,
 	     uint64_t *out, struct json_err *e);
-int json_i64(const struct json *j, int i, const char *field, int64_t *out, struct json_err *e);
 bool json_is_null(const struct json *j, int i);
 int json_expect_object(const struct json *j, int i, const char *what, struct json_err *e);
 int json_errf(struct json_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -103,7 +103,6 @@ int kvm_open(struct kvm *k, const char *path)
 		log_err("KVM_GET_VCPU_MMAP_SIZE: %d", k->run_size);
 		goto fail;
 	}
-	k->nr_slots = __kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	k->is_pvm = kvm_host_is_pvm() || cpuid_looks_like_pvm(k);
 
 	/* The MSRs this KVM can save and restore. */

@@ -15,7 +15,6 @@ struct kvm {
 	int run_size;		       /* mmap size of struct kvm_run */
 	bool is_pvm;		       /* host KVM is the kvm_pvm software hypervisor */
 	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST */
-	int nr_slots;
 };
 
 /* Raw ioctl: returns what ioctl() returned. */

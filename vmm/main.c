@@ -332,7 +332,6 @@ int main(int argc, char **argv)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_trap_init() || seccomp_prepare())
 		die(MVM_EXIT_ERROR, "cannot prepare the seccomp filters: %s", strerror(errno));
-	m.process_start_us = t0;
 	m.boot_timer = o.boot_timer;
 
 	if (have_api && (api_server_start(&api) || monitor_attach_api(&m, &api)))

@@ -23,7 +23,6 @@ struct monitor {
 	int exit_code;
 	int sig_fd;
 	int serial_in_fd, serial_out_fd;
-	uint64_t process_start_us;
 	struct api_server *api; /* NULL with --no-api */
 	struct metrics metrics;
 	int metrics_timer_fd;

@@ -64,9 +64,25 @@ static inline int add_overflows(uint64_t a, uint64_t b, uint64_t *sum)
 	return __builtin_add_overflow(a, b, sum);
 }
 
+/* The value of a hex digit, -1 if c is not one. */
+static inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 uint64_t mono_us(void);
 uint64_t cpu_us(void);
 int read_full(int fd, void *buf, size_t len, uint64_t off);
 int write_full(int fd, const void *buf, size_t len);
+/* pwrite() all of len bytes at off; -EIO if the file takes none. */
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* A connected AF_UNIX stream socket (SOCK_CLOEXEC | extra_flags), or -errno. */
+int unix_connect(const char *path, int extra_flags);
 
 #endif
