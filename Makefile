@@ -120,8 +120,13 @@ guest:
 deps:
 	rootfs-tools/install-deps.sh
 
+# KVM work runs where KVM runs guest user space: directly, or inside the
+# nested-KVM test bed (tests/testbed; MVM_TESTBED=auto|on|off).
+WITH_KVM := tests/testbed/testbed exec
+
 integration: all guest-kit guest
-	python3 tests/integration/run.py --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest
+	python3 tests/run_all.py --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest \
+		$(if $(FILTER),--filter $(FILTER))
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT) guest-kit guest
@@ -129,11 +134,11 @@ test: deps
 		--guest $(BUILD)/guest
 
 demo: deps all guest
-	tests/integration/demo.sh $(MVM) $(BUILD)/guest
+	@$(WITH_KVM) tests/integration/demo.sh $(MVM) $(BUILD)/guest $(if $(DEMO_CMD),'$(DEMO_CMD)')
 
 # The benchmark suite, beside QEMU microvm: perf/report.md, perf/*.json, perf/*.png.
 perf: all guest-kit guest
-	tests/perf/run all --fresh --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest
+	$(WITH_KVM) tests/perf/run all --fresh --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' | grep -v '^tests/guest/')
 format:

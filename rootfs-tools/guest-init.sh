@@ -8,7 +8,8 @@
 #   mvm-guest: init ok
 # on the console. With mvm.blk=write:TOKEN or mvm.blk=read on the kernel
 # command line it then writes or reads the data drive /dev/vdb (see below);
-# with mvm.net=HOST it exercises the network and entropy devices (below).
+# with mvm.net=HOST it exercises the network and entropy devices (below);
+# with mvm.exec=/dev/vdX it runs the shell script held by that drive.
 # Finally it either
 #   - starts a shell on the console when the kernel command line has
 #     mvm.shell=1, and reboots when the shell exits, or
@@ -44,7 +45,7 @@ ip link set lo up 2>/dev/null
 
 echo "mvm-guest: init ok"
 
-shell=0 blk= net=
+shell=0 blk= net= script=
 set -f # no globbing of command-line words
 # shellcheck disable=SC2013 # words, not lines, are wanted here
 for arg in $(cat /proc/cmdline); do
@@ -52,6 +53,7 @@ for arg in $(cat /proc/cmdline); do
 	mvm.shell=1) shell=1 ;;
 	mvm.blk=*) blk=${arg#mvm.blk=} ;;
 	mvm.net=*) net=${arg#mvm.net=} ;;
+	mvm.exec=*) script=${arg#mvm.exec=} ;;
 	esac
 done
 set +f
@@ -87,6 +89,15 @@ if [ -n "$net" ]; then
 	echo "mvm-guest: fetched $(nc -w 5 "$net" 8002 </dev/null 2>/dev/null | head -n 1)"
 	echo "from-guest $(cat /etc/hostname 2>/dev/null)" | nc -w 5 "$net" 8001 && echo "mvm-guest: sent"
 	echo "mvm-guest: hwrng $(head -c 16 /dev/hwrng 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+fi
+
+# mvm.exec=/dev/vdX: that drive holds a shell script, padded with NULs to
+# whole sectors; run it with the console as its output. The tests and
+# `make demo` use it for anything that needs guest user space.
+if [ -n "$script" ]; then
+	tr -d '\000' <"$script" >/tmp/mvm-exec.sh
+	sh /tmp/mvm-exec.sh
+	echo "mvm-guest: exec status $?"
 fi
 
 if [ "$shell" = 1 ]; then

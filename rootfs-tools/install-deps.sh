@@ -11,7 +11,8 @@ PKGS=(
 	# build the default guest kernel and root filesystems
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils lz4 kmod
 	busybox-static e2fsprogs
-	# the peer the benchmarks compare against, and the report's plots
+	# the peer the benchmarks compare against, and the report's plots; QEMU
+	# also runs the nested-KVM test bed (tests/testbed)
 	qemu-system-x86 python3-matplotlib
 	# network tests: a DHCP server on the tap for the guest kernel's ip=dhcp
 	dnsmasq-base
@@ -23,18 +24,26 @@ for p in "${PKGS[@]}"; do
 	[[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
-	echo "deps: all ${#PKGS[@]} packages present"
-	exit 0
-fi
-
-echo "deps: installing ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
 	SUDO=sudo
 else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
+
+# The test bed (tests/testbed) fetches Debian's kernel package with
+# apt-get download: the package lists must name it.
+if ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-'; then
+	echo "deps: apt-get update (the package lists do not name linux-image-amd64)"
+	$SUDO apt-get update -qq
+fi
+
+if ((${#missing[@]} == 0)); then
+	echo "deps: all ${#PKGS[@]} packages present"
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"

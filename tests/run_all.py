@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""`make test`: unit tests (criterion, no KVM) and integration tests (real mvm on
-/dev/kvm) run side by side; one summary says how many ran, passed, failed and
-were skipped, and why."""
+"""`make test`: unit tests (criterion, no KVM) on the host and integration
+tests (real mvm on /dev/kvm: directly where KVM runs guest user space, in the
+nested-KVM test bed elsewhere, see tests/testbed) side by side; one summary
+says how many ran, passed, failed and were skipped, why, and where.
+
+In the test bed the integration tests are split over several beds run at
+once (MVM_TESTBED_BEDS, default: one per host core while each can have
+6 GiB of memory, at least one): each bed has one vCPU, because nested
+guests under a multi-vCPU bed hang or crash the bed now and then (see
+tests/testbed/README.md)."""
 import argparse
 import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TESTBED = os.path.join(HERE, "testbed", "testbed")
 
 
 def run_unit(binary, out):
@@ -27,38 +34,119 @@ def run_unit(binary, out):
                    skipped=int(skipped[1]) if skipped else 0)
 
 
+def testbed_mode():
+    r = subprocess.run([TESTBED, "mode"], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"tests/testbed/testbed mode: {r.stderr.strip()}")
+    mode, kind, reason = r.stdout.rstrip("\n").split("\t")
+    return mode, kind, reason
+
+
+def bed_count():
+    if os.environ.get("MVM_TESTBED_BEDS"):
+        return max(1, int(os.environ["MVM_TESTBED_BEDS"]))
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) // (1 << 20)
+    return max(1, min(os.cpu_count() or 1, mem_gib // 6))
+
+
+def run_integration(args):
+    """Returns (results, where, exit status)."""
+    base = [sys.executable, os.path.join(HERE, "integration", "run.py"),
+            "--mvm", args.mvm, "--guest-kit", args.guest_kit, "--guest", args.guest]
+    if args.filter:
+        base += ["--filter", args.filter]
+    mode, _, _ = testbed_mode()
+    n = 1
+    if mode == "bed":
+        selected = int(subprocess.run(base + ["--count"], capture_output=True, text=True,
+                                      check=True).stdout)
+        n = max(1, min(bed_count(), selected))
+    # The results files must be on the shared root (not /tmp) when the tests
+    # run inside test beds.
+    os.makedirs(args.results, exist_ok=True)
+    paths = [os.path.join(args.results, f"integration-{k}.json") for k in range(n)]
+    for p in paths:
+        if os.path.exists(p):
+            os.unlink(p)
+    env = dict(os.environ)
+    procs = []
+    for k in range(n):
+        cmd = [TESTBED, "exec", *base, "--json", paths[k]] + (["--shard", f"{k}/{n}"] if n > 1 else [])
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      env=env, text=True, errors="replace"))
+
+    def relay(k, p):
+        for line in p.stdout:
+            sys.stdout.write((f"bed{k}| " if n > 1 else "") + line)
+            sys.stdout.flush()
+
+    relays = [threading.Thread(target=relay, args=(k, p)) for k, p in enumerate(procs)]
+    for t in relays:
+        t.start()
+    rcs = [p.wait() for p in procs]
+    for t in relays:
+        t.join()
+    results, where = [], None
+    for k, p in enumerate(paths):
+        try:
+            doc = json.load(open(p))
+            results += doc["results"]
+            where = doc["where"]
+        except (OSError, ValueError, KeyError):
+            results.append(dict(name=f"integration run {k + 1} of {n}", status="fail",
+                                detail=f"it wrote no results (exit status {rcs[k]})"))
+    if n > 1 and where:
+        where += f", {n} beds"
+    return results, where or "unknown", max(rcs)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--unit", required=True)
+    ap.add_argument("--unit", help="the criterion binary (none: integration tests only)")
     ap.add_argument("--mvm", required=True)
     ap.add_argument("--guest-kit", required=True)
     ap.add_argument("--guest", required=True)
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--results", default="build/test-results")
     args = ap.parse_args()
 
     unit = {}
-    th = threading.Thread(target=run_unit, args=(args.unit, unit))
-    th.start()
-    with tempfile.NamedTemporaryFile(suffix=".json") as jf:
-        rc = subprocess.call([sys.executable, os.path.join(HERE, "integration", "run.py"),
-                              "--mvm", args.mvm, "--guest-kit", args.guest_kit,
-                              "--guest", args.guest, "--json", jf.name])
+    th = threading.Thread(target=run_unit, args=(args.unit, unit)) if args.unit else None
+    if th:
+        th.start()
+    # The bed's own tests, on the host beside the others (make test only).
+    bed_json = os.path.join(args.results, "testbed.json")
+    os.makedirs(args.results, exist_ok=True)
+    bed = subprocess.Popen([sys.executable, os.path.join(HERE, "testbed", "test_testbed.py"),
+                            "--json", bed_json], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True) if args.unit else None
+    integ, where, rc = run_integration(args)
+    if th:
+        th.join()
+    bed_results = []
+    if bed:
+        bed_out = bed.communicate()[0]
         try:
-            integ = json.load(open(jf.name))
-        except (OSError, ValueError):
-            integ = []
-    th.join()
+            bed_results = json.load(open(bed_json))["results"]
+        except (OSError, ValueError, KeyError):
+            bed_results = [dict(name="testbed tests", status="fail", detail=bed_out[-3000:])]
+        print("\n==== test bed (tests/testbed/test_testbed.py) ====\n" + bed_out, end="")
 
-    print("\n==== unit tests (criterion) ====")
     failed = False
-    if "tested" not in unit:
-        print(unit.get("text", "")[-3000:])
-        print("unit: the test binary did not report a summary")
-        failed = True
-    else:
-        if unit["failing"] or unit["crashing"] or unit["rc"]:
+    if args.unit:
+        print("\n==== unit tests (criterion) ====")
+        if "tested" not in unit:
+            print(unit.get("text", "")[-3000:])
+            print("unit: the test binary did not report a summary")
+            failed = True
+        elif unit["failing"] or unit["crashing"] or unit["rc"]:
             print("\n".join(l for l in unit["text"].splitlines() if "FAIL" in l or "CRASH" in l
                             or "Assertion" in l or "failed" in l)[-5000:])
             failed = True
+    bfail = [r for r in bed_results if r["status"] == "fail"]
+    bskip = [r for r in bed_results if r["status"] == "skip"]
+    failed |= bool(bfail)
     ip = sum(r["status"] == "pass" for r in integ)
     ifail = sum(r["status"] == "fail" for r in integ)
     iskip = [r for r in integ if r["status"] == "skip"]
@@ -67,12 +155,17 @@ def main():
     print("\n==== summary ====")
     if "tested" in unit:
         print(f"unit:        {unit['tested']} ran, {unit['passing']} passed, "
-              f"{unit['failing']} failed, {unit['crashing']} crashed, {unit['skipped']} skipped")
+              f"{unit['failing']} failed, {unit['crashing']} crashed, {unit['skipped']} skipped; "
+              f"where: this host")
+    if bed:
+        print(f"test bed:    {len(bed_results) - len(bskip)} ran, "
+              f"{len(bed_results) - len(bskip) - len(bfail)} passed, {len(bfail)} failed, "
+              f"{len(bskip)} skipped; where: this host")
     print(f"integration: {len(integ) - len(iskip)} ran, {ip} passed, {ifail} failed, "
-          f"{len(iskip)} skipped")
-    for r in iskip:
+          f"{len(iskip)} skipped; where: {where}")
+    for r in iskip + bskip:
         print(f"  skipped {r['name']}: {r['detail']}")
-    for r in integ:
+    for r in integ + bfail:
         if r["status"] == "fail":
             print(f"  FAILED {r['name']}")
     print("RESULT: " + ("FAIL" if failed else "PASS"))

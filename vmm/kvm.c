@@ -104,6 +104,8 @@ int kvm_open(struct kvm *k, const char *path)
 		goto fail;
 	}
 	k->is_pvm = kvm_host_is_pvm() || cpuid_looks_like_pvm(k);
+	k->tsc_deadline =
+	    __kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 
 	/* The MSRs this KVM can save and restore. */
 	struct kvm_msr_list probe = { .nmsrs = 0 };

@@ -14,6 +14,7 @@ struct kvm {
 	int vm_fd;
 	int run_size;		       /* mmap size of struct kvm_run */
 	bool is_pvm;		       /* host KVM is the kvm_pvm software hypervisor */
+	bool tsc_deadline;	       /* KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC has it */
 	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST */
 };
 

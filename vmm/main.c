@@ -301,6 +301,8 @@ int main(int argc, char **argv)
 	if (o.no_api && !o.config_file)
 		die(MVM_EXIT_ARG_PARSING, "--no-api needs --config-file FILE");
 	log_init(o.id);
+	sigset_t termination;
+	monitor_block_signals(&termination);
 	/*
 	 * The socket first: orchestrators wait for it before anything else, and
 	 * a client may connect as soon as it listens; the api thread that

@@ -57,6 +57,21 @@ static void on_signal(void *opaque, uint32_t events)
 		vm_request_exit(&m->vm, m->exit_code);
 }
 
+/*
+ * Termination signals are taken on the event loop (signalfd), never by their
+ * default action: blocked before the API socket exists, so that a signal
+ * that comes early still ends in a clean exit that removes the socket.
+ * Every thread created later inherits the mask.
+ */
+void monitor_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
 int monitor_init(struct monitor *m)
 {
 	sigset_t set;
@@ -75,12 +90,7 @@ int monitor_init(struct monitor *m)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = vcpu_signal_init()))
 		return r;
-	/* Termination signals arrive on the loop; every thread inherits the mask. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	monitor_block_signals(&set);
 	m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (m->sig_fd < 0)
 		return -errno;

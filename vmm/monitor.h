@@ -2,6 +2,7 @@
 #ifndef MVM_MONITOR_H
 #define MVM_MONITOR_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,6 +29,8 @@ struct monitor {
 	int metrics_timer_fd;
 };
 
+/* Block SIGTERM, SIGINT and SIGHUP (taken later on the loop); set gets them. */
+void monitor_block_signals(sigset_t *set);
 int monitor_init(struct monitor *m);
 void monitor_fini(struct monitor *m);
 /* Build and start the VM from m->cfg (InstanceStart at start_us, 0 for now). */

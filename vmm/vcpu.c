@@ -144,8 +144,10 @@ static bool handle_exit(struct vcpu *v)
 		vm_request_exit(vm, MVM_EXIT_OK);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		log_info("vcpu %d: guest shutdown (triple fault or reset)", v->id);
-		vm_request_exit(vm, MVM_EXIT_OK);
+		/* A triple fault: a clean guest resets through the i8042 (reboot=k). */
+		v->stats.failures++;
+		report_guest_failure(v, "triple fault (KVM_EXIT_SHUTDOWN)", 0);
+		vm_request_exit(vm, MVM_EXIT_GUEST_ERROR);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH) {
@@ -176,6 +178,25 @@ static bool handle_exit(struct vcpu *v)
 		report_guest_failure(v, "unhandled KVM exit reason", run->exit_reason);
 		vm_request_exit(vm, MVM_EXIT_GUEST_ERROR);
 		return false;
+	}
+}
+
+/*
+ * KVM finishes the instruction behind a PIO or MMIO exit only when the vCPU
+ * enters KVM_RUN again; state saved before that would replay the access on
+ * restore (a console byte printed twice, a read-to-clear register read
+ * twice). So before a vCPU parks it enters once with immediate_exit set: KVM
+ * completes the access and returns EINTR without running guest code. A string
+ * PIO may need more round trips; each is handled like any exit.
+ */
+static void complete_pending_io(struct vcpu *v)
+{
+	for (int i = 0; i < 4096; i++) {
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (r < 0 || !handle_exit(v))
+			return;
 	}
 }
 
@@ -225,6 +246,7 @@ static void *vcpu_thread(void *arg)
 	bool first = true;
 	while (!atomic_load(&vm->exiting)) {
 		if (__atomic_load_n(&vm->pause_req, __ATOMIC_SEQ_CST)) {
+			complete_pending_io(v);
 			pause_point(v);
 			continue;
 		}

@@ -104,27 +104,43 @@ class Monitor:
     """mvm with an API socket. The guest console (stdout) and mvm's log (stderr)
     go to separate files, so a log line can never land inside a console line."""
 
-    def __init__(self, ctx, *args):
-        self.sock = ctx.path("api.sock")
-        self.log = ctx.path("mvm.log")
-        self.console = ctx.path("console.log")
+    def __init__(self, ctx, *args, name="", stdin=subprocess.DEVNULL, wrap=()):
+        """`name` keeps several monitors of one test apart; stdin=subprocess.PIPE
+        lets the test type on the guest's console (see write()); `wrap` is a
+        command prefix, e.g. `ip netns exec NS`."""
+        self.sock = ctx.path(name + "api.sock")
+        self.log = ctx.path(name + "mvm.log")
+        self.console = ctx.path(name + "console.log")
         self.out = open(self.console, "wb")
         self.err = open(self.log, "wb")
-        self.proc = subprocess.Popen([ctx.mvm, "--api-sock", self.sock, *args], stdout=self.out,
-                                     stderr=self.err, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([*wrap, ctx.mvm, "--api-sock", self.sock, *args], stdout=self.out,
+                                     stderr=self.err, stdin=stdin)
         if not wait_for_socket(self.sock, self.proc):
             raise AssertionError("API socket never appeared:\n" + self.text())
         self.api = Api(self.sock)
 
     def text(self):
         """The console, then the log."""
-        self.out.flush()
-        self.err.flush()
+        for f in (self.out, self.err):
+            if not f.closed:
+                f.flush()
         parts = []
         for path in (self.console, self.log):
             with open(path, "rb") as f:
                 parts.append(f.read().decode(errors="replace"))
         return "\n".join(parts)
+
+    def console_text(self):
+        """The guest's console alone."""
+        if not self.out.closed:
+            self.out.flush()
+        with open(self.console, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def write(self, text):
+        """Type on the guest's serial console (the monitor was made with stdin=PIPE)."""
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
 
     def wait_text(self, needle, timeout=20):
         t0 = time.monotonic()
@@ -146,6 +162,8 @@ class Monitor:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
         self.api.close()
         self.out.close()
         self.err.close()

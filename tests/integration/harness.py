@@ -36,16 +36,37 @@ def test(name=None, slow=False, needs_kvm=True, needs_linux=False):
 def check(cond, msg, output=None):
     if not cond:
         if output is not None:
-            msg += "\n--- output (last 40 lines) ---\n" + "\n".join(output.splitlines()[-40:])
+            msg += "\n--- output (last 80 lines) ---\n" + "\n".join(output.splitlines()[-80:])
         raise AssertionError(msg)
 
 
+def kvm_skip_reason():
+    """Why KVM tests cannot run here, or None. `testbed exec` sets
+    MVM_KVM_SKIP where neither /dev/kvm nor the test bed can run them."""
+    if os.environ.get("MVM_KVM_SKIP"):
+        return os.environ["MVM_KVM_SKIP"]
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "/dev/kvm is absent (run through `tests/testbed/testbed exec` to use the test bed)"
+    return None
+
+
 def kvm_available():
-    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+    return kvm_skip_reason() is None
 
 
 def host_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")
+
+
+def where():
+    """Where KVM tests run: direct (which KVM) or the test bed, for reports."""
+    if os.environ.get("MVM_KVM_WHERE"):
+        return os.environ["MVM_KVM_WHERE"]
+    if os.environ.get("MVM_IN_TESTBED"):
+        return "test bed (nested KVM under QEMU TCG)"
+    if not os.path.exists("/dev/kvm"):
+        return "nowhere: /dev/kvm is absent"
+    return "direct, " + ("kvm_pvm" if host_is_pvm() else "hardware KVM")
 
 
 class Result:
@@ -125,10 +146,17 @@ class Ctx:
 
 def run_all(args):
     tmp_root = tempfile.mkdtemp(prefix="mvm-it-")
-    have_kvm = kvm_available()
+    no_kvm = kvm_skip_reason()
     results = []
     lock = threading.Lock()
     selected = [t for t in REGISTRY if not args.filter or args.filter in t["name"]]
+    if args.shard:
+        # Shard k of n: every n-th slow test and every n-th fast one, so that
+        # parallel test beds get a like share of the Linux boots.
+        k, n = (int(x) for x in args.shard.split("/"))
+        slow = [t for t in selected if t["slow"]][k::n]
+        fast = [t for t in selected if not t["slow"]][k::n]
+        selected = slow + fast
 
     def run_one(t):
         tmp = tempfile.mkdtemp(prefix=t["name"] + "-", dir=tmp_root)
@@ -136,8 +164,8 @@ def run_all(args):
         t0 = time.monotonic()
         status, detail = "pass", ""
         try:
-            if t["needs_kvm"] and not have_kvm:
-                raise Skip("/dev/kvm is absent")
+            if t["needs_kvm"] and no_kvm:
+                raise Skip(no_kvm)
             t["fn"](ctx)
         except Skip as e:
             status, detail = "skip", str(e)

@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
-MODULES = ["test_guest_kit", "test_bad_input", "test_api", "test_snapshot", "test_linux", "test_jailer", "test_seccomp", "test_devices", "test_net"]
+MODULES = ["test_guest_kit", "test_bad_input", "test_api", "test_snapshot", "test_linux", "test_linux_user", "test_jailer", "test_seccomp", "test_devices", "test_net"]
 
 
 def main():
@@ -22,12 +22,16 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--jobs", type=int, default=2, help="slow tests run this many at once")
     ap.add_argument("--json", help="write results here")
+    ap.add_argument("--shard", help="K/N: run the K-th (from 0) of N like shares of the tests")
+    ap.add_argument("--count", action="store_true", help="print how many tests --filter selects")
     args = ap.parse_args()
     for m in MODULES:
         importlib.import_module(m)
-    kind = "kvm_pvm (software)" if harness.host_is_pvm() else "hardware KVM"
-    print(f"integration: {len(harness.REGISTRY)} tests, host KVM: "
-          f"{kind if harness.kvm_available() else 'none (/dev/kvm absent)'}", flush=True)
+    if args.count:
+        print(sum(not args.filter or args.filter in t["name"] for t in harness.REGISTRY))
+        return
+    print(f"integration: {len(harness.REGISTRY)} tests{', shard ' + args.shard if args.shard else ''}, "
+          f"where: {harness.where()}", flush=True)
     results = harness.run_all(args)
     counts = {s: sum(r["status"] == s for r in results) for s in ("pass", "fail", "skip")}
     print(f"integration: {len(results)} tests: {counts['pass']} passed, {counts['fail']} failed, "
@@ -37,7 +41,7 @@ def main():
             print(f"  skipped {r['name']}: {r['detail']}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({"where": harness.where(), "results": results}, f, indent=1)
     sys.exit(1 if counts["fail"] else 0)
 
 

@@ -106,7 +106,7 @@ def wait_gone(pid, timeout=10):
             with open(f"/proc/{pid}/status") as f:
                 if re.search(r"^State:\s+Z", f.read(), re.M):
                     return True
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone between open and read
             return True
         time.sleep(0.02)
     return False

@@ -582,7 +582,11 @@ def host_facts():
                     break
     except OSError:
         pass
-    if IS_PVM:
+    if os.environ.get("MVM_IN_TESTBED"):
+        kind = ("test bed: nested kvm_amd inside QEMU TCG on a host with "
+                + os.environ.get("MVM_KVM_WHERE", "test bed").split("host KVM: ")[-1].rstrip(")")
+                + " (absolute times mean nothing here; read the ratios)")
+    elif IS_PVM:
         kind = "kvm_pvm (software hypervisor: guest kernel code is emulated)"
     elif os.path.exists("/sys/module/kvm_intel"):
         kind = "hardware KVM (kvm_intel)"

@@ -129,6 +129,19 @@ Test(cpuid, hypervisor_bit_is_always_set)
 	cr_expect(leaf(1, 0)->ecx & BIT(31));
 }
 
+Test(cpuid, tsc_deadline_bit_follows_kvm_capability)
+{
+	for (int cap = 0; cap < 2; cap++) {
+		free(cpuid);
+		host_cpuid(false);
+		/* KVM's supported set leaves the bit out; the host's value must not matter. */
+		leaf(1, 0)->ecx = cap ? leaf(1, 0)->ecx & ~BIT(24) : leaf(1, 0)->ecx | BIT(24);
+		struct cpuid_cfg cfg = { .nr_vcpus = 1, .tmpl = CPU_TEMPLATE_HOST, .tsc_deadline = cap };
+		cpuid_normalize(cpuid, &cfg);
+		cr_expect_eq(!!(leaf(1, 0)->ecx & BIT(24)), cap, "TSC deadline with capability %d", cap);
+	}
+}
+
 Test(cpuid, htt_follows_the_vcpu_count)
 {
 	normalize(true, 0, 1, CPU_TEMPLATE_HOST);

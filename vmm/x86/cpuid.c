@@ -7,20 +7,21 @@
 #define BIT(n) (1u << (n))
 
 /* Leaf 1 ECX / EDX, leaf 7 EBX bits used below. */
-#define L1_ECX_FMA	  BIT(12)
-#define L1_ECX_CX16	  BIT(13)
-#define L1_ECX_POPCNT	  BIT(23)
-#define L1_ECX_XSAVE	  BIT(26)
-#define L1_ECX_OSXSAVE	  BIT(27)
-#define L1_ECX_AVX	  BIT(28)
-#define L1_ECX_F16C	  BIT(29)
-#define L1_ECX_RDRAND	  BIT(30)
-#define L1_ECX_HYPERVISOR BIT(31)
-#define L1_EDX_HTT	  BIT(28)
-#define L7_EBX_FSGSBASE	  BIT(0)
-#define L7_EBX_AVX2	  BIT(5)
-#define L7_EBX_RDSEED	  BIT(18)
-#define L7_EBX_SMAP	  BIT(20)
+#define L1_ECX_FMA	    BIT(12)
+#define L1_ECX_CX16	    BIT(13)
+#define L1_ECX_POPCNT	    BIT(23)
+#define L1_ECX_TSC_DEADLINE BIT(24)
+#define L1_ECX_XSAVE	    BIT(26)
+#define L1_ECX_OSXSAVE	    BIT(27)
+#define L1_ECX_AVX	    BIT(28)
+#define L1_ECX_F16C	    BIT(29)
+#define L1_ECX_RDRAND	    BIT(30)
+#define L1_ECX_HYPERVISOR   BIT(31)
+#define L1_EDX_HTT	    BIT(28)
+#define L7_EBX_FSGSBASE	    BIT(0)
+#define L7_EBX_AVX2	    BIT(5)
+#define L7_EBX_RDSEED	    BIT(18)
+#define L7_EBX_SMAP	    BIT(20)
 #define L7_EBX_AVX512 \
 	(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31))
 
@@ -139,6 +140,15 @@ void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
 			e->ebx |= (cfg->vcpu_id & 0xff) << 24;
 			e->ebx |= (cfg->nr_vcpus & 0xff) << 16;
 			e->ecx |= L1_ECX_HYPERVISOR;
+			/*
+			 * KVM emulates the TSC-deadline timer but leaves the bit
+			 * out of its supported set. With it (and kvm-clock giving
+			 * the TSC rate) Linux needs no PIT to calibrate its timer.
+			 */
+			if (cfg->tsc_deadline)
+				e->ecx |= L1_ECX_TSC_DEADLINE;
+			else
+				e->ecx &= ~L1_ECX_TSC_DEADLINE;
 			if (cfg->nr_vcpus > 1)
 				e->edx |= L1_EDX_HTT;
 			else

@@ -16,6 +16,7 @@ struct cpuid_cfg {
 	unsigned vcpu_id;
 	unsigned nr_vcpus;
 	enum cpu_template tmpl; /* resolved: never AUTO */
+	bool tsc_deadline;	/* KVM emulates the LAPIC's TSC-deadline mode */
 };
 
 int cpu_template_parse(const char *s, enum cpu_template *out);
