@@ -56,7 +56,16 @@ exec switch_root /host /bin/bash -c '
 	w=$1
 	. "$w/env"
 	export MVM_IN_TESTBED=1
-	cd "$(cat "$w/cwd")" && mapfile -d "" -t A <"$w/cmd" && "${A[@]}" </dev/null
-	echo $? >"$w/rc"
+	cd "$(cat "$w/cwd")" && mapfile -d "" -t A <"$w/cmd" || exit 98
+	# The console is a terminal; where the caller'"'"'s output is not, the
+	# command'"'"'s is not either (no progress bars redrawn with CRs in a log).
+	if [ -e "$w/notty" ]; then
+		"${A[@]}" </dev/null 2>&1 | cat
+		rc=${PIPESTATUS[0]}
+	else
+		"${A[@]}" </dev/null
+		rc=$?
+	fi
+	echo $rc >"$w/rc"
 	sync
 	exec /run/testbed/busybox poweroff -f' bed "$work"
