@@ -21,28 +21,38 @@ LDLIBS := -lhttp_parser -lseccomp
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
 	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c
 
-# Everything but main(): linked into mvm and into the unit tests.
-CORE_SRCS := \
-	vmm/util.c vmm/log.c vmm/json.c vmm/config.c vmm/memory.c vmm/kvm.c \
-	vmm/bus.c vmm/eventloop.c vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/builder.c \
-	vmm/monitor.c vmm/boot_timer.c vmm/strbuf.c vmm/config_out.c vmm/metrics.c \
-	vmm/requests.c vmm/config_dev.c vmm/requests_dev.c \
+# The floors, bottom up (make check-layers): lib/ includes nothing above it;
+# vmm/ (KVM, memory, vCPUs, x86) and api-socket/ (HTTP server) only lib/;
+# virtio/ adds vmm/; snapshot/ adds virtio/; monitor/ (main, the request
+# controller, the builder) sits on top. jailer/ is its own binary on lib/.
+LIB_SRCS := lib/err.c lib/util.c lib/log.c lib/json.c lib/strbuf.c lib/wire.c
+VMM_SRCS := vmm/config.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm/bus.c vmm/eventloop.c \
+	vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/boot_timer.c vmm/seccomp.c vmm/seccomp_policy.c \
 	vmm/x86/bootparam.c vmm/x86/pagetable.c vmm/x86/mptable.c vmm/x86/elf.c \
 	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/regs.c \
-	vmm/x86/serial.c vmm/x86/i8042.c \
-	virtio/virtq.c virtio/mmio.c virtio/blk.c virtio/rng.c virtio/ratelimit.c virtio/tap.c \
-	virtio/net.c virtio/vsock.c virtio/vsock_host.c virtio/vsock_pkt.c virtio/balloon.c \
-	api-socket/http.c api-socket/routes.c api-socket/routes_dev.c api-socket/server.c \
-	api-socket/client.c \
-	jailer/seccomp.c jailer/seccomp_policy.c \
-	$(SNAPSHOT_SRCS)
-MVM_SRCS := vmm/main.c vmm/cli_snapshot.c $(CORE_SRCS)
+	vmm/x86/serial.c vmm/x86/i8042.c
+# A device type is one unit (a file, or a folder for a big one); registry.c lists them.
+VIRTIO_SRCS := virtio/virtq.c virtio/mmio.c virtio/ratelimit.c virtio/ratelimit_cfg.c \
+	virtio/registry.c \
+	virtio/blk/blk.c virtio/blk/type.c \
+	virtio/rng.c \
+	virtio/net/net.c virtio/net/tap.c virtio/net/type.c \
+	virtio/vsock/vsock.c virtio/vsock/host.c virtio/vsock/pkt.c virtio/vsock/type.c \
+	virtio/balloon/balloon.c virtio/balloon/type.c
+API_SRCS := api-socket/http.c api-socket/server.c api-socket/client.c
+MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
+	monitor/metrics.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
+	monitor/requests_dev.c
+
+# Everything but main(): linked into mvm and into the unit tests.
+CORE_SRCS := $(LIB_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(SNAPSHOT_SRCS) $(API_SRCS) $(MONITOR_SRCS)
+MVM_SRCS := monitor/main.c monitor/cli_snapshot.c $(CORE_SRCS)
 
 
 # jailer/: the mvm-jailer binary.
 JAILER_SRCS := \
 	jailer/main.c jailer/args.c jailer/validate.c jailer/chroot.c jailer/dev.c \
-	jailer/cgroup.c jailer/proc.c jailer/caps.c jailer/interp.c vmm/util.c
+	jailer/cgroup.c jailer/proc.c jailer/caps.c jailer/interp.c lib/util.c
 JAILER_LIBS := -lcap
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -67,7 +77,8 @@ UFFD_HANDLER := $(BUILD)/bin/mvm-uffd-handler
 all: $(MVM) $(JAILER) $(UFFD_HANDLER)
 
 # The example page-fault handler for the Uffd restore backend.
-$(UFFD_HANDLER): $(BUILD)/obj/snapshot/uffd_handler.o $(BUILD)/obj/vmm/json.o
+$(UFFD_HANDLER): $(BUILD)/obj/snapshot/uffd_handler.o $(BUILD)/obj/lib/json.o \
+		$(BUILD)/obj/lib/err.o
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^

@@ -10,8 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../vmm/json.h"
-#include "../vmm/util.h"
+#include "../lib/json.h"
+#include "../lib/util.h"
 
 #define RESP_MAX (1u << 20)
 
@@ -92,7 +92,7 @@ int api_client_call(const char *sock, const char *method, const char *path, cons
 const char *api_client_fault(const struct api_client_resp *resp, char *buf, size_t size)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	snprintf(buf, size, "%s", resp->body ? resp->body : "");
 	if (!resp->body || json_parse(&j, resp->body, strlen(resp->body), &e))
 		return buf;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../jailer/seccomp.h"
-#include "../vmm/log.h"
-#include "../vmm/util.h"
+#include "../lib/log.h"
+#include "../lib/strbuf.h"
+#include "../lib/util.h"
 #include "http.h"
 
 #define CLIENT_INBUF 16384
@@ -97,24 +98,47 @@ int api_server_bind(struct api_server *s, const char *path, size_t max_body)
 	return 0;
 }
 
-/* Hand one request to the vmm thread and wait for its answer. */
-static void call_vmm(struct api_server *s, struct api_request *req, struct api_response *resp)
+void api_response_error(struct api_response *resp, const char *fmt, ...)
+{
+	char msg[512];
+	struct strbuf b;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	strbuf_init(&b);
+	strbuf_printf(&b, "{\"fault_message\": ");
+	strbuf_json_str(&b, msg);
+	strbuf_printf(&b, "}");
+	free(resp->body);
+	resp->status = 400;
+	resp->body = strbuf_steal(&b);
+}
+
+void api_response_fini(struct api_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}
+
+void api_channel_call(struct api_channel *c, void *req, struct api_response *resp)
 {
 	uint64_t one = 1, v;
-	s->chan.req = req;
-	s->chan.resp.status = 0;
-	s->chan.resp.body = NULL;
-	if (write(s->chan.req_fd, &one, sizeof(one)) != sizeof(one)) {
+	c->req = req;
+	c->resp.status = 0;
+	c->resp.body = NULL;
+	if (write(c->req_fd, &one, sizeof(one)) != sizeof(one)) {
 		api_response_error(resp, "internal error: cannot reach the vmm thread");
 		return;
 	}
-	while (read(s->chan.resp_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+	while (read(c->resp_fd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
-	*resp = s->chan.resp;
-	s->chan.req = NULL;
+	*resp = c->resp;
+	c->req = NULL;
 }
 
-struct api_request *api_channel_take(struct api_channel *c)
+void *api_channel_take(struct api_channel *c)
 {
 	uint64_t v;
 	if (read(c->req_fd, &v, sizeof(v)) != sizeof(v))
@@ -189,15 +213,11 @@ static void respond(struct api_client *c, const struct api_response *resp, bool 
 static void handle_request(struct api_server *s, struct api_client *c)
 {
 	const struct http_request *h = &c->http.req;
-	struct api_request req;
 	struct api_response resp = { 0 };
 	uint64_t t0 = mono_us();
 
-	if (api_route((int)h->method, h->path, h->body, h->body_len, &req, &resp) == 0) {
-		req.received_us = t0;
-		call_vmm(s, &req, &resp);
-		api_request_fini(&req);
-	}
+	s->handler.handle(s->handler.opaque, &s->chan, (int)h->method, h->path, h->body,
+			  h->body_len, t0, &resp);
 	if (resp.status >= 400)
 		log_info("API %s %s: %d %s", http_method_str(h->method), h->path, resp.status,
 			 resp.body ? resp.body : "");
@@ -304,12 +324,8 @@ static void *api_thread(void *arg)
 	log_set_thread("fc_api");
 	pthread_setname_np(pthread_self(), "fc_api");
 	/* Before the first client is accepted. */
-	int r = seccomp_install(SECCOMP_API);
-	if (r) {
-		log_err("installing the api thread's seccomp filter: %s", strerror(-r));
+	if (s->handler.thread_init && s->handler.thread_init(s->handler.opaque))
 		return NULL;
-	}
-	seccomp_maybe_selftest(SECCOMP_API);
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 16, -1);
 		if (n < 0 && errno == EINTR)
@@ -330,8 +346,9 @@ static void *api_thread(void *arg)
 	}
 }
 
-int api_server_start(struct api_server *s)
+int api_server_start(struct api_server *s, const struct api_handler *h)
 {
+	s->handler = *h;
 	int r = pthread_create(&s->thread, NULL, api_thread, s);
 	if (r) {
 		log_err("pthread_create api: %s", strerror(r));

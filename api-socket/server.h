@@ -1,7 +1,8 @@
 /*
  * The api thread: owns the listening Unix socket and its clients, frames
- * HTTP requests, turns them into typed requests, and hands each to the vmm
- * thread through a one-slot channel (request pointer + eventfd each way).
+ * HTTP requests and gives each complete one to its owner's handler (the
+ * monitor's routes), which may hand a typed request to the vmm thread through
+ * a one-slot channel (request pointer + eventfd each way).
  */
 #ifndef MVM_API_SERVER_H
 #define MVM_API_SERVER_H
@@ -11,15 +12,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "request.h"
-
 #define API_MAX_CLIENTS 32
+
+/* What goes back to a client: 200 with a JSON body, 204, or 4xx with
+ * {"fault_message": ...}. */
+struct api_response {
+	int status;
+	char *body; /* JSON, malloc'd; NULL for 204 */
+};
+
+/* 400 with {"fault_message": msg}. */
+void api_response_error(struct api_response *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void api_response_fini(struct api_response *resp);
 
 struct api_channel {
 	int req_fd;  /* api -> vmm: a request is waiting (vmm polls it) */
 	int resp_fd; /* vmm -> api: the response is ready */
-	struct api_request *req;
+	void *req;
 	struct api_response resp;
+};
+
+/* What the server's owner does with requests, on the api thread. */
+struct api_handler {
+	/* First, before any client is accepted (the thread's seccomp filter). */
+	int (*thread_init)(void *opaque);
+	/* One complete request: fill resp (through the channel if the vmm
+	 * thread must answer). */
+	void (*handle)(void *opaque, struct api_channel *chan, int method, const char *path,
+		       const char *body, size_t len, uint64_t received_us,
+		       struct api_response *resp);
+	void *opaque;
 };
 
 struct api_client;
@@ -33,17 +56,20 @@ struct api_server {
 	pthread_t thread;
 	bool running;
 	struct api_channel chan;
+	struct api_handler handler;
 	struct api_client *clients[API_MAX_CLIENTS];
 };
 
 /* Bind and listen (mode 0600, a stale socket replaced). No thread yet. */
 int api_server_bind(struct api_server *s, const char *path, size_t max_body);
-int api_server_start(struct api_server *s);
+int api_server_start(struct api_server *s, const struct api_handler *h);
 /* Stop the thread, close clients, remove the socket file. */
 void api_server_stop(struct api_server *s);
 
-/* vmm side: take the pending request (NULL if none) and answer it. */
-struct api_request *api_channel_take(struct api_channel *c);
+/* api side: hand req to the vmm thread and wait for its answer. */
+void api_channel_call(struct api_channel *c, void *req, struct api_response *resp);
+/* vmm side: take the pending request (NULL if none), answer it in c->resp. */
+void *api_channel_take(struct api_channel *c);
 void api_channel_reply(struct api_channel *c);
 
 #endif

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../vmm/util.h"
-#include "../vmm/version.h"
+#include "../lib/util.h"
+#include "../lib/version.h"
 #include "jail.h"
 
 static void usage(FILE *f)

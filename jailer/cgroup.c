@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/util.h"
 #include "jail.h"
 
 /* Undo mountinfo's octal escapes ("\040" for a space) in place. */

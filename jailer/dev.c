@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/util.h"
 #include "jail.h"
 
 static int make_dir(struct jail *j, const char *path, mode_t mode, uid_t uid, gid_t gid)

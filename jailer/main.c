@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/util.h"
 #include "jail.h"
 
 static const struct step {

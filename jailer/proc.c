@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/util.h"
 #include "jail.h"
 
 int jail_sanitize(struct jail *j)

@@ -17,7 +17,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/util.h"
 #include "jail.h"
 
 static int check_id(struct jail *j)

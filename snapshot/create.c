@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include "../virtio/mmio.h"
-#include "../vmm/log.h"
-#include "../vmm/util.h"
+#include "../lib/log.h"
+#include "../lib/err.h"
+#include "../lib/util.h"
 #include "../vmm/vcpu.h"
 #include "../vmm/vm.h"
 #include "format.h"
@@ -20,45 +21,13 @@
 #include "snapshot.h"
 #include "state.h"
 
-static int add_drives(struct snap_writer *w, const struct vm_config *c)
-{
-	size_t cap = 0;
-	for (int i = 0; i < c->nr_drives; i++)
-		cap += sizeof(struct snap_drive) + strlen(c->drives[i].path_on_host) +
-		       (c->drives[i].partuuid ? strlen(c->drives[i].partuuid) : 0) + 8;
-	uint8_t *buf = calloc(1, cap + 1), *p = buf;
-	if (!buf)
-		return -ENOMEM;
-	for (int i = 0; i < c->nr_drives; i++) {
-		const struct drive_cfg *d = &c->drives[i];
-		struct snap_drive sd = { 0 };
-		snprintf(sd.drive_id, sizeof(sd.drive_id), "%s", d->drive_id);
-		sd.flags = (d->is_root_device ? SNAP_DRIVE_ROOT : 0) |
-			   (d->is_read_only ? SNAP_DRIVE_RO : 0) |
-			   (d->cache_type == CACHE_WRITEBACK ? SNAP_DRIVE_WRITEBACK : 0) |
-			   (d->direct_io ? SNAP_DRIVE_DIRECT : 0);
-		sd.path_len = (uint32_t)strlen(d->path_on_host);
-		sd.partuuid_len = d->partuuid ? (uint32_t)strlen(d->partuuid) : 0;
-		memcpy(p, &sd, sizeof(sd));
-		p += sizeof(sd);
-		memcpy(p, d->path_on_host, sd.path_len);
-		p += sd.path_len;
-		if (sd.partuuid_len)
-			memcpy(p, d->partuuid, sd.partuuid_len);
-		p += sd.partuuid_len;
-	}
-	int r = snap_writer_add(w, SNAP_SEC_DRIVES, SNAP_DRIVE_V, buf, (size_t)(p - buf));
-	free(buf);
-	return r;
-}
-
-static int add_vcpus(struct snap_writer *w, struct vm *vm, char *err, size_t errlen)
+static int add_vcpus(struct snap_writer *w, struct vm *vm, struct err *e)
 {
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu_snapshot vs;
 		int r = vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, &vs);
 		if (r) {
-			snprintf(err, errlen, "saving vCPU %d: %s", i, strerror(-r));
+			err_msg(e, "saving vCPU %d: %s", i, strerror(-r));
 			return r;
 		}
 		uint32_t n = (uint32_t)i;
@@ -69,7 +38,7 @@ static int add_vcpus(struct snap_writer *w, struct vm *vm, char *err, size_t err
 		    (r = snap_writer_add(w, SNAP_SEC_VCPU_CPUID + n, 1, vs.cpuid,
 					 vs.ncpuid * sizeof(struct kvm_cpuid_entry2))) ||
 		    (r = snap_writer_add(w, SNAP_SEC_VCPU_XSAVE + n, 1, vs.xsave, vs.xsave_len)))
-			snprintf(err, errlen, "encoding vCPU %d: %s", i, strerror(-r));
+			err_msg(e, "encoding vCPU %d: %s", i, strerror(-r));
 		vcpu_snapshot_fini(&vs);
 		if (r)
 			return r;
@@ -105,7 +74,7 @@ static int dirty_bitmaps(struct vm *vm, uint64_t *bm[GUEST_MEM_MAX_REGIONS], uin
 /* Write the memory file beside its final name, then rename: a VM restored from
  * the old file keeps its (unlinked) copy, and no half file is ever visible. */
 static int write_memory(struct vm *vm, const char *path, bool diff, struct snap_create_stats *st,
-			char *err, size_t errlen)
+			struct err *e)
 {
 	uint64_t *bm[GUEST_MEM_MAX_REGIONS] = { 0 };
 	char tmp[4096];
@@ -114,13 +83,13 @@ static int write_memory(struct vm *vm, const char *path, bool diff, struct snap_
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	if (vm->cfg->machine.track_dirty_pages && (r = dirty_bitmaps(vm, bm, &st->dirty_pages))) {
-		snprintf(err, errlen, "reading the dirty page log: %s", strerror(-r));
+		err_msg(e, "reading the dirty page log: %s", strerror(-r));
 		goto out;
 	}
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "memory file %s: %s", tmp, strerror(errno));
+		err_msg(e, "memory file %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	r = diff ? memfile_write_diff(&vm->mem, (const uint64_t *const *)bm, fd)
@@ -135,7 +104,7 @@ static int write_memory(struct vm *vm, const char *path, bool diff, struct snap_
 		r = -errno;
 	if (r) {
 		unlink(tmp);
-		snprintf(err, errlen, "writing memory file %s: %s", path, strerror(-r));
+		err_msg(e, "writing memory file %s: %s", path, strerror(-r));
 	}
 out:
 	for (int i = 0; i < GUEST_MEM_MAX_REGIONS; i++)
@@ -144,7 +113,7 @@ out:
 }
 
 int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
-		    struct snap_create_stats *st, char *err, size_t errlen)
+		    struct snap_create_stats *st, struct err *e)
 {
 	uint64_t t0 = mono_us();
 	struct snap_writer *w = NULL;
@@ -152,12 +121,12 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 
 	memset(st, 0, sizeof(*st));
 	if (vm->state != VM_PAUSED) {
-		snprintf(err, errlen,
+		err_msg(e,
 			 "the VM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
 		return -EINVAL;
 	}
 	if (diff && !vm->cfg->machine.track_dirty_pages) {
-		snprintf(err, errlen,
+		err_msg(e,
 			 "a Diff snapshot needs dirty page tracking: set "
 			 "track_dirty_pages in machine-config (or in /snapshot/load)");
 		return -EINVAL;
@@ -172,13 +141,10 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		.cpu_template = vm->cpu_template,
 		.track_dirty_pages = vm->cfg->machine.track_dirty_pages,
 		.huge_pages = vm->cfg->machine.huge_pages,
-		.nr_drives = (uint32_t)vm->cfg->nr_drives,
-		.nr_virtio = (uint32_t)vm->nr_virtio,
-		.entropy = vm->cfg->entropy,
+		.nr_devices = (uint32_t)vm->nr_devs,
 		.ram_bytes = vm->mem.size,
 	};
-	if ((r = snap_writer_add(w, SNAP_SEC_MACHINE, SNAP_MACHINE_V, &sm, sizeof(sm))) ||
-	    (r = add_drives(w, vm->cfg)))
+	if ((r = snap_writer_add(w, SNAP_SEC_MACHINE, SNAP_MACHINE_V, &sm, sizeof(sm))))
 		goto enc_fail;
 
 	/* Devices first, so an interrupt they raise while we save is not lost. */
@@ -189,20 +155,21 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	if ((r = snap_writer_add(w, SNAP_SEC_SERIAL, 1, &ss, sizeof(ss))) ||
 	    (r = snap_writer_add(w, SNAP_SEC_I8042, 1, &is, sizeof(is))))
 		goto enc_fail;
-	if ((r = snap_devices_save(w, vm)))
-		goto enc_fail;
-	for (int i = 0; i < vm->nr_virtio; i++) {
+	snap_devices_prepare(vm);
+	for (int i = 0; i < vm->nr_devs; i++) {
 		struct virtio_mmio_state vs;
-		virtio_mmio_save(vm->virtio[i], &vs);
+		virtio_mmio_save(vm->devs[i].t, &vs);
 		if ((r = snap_writer_add(w, SNAP_SEC_VIRTIO + (uint32_t)i, SNAP_VIRTIO_V, &vs,
 					 sizeof(vs))))
 			goto enc_fail;
 	}
-	if ((r = add_vcpus(w, vm, err, errlen)))
+	if ((r = snap_devices_save(w, vm, e)))
+		goto out;
+	if ((r = add_vcpus(w, vm, e)))
 		goto out;
 	struct snap_vm svm;
 	if ((r = vm_state_save(&vm->kvm, &svm))) {
-		snprintf(err, errlen, "saving the VM's interrupt controllers and clock: %s",
+		err_msg(e, "saving the VM's interrupt controllers and clock: %s",
 			 strerror(-r));
 		goto out;
 	}
@@ -210,7 +177,7 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		goto enc_fail;
 
 	if ((r = snap_writer_write_file(w, state_path))) {
-		snprintf(err, errlen, "writing state file %s: %s", state_path, strerror(-r));
+		err_msg(e, "writing state file %s: %s", state_path, strerror(-r));
 		goto out;
 	}
 	struct stat sb;
@@ -218,12 +185,12 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		st->state_bytes = (uint64_t)sb.st_size;
 	st->state_us = mono_us() - t0;
 	uint64_t t1 = mono_us();
-	r = write_memory(vm, mem_path, diff, st, err, errlen);
+	r = write_memory(vm, mem_path, diff, st, e);
 	st->mem_us = mono_us() - t1;
 	st->total_us = mono_us() - t0;
 	goto out;
 enc_fail:
-	snprintf(err, errlen, "encoding the state file: %s", strerror(-r));
+	err_msg(e, "encoding the state file: %s", strerror(-r));
 out:
 	snap_writer_destroy(w);
 	return r;

@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/err.h"
+#include "../lib/util.h"
 #include "crc64.h"
 
 /* Header field offsets (see format.h). */
@@ -226,23 +227,18 @@ int snap_writer_write_file(const struct snap_writer *w, const char *path)
 
 /* Reader */
 
-static int fail(char *err, size_t errlen, const char *name, int ret, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int fail(struct err *e, const char *name, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static int fail(char *err, size_t errlen, const char *name, int ret, const char *fmt, ...)
+static int fail(struct err *e, const char *name, int ret, const char *fmt, ...)
 {
+	char msg[400];
 	va_list ap;
-	int n;
 
-	if (!err || !errlen)
-		return ret;
-	n = snprintf(err, errlen, "%s: ", name);
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(e, ret, "%s: %s", name, msg);
 }
 
 static const char *arch_name(uint32_t arch)
@@ -255,50 +251,50 @@ static const char *arch_name(uint32_t arch)
 }
 
 /* The header's fixed fields: magic, version, architecture, length, CRC, flags. */
-static int check_header(const struct snap_reader *r, char *err, size_t errlen)
+static int check_header(const struct snap_reader *r, struct err *e)
 {
 	const uint8_t *b = r->buf;
 	const char *name = r->name;
 
 	if (r->len < SNAP_HEADER_SIZE + SNAP_CRC_SIZE)
-		return fail(err, errlen, name, -EINVAL,
+		return fail(e, name, -EINVAL,
 			    "is %zu bytes, too short for a snapshot state file (truncated?)",
 			    r->len);
 	if (memcmp(b, SNAP_MAGIC, SNAP_MAGIC_LEN))
-		return fail(err, errlen, name, -EINVAL,
+		return fail(e, name, -EINVAL,
 			    "not an mvm snapshot state file (bad magic)");
 
 	uint32_t version = get_le32(b + OFF_VERSION);
 	if (version != SNAP_FORMAT_VERSION)
-		return fail(err, errlen, name, -ENOTSUP,
+		return fail(e, name, -ENOTSUP,
 			    "format version %u, this mvm reads version %u", version,
 			    SNAP_FORMAT_VERSION);
 
 	uint32_t arch = get_le32(b + OFF_ARCH);
 	if (arch != SNAP_ARCH_X86_64)
-		return fail(err, errlen, name, -ENOTSUP,
+		return fail(e, name, -ENOTSUP,
 			    "taken on architecture %u (%s), this mvm restores %s (%u)", arch,
 			    arch_name(arch), arch_name(SNAP_ARCH_X86_64), SNAP_ARCH_X86_64);
 
 	uint64_t total = get_le64(b + OFF_TOTAL);
 	if (total != r->len)
-		return fail(err, errlen, name, -EINVAL,
+		return fail(e, name, -EINVAL,
 			    "is %zu bytes, its header says %llu (truncated or corrupt)", r->len,
 			    (unsigned long long)total);
 
 	uint64_t want = get_le64(b + r->len - SNAP_CRC_SIZE);
 	if (crc64(0, b, r->len - SNAP_CRC_SIZE) != want)
-		return fail(err, errlen, name, -EBADMSG,
+		return fail(e, name, -EBADMSG,
 			    "CRC mismatch (file corrupt or truncated)");
 
 	uint32_t flags = get_le32(b + OFF_FLAGS);
 	if (flags)
-		return fail(err, errlen, name, -EINVAL, "unknown flags 0x%x", flags);
+		return fail(e, name, -EINVAL, "unknown flags 0x%x", flags);
 	return 0;
 }
 
 /* The section table: bounds, alignment, overlaps, duplicate ids. */
-static int check_sections(struct snap_reader *r, char *err, size_t errlen)
+static int check_sections(struct snap_reader *r, struct err *e)
 {
 	const char *name = r->name;
 	uint32_t nr = get_le32(r->buf + OFF_NR);
@@ -306,36 +302,36 @@ static int check_sections(struct snap_reader *r, char *err, size_t errlen)
 	uint64_t start = SNAP_HEADER_SIZE + (uint64_t)nr * SNAP_SECTION_SIZE;
 
 	if (nr > SNAP_MAX_SECTIONS)
-		return fail(err, errlen, name, -EINVAL, "%u sections, at most %u are allowed", nr,
+		return fail(e, name, -EINVAL, "%u sections, at most %u are allowed", nr,
 			    SNAP_MAX_SECTIONS);
 	if (start > end)
-		return fail(err, errlen, name, -EINVAL,
+		return fail(e, name, -EINVAL,
 			    "section table of %u entries lies past the end of the file", nr);
 
 	r->s = calloc(nr ? nr : 1, sizeof(*r->s));
 	if (!r->s)
-		return fail(err, errlen, name, -ENOMEM, "out of memory");
+		return fail(e, name, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < nr; i++) {
-		const uint8_t *e = r->buf + SNAP_HEADER_SIZE + (size_t)i * SNAP_SECTION_SIZE;
+		const uint8_t *ent = r->buf + SNAP_HEADER_SIZE + (size_t)i * SNAP_SECTION_SIZE;
 		struct snap_section *s = &r->s[i];
 		uint64_t s_end;
 
-		s->id = get_le32(e);
-		s->version = get_le32(e + 4);
-		s->off = get_le64(e + 8);
-		s->len = get_le64(e + 16);
+		s->id = get_le32(ent);
+		s->version = get_le32(ent + 4);
+		s->off = get_le64(ent + 8);
+		s->len = get_le64(ent + 16);
 		if (add_overflows(s->off, s->len, &s_end))
-			return fail(err, errlen, name, -EINVAL,
+			return fail(e, name, -EINVAL,
 				    "section %u: offset %#llx + length %#llx overflows", i,
 				    (unsigned long long)s->off, (unsigned long long)s->len);
 		if (s->off < start)
-			return fail(err, errlen, name, -EINVAL,
+			return fail(e, name, -EINVAL,
 				    "section %u overlaps the header or section table", i);
 		if (s_end > end)
-			return fail(err, errlen, name, -EINVAL,
+			return fail(e, name, -EINVAL,
 				    "section %u lies past the end of the file", i);
 		if (s->off % SNAP_ALIGN)
-			return fail(err, errlen, name, -EINVAL, "section %u is not %u-byte aligned",
+			return fail(e, name, -EINVAL, "section %u is not %u-byte aligned",
 				    i, SNAP_ALIGN);
 		s->data = r->buf + s->off;
 
@@ -343,11 +339,11 @@ static int check_sections(struct snap_reader *r, char *err, size_t errlen)
 		for (uint32_t j = 0; j < i; j++) {
 			const struct snap_section *o = &r->s[j];
 			if (o->id == s->id)
-				return fail(err, errlen, name, -EINVAL,
+				return fail(e, name, -EINVAL,
 					    "sections %u and %u have the same id %u", j, i, s->id);
 			if (s->len && o->len && s->off < o->off + o->len &&
 			    o->off < s->off + s->len)
-				return fail(err, errlen, name, -EINVAL,
+				return fail(e, name, -EINVAL,
 					    "sections %u and %u overlap", j, i);
 		}
 		r->nr = i + 1;
@@ -356,7 +352,7 @@ static int check_sections(struct snap_reader *r, char *err, size_t errlen)
 }
 
 static int reader_open(int fd, const char *name, size_t max_size, struct snap_reader **out,
-		       char *err, size_t errlen)
+		       struct err *e)
 {
 	struct snap_reader *r;
 	struct stat st;
@@ -367,34 +363,34 @@ static int reader_open(int fd, const char *name, size_t max_size, struct snap_re
 		max_size = SNAP_STATE_MAX_DEFAULT;
 	if (fstat(fd, &st) < 0) {
 		ret = neg_errno();
-		return fail(err, errlen, name, ret, "fstat: %s", strerror(-ret));
+		return fail(e, name, ret, "fstat: %s", strerror(-ret));
 	}
 	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, name, -EINVAL, "is not a regular file");
+		return fail(e, name, -EINVAL, "is not a regular file");
 	if ((uint64_t)st.st_size > max_size)
-		return fail(err, errlen, name, -EFBIG,
+		return fail(e, name, -EFBIG,
 			    "is %llu bytes, more than the %zu bytes a state file may have",
 			    (unsigned long long)st.st_size, max_size);
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return fail(err, errlen, name, -ENOMEM, "out of memory");
+		return fail(e, name, -ENOMEM, "out of memory");
 	r->len = (size_t)st.st_size;
 	r->name = strdup(name);
 	r->buf = malloc(r->len ? r->len : 1);
 	if (!r->name || !r->buf) {
-		ret = fail(err, errlen, name, -ENOMEM, "out of memory");
+		ret = fail(e, name, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	ret = read_full(fd, r->buf, r->len, 0);
 	if (ret) {
-		fail(err, errlen, name, ret, "read: %s", strerror(-ret));
+		fail(e, name, ret, "read: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = check_header(r, err, errlen);
+	ret = check_header(r, e);
 	if (ret)
 		goto fail;
-	ret = check_sections(r, err, errlen);
+	ret = check_sections(r, e);
 	if (ret)
 		goto fail;
 	*out = r;
@@ -404,13 +400,12 @@ fail:
 	return ret;
 }
 
-int snap_reader_open_fd(int fd, size_t max_size, struct snap_reader **out, char *err, size_t errlen)
+int snap_reader_open_fd(int fd, size_t max_size, struct snap_reader **out, struct err *e)
 {
-	return reader_open(fd, "snapshot state file", max_size, out, err, errlen);
+	return reader_open(fd, "snapshot state file", max_size, out, e);
 }
 
-int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out, char *err,
-			  size_t errlen)
+int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out, struct err *e)
 {
 	cleanup_free char *name = NULL;
 	cleanup_close int fd = -1;
@@ -419,14 +414,14 @@ int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader 
 	*out = NULL;
 	if (asprintf(&name, "snapshot state file %s", path) < 0) {
 		name = NULL;
-		return fail(err, errlen, "snapshot state file", -ENOMEM, "out of memory");
+		return fail(e, "snapshot state file", -ENOMEM, "out of memory");
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = neg_errno();
-		return fail(err, errlen, name, ret, "open: %s", strerror(-ret));
+		return fail(e, name, ret, "open: %s", strerror(-ret));
 	}
-	return reader_open(fd, name, max_size, out, err, errlen);
+	return reader_open(fd, name, max_size, out, e);
 }
 
 void snap_reader_destroy(struct snap_reader *r)
@@ -476,7 +471,7 @@ int snap_reader_get(const struct snap_reader *r, uint32_t id, uint32_t *version,
 }
 
 int snap_reader_get_struct(const struct snap_reader *r, uint32_t id, uint32_t version, void *s,
-			   size_t size, char *err, size_t errlen)
+			   size_t size, struct err *e)
 {
 	const void *data;
 	uint32_t ver;
@@ -484,13 +479,13 @@ int snap_reader_get_struct(const struct snap_reader *r, uint32_t id, uint32_t ve
 	int ret = snap_reader_get(r, id, &ver, &data, &len);
 
 	if (ret)
-		return fail(err, errlen, r->name, ret, "section id %u is missing", id);
+		return fail(e, r->name, ret, "section id %u is missing", id);
 	if (ver != version)
-		return fail(err, errlen, r->name, -EINVAL,
+		return fail(e, r->name, -EINVAL,
 			    "section id %u has version %u, this mvm reads version %u", id, ver,
 			    version);
 	if (len != size)
-		return fail(err, errlen, r->name, -EINVAL,
+		return fail(e, r->name, -EINVAL,
 			    "section id %u (version %u) is %zu bytes, expected %zu", id, ver, len,
 			    size);
 	memcpy(s, data, size);

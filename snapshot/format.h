@@ -23,9 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct err;
+
 #define SNAP_MAGIC	    "MVMSNAP\0"
 #define SNAP_MAGIC_LEN	    8
-#define SNAP_FORMAT_VERSION 1
+#define SNAP_FORMAT_VERSION 2 /* 2: a record per device (2026-12) */
 #define SNAP_ARCH_X86_64    1
 #define SNAP_ARCH_AARCH64   2 /* named in messages only: never written by this mvm */
 #define SNAP_MAX_SECTIONS   256
@@ -82,10 +84,8 @@ struct snap_reader;
  * -EBADMSG CRC mismatch, -EINVAL any other malformed content, or the errno of
  * a failed open/fstat/read.
  */
-int snap_reader_open_fd(int fd, size_t max_size, struct snap_reader **out, char *err,
-			size_t errlen);
-int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out, char *err,
-			  size_t errlen);
+int snap_reader_open_fd(int fd, size_t max_size, struct snap_reader **out, struct err *e);
+int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out, struct err *e);
 void snap_reader_destroy(struct snap_reader *r);
 
 /*
@@ -102,7 +102,7 @@ int snap_reader_get(const struct snap_reader *r, uint32_t id, uint32_t *version,
  * A reader of several versions uses snap_reader_get() and switches on version.
  */
 int snap_reader_get_struct(const struct snap_reader *r, uint32_t id, uint32_t version, void *s,
-			   size_t size, char *err, size_t errlen);
+			   size_t size, struct err *e);
 
 /* Iterate in file order: index < snap_reader_count(). -ENOENT past the end. */
 unsigned snap_reader_count(const struct snap_reader *r);

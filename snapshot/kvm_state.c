@@ -7,8 +7,9 @@
 #include <sys/ioctl.h>
 
 #include "../vmm/kvm.h"
-#include "../vmm/log.h"
-#include "../vmm/util.h"
+#include "../lib/log.h"
+#include "../lib/err.h"
+#include "../lib/util.h"
 
 #define MSR_IA32_TSC	      0x10
 #define MSR_IA32_TSC_DEADLINE 0x6e0
@@ -137,13 +138,12 @@ fail:
 	do {                                                                              \
 		if ((call) < 0) {                                                         \
 			int err__ = errno;                                                \
-			snprintf(err, errlen, "restoring %s: %s", name, strerror(err__)); \
+			err_msg(e, "restoring %s: %s", name, strerror(err__)); \
 			return -err__;                                                    \
 		}                                                                         \
 	} while (0)
 
-int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *s, char *err,
-		       size_t errlen)
+int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *s, struct err *e)
 {
 	(void)k;
 	struct kvm_cpuid2 *c = malloc(sizeof(*c) + s->ncpuid * sizeof(struct kvm_cpuid_entry2));
@@ -153,11 +153,11 @@ int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *
 	c->padding = 0;
 	memcpy(c->entries, s->cpuid, s->ncpuid * sizeof(struct kvm_cpuid_entry2));
 	int r = ioctl(fd, KVM_SET_CPUID2, c);
-	int e = errno;
+	int err = errno;
 	free(c);
 	if (r < 0) {
-		snprintf(err, errlen, "restoring cpuid: %s", strerror(e));
-		return -e;
+		err_msg(e, "restoring cpuid: %s", strerror(err));
+		return -err;
 	}
 	STEP(ioctl(fd, KVM_SET_MP_STATE, &s->fixed.mp_state), "mp_state");
 	STEP(ioctl(fd, KVM_SET_REGS, &s->fixed.regs), "registers");
@@ -175,15 +175,15 @@ int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *
 	m->pad = 0;
 	memcpy(m->entries, s->msrs, s->nmsrs * sizeof(struct kvm_msr_entry));
 	r = ioctl(fd, KVM_SET_MSRS, m);
-	e = errno;
+	err = errno;
 	if (r >= 0 && (uint32_t)r != s->nmsrs)
-		snprintf(err, errlen, "restoring MSRs: KVM refused MSR %#x (%d of %u set)",
+		err_msg(e, "restoring MSRs: KVM refused MSR %#x (%d of %u set)",
 			 m->entries[r].index, r, s->nmsrs);
 	else if (r < 0)
-		snprintf(err, errlen, "restoring MSRs: %s", strerror(e));
+		err_msg(e, "restoring MSRs: %s", strerror(err));
 	free(m);
 	if (r < 0)
-		return -e;
+		return -err;
 	if ((uint32_t)r != s->nmsrs)
 		return -EINVAL;
 	STEP(ioctl(fd, KVM_SET_VCPU_EVENTS, &s->fixed.events), "vcpu events");
@@ -206,12 +206,12 @@ int vm_state_save(const struct kvm *k, struct snap_vm *s)
 	return 0;
 }
 
-int vm_state_restore(const struct kvm *k, const struct snap_vm *s, char *err, size_t errlen)
+int vm_state_restore(const struct kvm *k, const struct snap_vm *s, struct err *e)
 {
 	if (s->pic_master.chip_id != KVM_IRQCHIP_PIC_MASTER ||
 	    s->pic_slave.chip_id != KVM_IRQCHIP_PIC_SLAVE ||
 	    s->ioapic.chip_id != KVM_IRQCHIP_IOAPIC) {
-		snprintf(err, errlen, "interrupt controller state is for other chips");
+		err_msg(e, "interrupt controller state is for other chips");
 		return -EINVAL;
 	}
 	STEP(ioctl(k->vm_fd, KVM_SET_IRQCHIP, &s->pic_master), "PIC master");

@@ -10,7 +10,8 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/err.h"
+#include "../lib/util.h"
 
 #define PAGE MEMFILE_PAGE_SIZE
 
@@ -237,27 +238,25 @@ static void format_size(char *buf, size_t len, uint64_t v)
 		snprintf(buf, len, "%llu bytes", (unsigned long long)v);
 }
 
-int memfile_check(int fd, const char *name, uint64_t ram_size, char *err, size_t errlen)
+int memfile_check(int fd, const char *name, uint64_t ram_size, struct err *e)
 {
 	char have[32], want[32];
 	struct stat st;
 	int ret = 0;
 
-	if (!err)
-		errlen = 0;
 	if (fstat(fd, &st) < 0) {
 		ret = neg_errno();
-		snprintf(err, errlen, "memory file%s%s: fstat: %s", name ? " " : "",
+		err_msg(e, "memory file%s%s: fstat: %s", name ? " " : "",
 			 name ? name : "", strerror(-ret));
 	} else if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
-		snprintf(err, errlen, "memory file%s%s is not a regular file", name ? " " : "",
+		err_msg(e, "memory file%s%s is not a regular file", name ? " " : "",
 			 name ? name : "");
 	} else if ((uint64_t)st.st_size < ram_size) {
 		ret = -EINVAL;
 		format_size(have, sizeof(have), (uint64_t)st.st_size);
 		format_size(want, sizeof(want), ram_size);
-		snprintf(err, errlen, "memory file%s%s is %s, the snapshot's RAM is %s",
+		err_msg(e, "memory file%s%s is %s, the snapshot's RAM is %s",
 			 name ? " " : "", name ? name : "", have, want);
 	}
 	return ret;

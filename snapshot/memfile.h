@@ -19,6 +19,8 @@
 
 #include "../vmm/memory.h"
 
+struct err;
+
 #define MEMFILE_PAGE_SIZE 4096u
 #define MEMFILE_CHUNK	  ((size_t)1 << 20) /* largest single read or write */
 
@@ -55,6 +57,6 @@ int memfile_merge_diff(int base_fd, int diff_fd);
  * On failure a sentence in err, e.g. "memory file vm.mem is 64 MiB, the
  * snapshot's RAM is 128 MiB". name (e.g. the path) may be NULL.
  */
-int memfile_check(int fd, const char *name, uint64_t ram_size, char *err, size_t errlen);
+int memfile_check(int fd, const char *name, uint64_t ram_size, struct err *e);
 
 #endif

@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "../virtio/mmio.h"
-#include "../vmm/log.h"
-#include "../vmm/util.h"
+#include "../lib/log.h"
+#include "../lib/err.h"
+#include "../lib/util.h"
 #include "../vmm/vcpu.h"
 #include "../vmm/vm.h"
 #include "../vmm/x86/layout.h"
@@ -26,7 +27,7 @@
 
 #define ERR(...)                                    \
 	do {                                        \
-		snprintf(err, errlen, __VA_ARGS__); \
+		err_msg(e, __VA_ARGS__); \
 		r = -EINVAL;                        \
 		goto out;                           \
 	} while (0)
@@ -36,24 +37,23 @@ void snapshot_load_fini(struct snapshot_load *l)
 	free(l->snapshot_path);
 	free(l->mem_path);
 	for (int i = 0; i < l->nr_overrides; i++)
-		free(l->overrides[i].path_on_host);
-	free(l->vsock_uds_override);
+		free(l->overrides[i].value);
 	memset(l, 0, sizeof(*l));
 }
 
 /* Section `id`, exactly `size` bytes at version `ver`. */
 static const void *fixed(const struct snap_reader *rd, uint32_t id, uint32_t ver, size_t size,
-			 const char *what, char *err, size_t errlen)
+			 const char *what, struct err *e)
 {
 	uint32_t v;
 	const void *p;
 	size_t len;
 	if (snap_reader_get(rd, id, &v, &p, &len)) {
-		snprintf(err, errlen, "%s: no %s section", snap_reader_name(rd), what);
+		err_msg(e, "%s: no %s section", snap_reader_name(rd), what);
 		return NULL;
 	}
 	if (v != ver || len != size) {
-		snprintf(err, errlen,
+		err_msg(e,
 			 "%s: %s section is version %u, %zu bytes (want version %u, %zu)",
 			 snap_reader_name(rd), what, v, len, ver, size);
 		return NULL;
@@ -61,81 +61,9 @@ static const void *fixed(const struct snap_reader *rd, uint32_t id, uint32_t ver
 	return p;
 }
 
-static int parse_drives(const struct snap_reader *rd, uint32_t n, struct vm_config *cfg,
-			const struct snapshot_load *req, char *err, size_t errlen)
-{
-	uint32_t v;
-	const uint8_t *p;
-	size_t len;
-	const void *vp;
-	if (snap_reader_get(rd, SNAP_SEC_DRIVES, &v, &vp, &len) || v != SNAP_DRIVE_V) {
-		snprintf(err, errlen, "%s: drive section missing or of another version",
-			 snap_reader_name(rd));
-		return -EINVAL;
-	}
-	p = vp;
-	const uint8_t *end = p + len;
-	if (n > MVM_MAX_DRIVES) {
-		snprintf(err, errlen, "%s: %u drives (at most %d)", snap_reader_name(rd), n,
-			 MVM_MAX_DRIVES);
-		return -EINVAL;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct snap_drive sd;
-		if ((size_t)(end - p) < sizeof(sd))
-			goto bad;
-		memcpy(&sd, p, sizeof(sd));
-		p += sizeof(sd);
-		if (sd.path_len == 0 || sd.path_len > 4096 || sd.partuuid_len > 128 ||
-		    (size_t)(end - p) < (size_t)sd.path_len + sd.partuuid_len ||
-		    memchr(sd.drive_id, '\0', sizeof(sd.drive_id)) == NULL ||
-		    !config_id_valid(sd.drive_id) || (sd.flags & ~0xfu))
-			goto bad;
-		struct drive_cfg *d = &cfg->drives[i];
-		memset(d, 0, sizeof(*d));
-		memcpy(d->drive_id, sd.drive_id, strlen(sd.drive_id) + 1); /* id checked: <= 64 */
-		d->path_on_host = strndup((const char *)p, sd.path_len);
-		p += sd.path_len;
-		if (sd.partuuid_len)
-			d->partuuid = strndup((const char *)p, sd.partuuid_len);
-		p += sd.partuuid_len;
-		d->is_root_device = sd.flags & SNAP_DRIVE_ROOT;
-		d->is_read_only = sd.flags & SNAP_DRIVE_RO;
-		d->cache_type = (sd.flags & SNAP_DRIVE_WRITEBACK) ? CACHE_WRITEBACK : CACHE_UNSAFE;
-		d->direct_io = sd.flags & SNAP_DRIVE_DIRECT;
-		cfg->nr_drives++;
-		if (!d->path_on_host || (sd.partuuid_len && !d->partuuid))
-			return -ENOMEM;
-		if (memchr(d->path_on_host, '\0', sd.path_len))
-			goto bad;
-	}
-	if (p != end)
-		goto bad;
-	/* Restores may point a drive at another file (a clone's own disk, say). */
-	for (int k = 0; k < req->nr_overrides; k++) {
-		int found = -1;
-		for (int i = 0; i < cfg->nr_drives; i++)
-			if (!strcmp(cfg->drives[i].drive_id, req->overrides[k].drive_id))
-				found = i;
-		if (found < 0) {
-			snprintf(err, errlen, "drive override: the snapshot has no drive '%s'",
-				 req->overrides[k].drive_id);
-			return -EINVAL;
-		}
-		free(cfg->drives[found].path_on_host);
-		cfg->drives[found].path_on_host = strdup(req->overrides[k].path_on_host);
-		if (!cfg->drives[found].path_on_host)
-			return -ENOMEM;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "%s: malformed drive section", snap_reader_name(rd));
-	return -EINVAL;
-}
-
 /* All of one vCPU's sections, checked; the data stays in the reader. */
 static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t i,
-		    struct vcpu_snapshot *vs, char *err, size_t errlen)
+		    struct vcpu_snapshot *vs, struct err *e)
 {
 	uint32_t v;
 	const void *p;
@@ -144,7 +72,7 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	memset(vs, 0, sizeof(*vs));
 	snprintf(what, sizeof(what), "vCPU %u", i);
 	const struct snap_vcpu *f =
-	    fixed(rd, SNAP_SEC_VCPU + i, SNAP_VCPU_V, sizeof(*f), what, err, errlen);
+	    fixed(rd, SNAP_SEC_VCPU + i, SNAP_VCPU_V, sizeof(*f), what, e);
 	if (!f)
 		return -EINVAL;
 	vs->fixed = *f;
@@ -161,7 +89,7 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	vs->ncpuid = (uint32_t)(len / sizeof(struct kvm_cpuid_entry2));
 	if (snap_reader_get(rd, SNAP_SEC_VCPU_XSAVE + i, &v, &p, &len) || v != 1 ||
 	    len != kvm_xsave_size(k)) {
-		snprintf(err, errlen,
+		err_msg(e,
 			 "%s: vCPU %u XSAVE state is %zu bytes, this host's KVM uses %zu",
 			 snap_reader_name(rd), i, len, kvm_xsave_size(k));
 		return -EINVAL;
@@ -170,35 +98,34 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	vs->xsave_len = len;
 	return 0;
 bad:
-	snprintf(err, errlen, "%s: vCPU %u's MSR or CPUID section is missing or malformed",
+	err_msg(e, "%s: vCPU %u's MSR or CPUID section is missing or malformed",
 		 snap_reader_name(rd), i);
 	return -EINVAL;
 }
 
-static int restore_devices(struct vm *vm, const struct snap_reader *rd, char *err, size_t errlen)
+static int restore_devices(struct vm *vm, const struct snap_reader *rd, struct err *e)
 {
 	const struct serial_state *ss =
-	    fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", err, errlen);
+	    fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", e);
 	const struct i8042_state *is =
-	    fixed(rd, SNAP_SEC_I8042, 1, sizeof(*is), "i8042", err, errlen);
+	    fixed(rd, SNAP_SEC_I8042, 1, sizeof(*is), "i8042", e);
 	if (!ss || !is)
 		return -EINVAL;
 	if (serial_restore(vm->serial, ss) || i8042_restore(vm->i8042, is)) {
-		snprintf(err, errlen, "%s: serial or i8042 state out of range",
+		err_msg(e, "%s: serial or i8042 state out of range",
 			 snap_reader_name(rd));
 		return -EINVAL;
 	}
-	for (int i = 0; i < vm->nr_virtio; i++) {
+	for (int i = 0; i < vm->nr_devs; i++) {
 		char what[32];
 		const char *why;
 		snprintf(what, sizeof(what), "virtio slot %d", i);
 		const struct virtio_mmio_state *vs =
-		    fixed(rd, SNAP_SEC_VIRTIO + (uint32_t)i, SNAP_VIRTIO_V, sizeof(*vs), what, err,
-			  errlen);
+		    fixed(rd, SNAP_SEC_VIRTIO + (uint32_t)i, SNAP_VIRTIO_V, sizeof(*vs), what, e);
 		if (!vs)
 			return -EINVAL;
-		if (virtio_mmio_restore(vm->virtio[i], vs, &why)) {
-			snprintf(err, errlen, "%s: %s: %s", snap_reader_name(rd), what, why);
+		if (virtio_mmio_restore(vm->devs[i].t, vs, &why)) {
+			err_msg(e, "%s: %s: %s", snap_reader_name(rd), what, why);
 			return -EINVAL;
 		}
 	}
@@ -206,8 +133,8 @@ static int restore_devices(struct vm *vm, const struct snap_reader *rd, char *er
 }
 
 int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
-		     const struct snapshot_load *req, struct snap_restore_stats *st, char *err,
-		     size_t errlen)
+		     const struct snapshot_load *req, snap_build_fn build,
+		     struct snap_restore_stats *st, struct err *e)
 {
 	struct snap_reader *rd = NULL;
 	uint64_t t0 = mono_us();
@@ -215,10 +142,10 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	bool built = false;
 
 	memset(st, 0, sizeof(*st));
-	if ((r = snap_reader_open_file(req->snapshot_path, 0, &rd, err, errlen)))
+	if ((r = snap_reader_open_file(req->snapshot_path, 0, &rd, e)))
 		return r;
 	const struct snap_machine *sm =
-	    fixed(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, sizeof(*sm), "machine", err, errlen);
+	    fixed(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, sizeof(*sm), "machine", e);
 	if (!sm) {
 		r = -EINVAL;
 		goto out;
@@ -226,12 +153,12 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	if (sm->vcpu_count < 1 || sm->vcpu_count > MAX_VCPUS || sm->mem_size_mib < 1 ||
 	    sm->mem_size_mib > MVM_MAX_MEM_MIB || sm->ram_bytes != MiB(sm->mem_size_mib) ||
 	    sm->cpu_template > CPU_TEMPLATE_PVM_SAFE || sm->cpu_template == CPU_TEMPLATE_AUTO ||
-	    sm->huge_pages > HUGE_PAGES_2M || sm->nr_virtio > VIRTIO_MMIO_MAX_DEVS ||
-	    sm->entropy > 1 || sm->nr_virtio < sm->nr_drives + sm->entropy)
+	    sm->huge_pages > HUGE_PAGES_2M || sm->nr_devices > VIRTIO_MMIO_MAX_DEVS ||
+	    sm->track_dirty_pages > 1)
 		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
-		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_virtio);
+		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_devices);
 	const struct snap_vm *svm =
-	    fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", err, errlen);
+	    fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", e);
 	if (!svm) {
 		r = -EINVAL;
 		goto out;
@@ -243,13 +170,8 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.cpu_template = (enum cpu_template)sm->cpu_template;
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
-	cfg->entropy = sm->entropy;
-	if ((r = parse_drives(rd, sm->nr_drives, cfg, req, err, errlen)) ||
-	    (r = snap_devices_config(rd, cfg, req, err, errlen)))
+	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)))
 		goto out;
-	if (config_nr_devices(cfg) != (int)sm->nr_virtio)
-		ERR("%s: %u devices saved, the device sections describe %d", snap_reader_name(rd),
-		    sm->nr_virtio, config_nr_devices(cfg));
 
 	/* File: RAM maps the memory file copy-on-write. Uffd: RAM starts empty and the
 	 * handler behind mem_path fills it on demand. */
@@ -257,57 +179,53 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 		mem_fd = open(req->mem_path, O_RDONLY | O_CLOEXEC);
 		if (mem_fd < 0) {
 			r = -errno;
-			snprintf(err, errlen, "memory file %s: %s", req->mem_path, strerror(errno));
+			err_msg(e, "memory file %s: %s", req->mem_path, strerror(errno));
 			goto out;
 		}
 		uint64_t need;
 		struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 		int nr = guest_mem_layout(sm->ram_bytes, regions);
 		need = regions[nr - 1].file_off + regions[nr - 1].size;
-		if ((r = memfile_check(mem_fd, req->mem_path, need, err, errlen)))
+		if ((r = memfile_check(mem_fd, req->mem_path, need, e)))
 			goto out;
 	}
 	st->read_us = mono_us() - t0;
 
 	/* Built exactly like the saved VM. */
 	built = true;
-	r = vm_create_for_restore(vm, cfg, loop, steal_fd(&mem_fd), t0);
-	if (r) {
-		snprintf(err, errlen, "building the VM: %s",
-			 log_last_error()[0] ? log_last_error() : strerror(-r));
+	if ((r = build(vm, cfg, loop, steal_fd(&mem_fd), t0, e))) {
+		err_prefix(e, "building the VM");
 		goto out;
 	}
 	/* Before any state goes in: restoring MSRs already makes KVM touch guest RAM. */
-	if (req->uffd && (r = uffd_handover(&vm->mem, req->mem_path, err, errlen)))
+	if (req->uffd && (r = uffd_handover(&vm->mem, req->mem_path, e)))
 		goto out;
-	if (vm->nr_virtio != (int)sm->nr_virtio)
-		ERR("%s: %u devices saved, %d built", snap_reader_name(rd), sm->nr_virtio,
-		    vm->nr_virtio);
+	if (vm->nr_devs != (int)sm->nr_devices)
+		ERR("%s: %u devices saved, %d built", snap_reader_name(rd), sm->nr_devices,
+		    vm->nr_devs);
 	st->build_us = mono_us() - t0 - st->read_us;
 
-	if ((r = vm_state_restore(&vm->kvm, svm, err, errlen)))
+	if ((r = vm_state_restore(&vm->kvm, svm, e)))
 		goto out;
 	for (uint32_t i = 0; i < sm->vcpu_count; i++) {
 		struct vcpu_snapshot vs;
-		char sub[200];
-		if ((r = get_vcpu(rd, &vm->kvm, i, &vs, err, errlen)))
+		if ((r = get_vcpu(rd, &vm->kvm, i, &vs, e)))
 			goto out;
-		if ((r = vcpu_state_restore(&vm->kvm, vm->vcpus[i].fd, &vs, sub, sizeof(sub)))) {
-			snprintf(err, errlen, "vCPU %u: %s", i, sub);
+		if ((r = vcpu_state_restore(&vm->kvm, vm->vcpus[i].fd, &vs, e))) {
+			err_prefix(e, "vCPU %u", i);
 			goto out;
 		}
 	}
-	if ((r = restore_devices(vm, rd, err, errlen)) ||
-	    (r = snap_devices_restore(rd, vm, err, errlen)))
+	if ((r = restore_devices(vm, rd, e)) || (r = snap_devices_restore(rd, vm, e)))
 		goto out;
 	/* Tell the guest's kvmclock it was paused (no soft-lockup warnings); a guest
 	 * without kvmclock refuses, which is fine. */
 	for (int i = 0; i < vm->nr_vcpus; i++)
 		__kvm_ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0);
 	/* Requests the guest queued before the snapshot were never kicked here. */
-	for (int i = 0; i < vm->nr_virtio; i++)
-		for (int q = 0; q < vm->virtio[i]->ops->num_queues; q++)
-			virtio_mmio_kick(vm->virtio[i], q);
+	for (int i = 0; i < vm->nr_devs; i++)
+		for (int q = 0; q < vm->devs[i].t->ops->num_queues; q++)
+			virtio_mmio_kick(vm->devs[i].t, q);
 	st->state_us = mono_us() - t0 - st->read_us - st->build_us;
 	st->total_us = mono_us() - t0;
 	r = 0;

@@ -10,6 +10,7 @@
 
 struct vm;
 struct evloop;
+struct err;
 
 struct snap_create_stats {
 	uint64_t state_us, mem_us, total_us;
@@ -18,11 +19,16 @@ struct snap_create_stats {
 
 /* The VM must be paused. diff: only pages written since the last snapshot. */
 int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
-		    struct snap_create_stats *st, char *err, size_t errlen);
+		    struct snap_create_stats *st, struct err *e);
 
-struct drive_override {
-	char drive_id[MVM_ID_MAX + 1];
-	char *path_on_host;
+/* A restore changing one field of one saved device: network_overrides'
+ * host_dev_name, vsock_override's uds_path, a drive's path_on_host. */
+struct snap_override {
+	const char *what;  /* the request field, for messages: "network_overrides" */
+	const char *type;  /* the device type's name: "net" */
+	char id[65];	   /* which device ("" for a single-device type) */
+	const char *field; /* "host_dev_name" */
+	char *value;
 };
 
 struct snapshot_load {
@@ -32,15 +38,8 @@ struct snapshot_load {
 	bool resume;
 	bool track_dirty_pages;
 	bool clock_realtime;
-	struct drive_override overrides[MVM_MAX_DRIVES];
+	struct snap_override overrides[MVM_MAX_DEVICES];
 	int nr_overrides;
-	/* network_overrides: another tap for an interface (a clone's own) */
-	struct net_override {
-		char iface_id[MVM_ID_MAX + 1];
-		char host_dev_name[MVM_IFNAME_MAX + 1];
-	} net_overrides[MVM_MAX_NETS];
-	int nr_net_overrides;
-	char *vsock_uds_override; /* vsock_override.uds_path */
 };
 
 void snapshot_load_fini(struct snapshot_load *l);
@@ -49,13 +48,18 @@ struct snap_restore_stats {
 	uint64_t read_us, build_us, state_us, total_us;
 };
 
+/* Builds a VM shaped like cfg on the memory file mem_fd (owned): the
+ * monitor's builder, handed in so that snapshot/ sits below it. */
+typedef int (*snap_build_fn)(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
+			     int mem_fd, uint64_t start_us, struct err *e);
+
 /*
- * Fill cfg from the snapshot (with drive overrides) and build vm from it,
- * every vCPU, VM and device state restored; the vCPUs are not started.
+ * Fill cfg from the snapshot (with the request's overrides), build vm from
+ * it, every vCPU, VM and device state restored; the vCPUs are not started.
  * Everything in the state file is validated before anything is built.
  */
 int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
-		     const struct snapshot_load *req, struct snap_restore_stats *st, char *err,
-		     size_t errlen);
+		     const struct snapshot_load *req, snap_build_fn build,
+		     struct snap_restore_stats *st, struct err *e);
 
 #endif

@@ -11,7 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../vmm/util.h"
+#include "../lib/err.h"
+#include "../lib/util.h"
 
 /*
  * /dev/userfaultfd first: its fds may take faults raised inside the kernel
@@ -84,20 +85,18 @@ static int send_fd(const char *sock_path, int fd, const char *msg, size_t len)
 	return 0;
 }
 
-int uffd_handover(struct guest_mem *m, const char *sock_path, char *err, size_t errlen)
+int uffd_handover(struct guest_mem *m, const char *sock_path, struct err *e)
 {
 	char msg[1024];
 	cleanup_close int fd = uffd_open();
 	if (fd < 0) {
-		snprintf(err, errlen, "userfaultfd: %s (is /dev/userfaultfd in the jail?)",
+		err_msg(e, "userfaultfd: %s (is /dev/userfaultfd in the jail?)",
 			 strerror(-fd));
 		return fd;
 	}
 	struct uffdio_api api = { .api = UFFD_API };
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "UFFDIO_API: %s", strerror(e));
-		return -e;
+		return err_set(e, -errno, "UFFDIO_API: %s", strerror(errno));
 	}
 	for (int i = 0; i < m->nr; i++) {
 		struct uffdio_register reg = {
@@ -105,9 +104,8 @@ int uffd_handover(struct guest_mem *m, const char *sock_path, char *err, size_t 
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 		if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
-			int e = errno;
-			snprintf(err, errlen, "UFFDIO_REGISTER region %d: %s", i, strerror(e));
-			return -e;
+			return err_set(e, -errno, "UFFDIO_REGISTER region %d: %s", i,
+				       strerror(errno));
 		}
 	}
 	int len = uffd_layout_json(m, msg, sizeof(msg));
@@ -115,6 +113,6 @@ int uffd_handover(struct guest_mem *m, const char *sock_path, char *err, size_t 
 		return len;
 	int r = send_fd(sock_path, fd, msg, (size_t)len);
 	if (r)
-		snprintf(err, errlen, "page-fault handler socket %s: %s", sock_path, strerror(-r));
+		err_msg(e, "page-fault handler socket %s: %s", sock_path, strerror(-r));
 	return r;
 }

@@ -10,6 +10,8 @@
 
 #include "../vmm/memory.h"
 
+struct err;
+
 /* One region as the handler sees it (sent as a JSON array). */
 struct uffd_region {
 	unsigned long long base_host_virt_addr;
@@ -19,7 +21,7 @@ struct uffd_region {
 };
 
 /* Register m's regions and send the fd and layout to the handler at sock_path. */
-int uffd_handover(struct guest_mem *m, const char *sock_path, char *err, size_t errlen);
+int uffd_handover(struct guest_mem *m, const char *sock_path, struct err *e);
 
 /* Pure: the layout message for m's regions into buf; bytes or -ENOSPC. */
 int uffd_layout_json(const struct guest_mem *m, char *buf, size_t size);

@@ -25,7 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../vmm/json.h"
+#include "../lib/json.h"
 
 #define MAX_REGIONS 8
 
@@ -47,7 +47,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 static int parse_layout(const char *msg, size_t len, struct region *r)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	int n = 0;
 	if (json_parse(&j, msg, len, &e) || j.t[0].type != JSMN_ARRAY)
 		die("bad layout message: %s", msg);

@@ -11,8 +11,8 @@
 
 #include "../vmm/eventloop.h"
 #include "../vmm/kvm.h"
-#include "../vmm/log.h"
-#include "../vmm/util.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
 
 /* Register offsets, virtio 1.2 section 4.2.2. */
 enum {

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "../vmm/eventloop.h"
-#include "../vmm/util.h"
+#include "../lib/util.h"
 
 typedef unsigned __int128 u128;
 

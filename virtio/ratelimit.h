@@ -14,9 +14,42 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/config.h"
-
+struct err;
 struct evloop;
+struct json;
+struct strbuf;
+struct wire;
+
+/* A token bucket's config: size 0 means none. */
+struct bucket_cfg {
+	uint64_t size;
+	uint64_t one_time_burst;
+	uint64_t refill_time_ms;
+};
+
+struct rate_limiter_cfg {
+	struct bucket_cfg bandwidth; /* bytes */
+	struct bucket_cfg ops;	     /* requests */
+};
+
+/* Which buckets a rate_limiter object carried (null counts: it removes one). */
+enum { RL_BANDWIDTH = 1, RL_OPS = 2 };
+
+#define MVM_RL_MAX_SIZE	  (1ULL << 53)		/* exact in JSON's doubles too */
+#define MVM_RL_MAX_REFILL (24ULL * 3600 * 1000) /* a day, in ms */
+
+/* ratelimit_cfg.c: the rate_limiter object of drives, entropy and network
+ * interfaces. null: no buckets. *which says which buckets it carried. */
+int rl_cfg_parse(const struct json *j, int obj, const char *field, struct rate_limiter_cfg *out,
+		 unsigned *which, struct err *e);
+/* As GET /vm/config shows it ("null" without buckets). */
+void rl_cfg_describe(const struct rate_limiter_cfg *rl, struct strbuf *b);
+/* Copy the buckets named in `which` (a PATCH). */
+void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *src,
+		  unsigned which);
+/* Snapshots: the buckets, and back with every field checked. */
+void rl_cfg_save(const struct rate_limiter_cfg *rl, struct wire *w);
+bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl);
 
 struct token_bucket {
 	uint64_t size;		 /* 0: no bucket, everything passes */

@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "../vmm/log.h"
-#include "../vmm/util.h"
+#include "../lib/json.h"
+#include "../lib/log.h"
+#include "../lib/strbuf.h"
+#include "../lib/util.h"
+#include "../lib/wire.h"
 
 #define RNG_QUEUE_SIZE 256
 /* Bytes per request at most: a guest asking for gigabytes gets this much. */
@@ -156,4 +159,97 @@ const struct virtio_dev_ops rng_ops = {
 	.activate = rng_activate,
 	.process = rng_process,
 	.attach = rng_attach,
+};
+
+/* --- the device type: "entropy" in the config, PUT /entropy ------------- */
+
+static int parse(const struct json *j, int obj, void *cfg, struct err *e)
+{
+	struct rng_cfg *c = cfg;
+	unsigned which;
+	int r;
+	if ((r = json_expect_object(j, obj, "entropy", e)))
+		return r;
+	for_each_member (j, obj, k, v) {
+		if (!json_key_is(j, k, "rate_limiter"))
+			return json_unknown_field(j, k, "entropy", e);
+		if ((r = rl_cfg_parse(j, v, "rate_limiter", &c->rate_limiter, &which, e)))
+			return r;
+	}
+	return 0;
+}
+
+static void describe(const void *cfg, struct strbuf *b)
+{
+	strbuf_printf(b, "{\"rate_limiter\": ");
+	rl_cfg_describe(&((const struct rng_cfg *)cfg)->rate_limiter, b);
+	strbuf_printf(b, "}");
+}
+
+static void *create(const void *cfg, const struct dev_env *env, struct err *e)
+{
+	(void)env;
+	struct rng *r = rng_create();
+	if (!r) {
+		err_set(e, -ENOMEM, "entropy: out of memory");
+		return NULL;
+	}
+	rng_set_rate_limiter(r, &((const struct rng_cfg *)cfg)->rate_limiter);
+	return r;
+}
+
+static void destroy(void *dev)
+{
+	rng_destroy(dev);
+}
+
+static const struct dev_metric metrics[] = {
+	{ "entropy_bytes", "random bytes given to the guest", false },
+	{ "entropy_event_count", "requests served", false },
+	{ "entropy_event_fails", "requests that failed", false },
+	{ "entropy_rate_limiter_throttled", "requests held back by the rate limiter", false },
+};
+
+static void stats(void *dev, uint64_t *out)
+{
+	struct rng_stats s;
+	rng_get_stats(dev, &s);
+	out[0] = s.bytes;
+	out[1] = s.requests;
+	out[2] = s.fails;
+	out[3] = s.rate_limiter_throttled;
+}
+
+static void save_cfg(const void *cfg, struct wire *w)
+{
+	rl_cfg_save(&((const struct rng_cfg *)cfg)->rate_limiter, w);
+}
+
+static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
+{
+	(void)version;
+	if (!rl_cfg_load(r, &((struct rng_cfg *)cfg)->rate_limiter))
+		return err_inval(e, "entropy rate limiter out of range");
+	return 0;
+}
+
+const struct device_type rng_type = {
+	.name = "entropy",
+	.key = "entropy",
+	.path = "/entropy",
+	.max = 1,
+	.api_metric = "entropy",
+	.cfg_size = sizeof(struct rng_cfg),
+	.parse = parse,
+	.describe = describe,
+	.ops = &rng_ops,
+	.create = create,
+	.destroy = destroy,
+	.metrics_key = "entropy",
+	.metrics = metrics,
+	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
+	.stats = stats,
+	.snap_version = 1,
+	.save_cfg = save_cfg,
+	.load_cfg = load_cfg,
 };

@@ -9,6 +9,13 @@
 
 struct rng;
 
+/* PUT /entropy and the config file's "entropy". */
+struct rng_cfg {
+	struct rate_limiter_cfg rate_limiter;
+};
+
+extern const struct device_type rng_type;
+
 struct rng_stats {
 	uint64_t bytes, requests, fails;
 	uint64_t rate_limiter_throttled;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../vmm/device.h"
 #include "virtq.h"
 
 #define VIRTIO_F_VERSION_1	    32

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../vmm/util.h"
+#include "../lib/util.h"
 
 #define AVAIL_FLAGS(q)	 ((q)->avail[0])
 #define AVAIL_IDX(q)	 ((q)->avail[1])

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "log.h"
-#include "util.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
 
 void boot_timer_init(struct boot_timer *t, uint64_t start_us, uint64_t start_cpu_us)
 {

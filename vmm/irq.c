@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
-#include "log.h"
+#include "../lib/log.h"
 
 int irq_line_init(struct irq_line *l, struct kvm *k, uint32_t gsi)
 {

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "../lib/err.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
 #include "x86/layout.h"
 
 /* What mvm cannot run without, checked once at start with a clear message. */
@@ -76,31 +77,32 @@ static bool cpuid_looks_like_pvm(struct kvm *k)
 	return pvm;
 }
 
-int kvm_open(struct kvm *k, const char *path)
+int kvm_open(struct kvm *k, const char *path, struct err *e)
 {
+	int r = -ENODEV;
 	memset(k, 0, sizeof(*k));
 	k->vm_fd = -1;
 	k->sys_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (k->sys_fd < 0) {
-		int err = errno;
-		log_err("open %s: %s", path, strerror(err));
-		return -err;
-	}
+	if (k->sys_fd < 0)
+		return err_set(e, -errno, "open %s: %s%s", path, strerror(errno),
+			       errno == ENOENT ? " (no KVM on this host: load kvm_intel or kvm_amd, "
+						 "or run in mvm's test bed, tests/testbed)"
+					       : "");
 	int ver = __kvm_ioctl(k->sys_fd, KVM_GET_API_VERSION, 0);
 	if (ver != KVM_API_VERSION) {
-		log_err("%s: KVM API version %d, mvm needs %d", path, ver, KVM_API_VERSION);
+		err_set(e, r, "%s: KVM API version %d, mvm needs %d", path, ver, KVM_API_VERSION);
 		goto fail;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
 		if (__kvm_ioctl(k->sys_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
-			log_err("%s: required capability %s is missing", path,
+			err_set(e, r, "%s: required capability %s is missing", path,
 				required_caps[i].name);
 			goto fail;
 		}
 	}
 	k->run_size = __kvm_ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (k->run_size < (int)sizeof(struct kvm_run)) {
-		log_err("KVM_GET_VCPU_MMAP_SIZE: %d", k->run_size);
+		err_set(e, r, "KVM_GET_VCPU_MMAP_SIZE: %d", k->run_size);
 		goto fail;
 	}
 	k->is_pvm = kvm_host_is_pvm() || cpuid_looks_like_pvm(k);
@@ -110,19 +112,23 @@ int kvm_open(struct kvm *k, const char *path)
 	/* The MSRs this KVM can save and restore. */
 	struct kvm_msr_list probe = { .nmsrs = 0 };
 	if (__kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG) {
-		log_err("KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
+		err_set(e, r, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
 		goto fail;
 	}
 	k->msr_list = calloc(1, sizeof(*k->msr_list) + probe.nmsrs * sizeof(uint32_t));
-	if (!k->msr_list)
+	if (!k->msr_list) {
+		err_set(e, r = -ENOMEM, "KVM MSR list: out of memory");
 		goto fail;
+	}
 	k->msr_list->nmsrs = probe.nmsrs;
-	if (kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, k->msr_list) < 0)
+	if ((r = kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, k->msr_list)) < 0) {
+		err_set(e, r, "KVM_GET_MSR_INDEX_LIST: %s", strerror(-r));
 		goto fail;
+	}
 	return 0;
 fail:
 	kvm_close(k);
-	return -ENODEV;
+	return r;
 }
 
 int kvm_create_vm(struct kvm *k)

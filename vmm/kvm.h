@@ -24,7 +24,8 @@ struct kvm {
 #define kvm_ioctl(fd, req, arg) kvm_ioctl_named((fd), (req), (arg), #req)
 int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name);
 
-int kvm_open(struct kvm *k, const char *path);
+struct err;
+int kvm_open(struct kvm *k, const char *path, struct err *e);
 int kvm_create_vm(struct kvm *k);
 void kvm_close(struct kvm *k);
 int kvm_set_user_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,

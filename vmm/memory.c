@@ -7,8 +7,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
 #include "x86/layout.h"
 
 int guest_mem_layout(uint64_t size, struct guest_region r[GUEST_MEM_MAX_REGIONS])

@@ -8,10 +8,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../jailer/seccomp.h"
+#include "seccomp.h"
 #include "kvm.h"
-#include "log.h"
-#include "util.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
 #include "vm.h"
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)

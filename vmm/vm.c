@@ -7,10 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../jailer/seccomp.h"
-#include "../virtio/mmio.h"
-#include "log.h"
-#include "util.h"
+#include "seccomp.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
 #include "vcpu.h"
 #include "x86/i8042.h"
 #include "x86/serial.h"
@@ -114,14 +113,9 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
-	for (int i = 0; i < vm->nr_virtio; i++) {
-		void *dev = vm->virtio[i]->dev;
-		void (*destroy)(void *) = vm->virtio_destroy[i];
-		virtio_mmio_destroy(vm->virtio[i]);
-		if (destroy)
-			destroy(dev);
-	}
-	vm->nr_virtio = 0;
+	for (int i = 0; i < vm->nr_devs; i++)
+		vm->destroy_device(&vm->devs[i]);
+	vm->nr_devs = 0;
 	serial_destroy(vm->serial);
 	i8042_destroy(vm->i8042);
 	vm->serial = NULL;

@@ -21,6 +21,14 @@ struct i8042;
 struct virtio_mmio;
 struct vcpu;
 
+/* A device of the VM, in virtio-mmio slot order. */
+struct vm_device {
+	const struct device_type *type;
+	void *cfg; /* its config, in the VM's vm_config: borrowed */
+	void *dev;
+	struct virtio_mmio *t;
+};
+
 /* Process exit codes, as documented in the README. */
 enum mvm_exit {
 	MVM_EXIT_OK = 0,
@@ -48,14 +56,10 @@ struct vm {
 	struct boot_timer boot_timer;
 	bool boot_timer_on;
 	int serial_in_fd, serial_out_fd;
-	struct virtio_mmio *virtio[18];
-	void (*virtio_destroy[18])(void *dev);
-	void *blk[MVM_MAX_DRIVES]; /* struct blk *, in drive config order */
-	void *rng;		   /* struct rng *, when there is entropy */
-	void *net[MVM_MAX_NETS];   /* struct net *, in config order */
-	void *vsock;		   /* struct vsock * */
-	void *balloon;		   /* struct balloon * */
-	int nr_virtio;
+	struct vm_device devs[MVM_MAX_DEVICES];
+	int nr_devs;
+	/* Set by the builder: the transport, then the device. */
+	void (*destroy_device)(struct vm_device *d);
 	struct kvm_cpuid2 *cpuid;	/* KVM's supported set */
 	enum cpu_template cpu_template; /* resolved */
 
@@ -80,14 +84,6 @@ struct vm {
 	uint64_t phase_us[4]; /* build, kernel load, devices, vcpus started */
 };
 
-/* Build everything InstanceStart needs, then start the vCPUs. */
-/* start_us: when the boot was asked for (InstanceStart), 0 for now. */
-int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
-	      uint64_t start_us);
-/* A VM shaped like cfg, its RAM the memory file mem_fd (owned), its devices
- * and vCPUs created but not configured: for a snapshot restore to fill in. */
-int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop, int mem_fd,
-			  uint64_t start_us);
 int vm_start(struct vm *vm);
 /* Stop vCPUs, free everything; safe on a partly built VM. */
 void vm_destroy(struct vm *vm);

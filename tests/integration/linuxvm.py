@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import subprocess
+import time
 
 from apiclient import Monitor
 from harness import Skip, check, host_is_pvm
@@ -135,11 +136,17 @@ class LinuxVM:
         # printf splits the markers so that they appear only in the output.
         self.send(f"printf '%s\\n' '{begin[:5]}''{begin[5:]}'; {{ {cmd}; }} 2>&1; "
                   f"printf '%s %d\\n' '{end[:5]}''{end[5:]}' $?")
-        check(self.m.wait_text(end, timeout), f"guest command did not finish: {cmd}", self.text())
-        text = self.console()
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.console()
+            m = re.search(re.escape(end) + r" (\d+)\n", text)
+            if m:
+                break
+            check(time.monotonic() < deadline and self.m.proc.poll() is None,
+                  f"guest command did not finish: {cmd}", self.text())
+            time.sleep(0.05)
         body = text.split(begin + "\n", 1)[1] if begin + "\n" in text else text
-        out, _, rest = body.partition(end + " ")
-        return int(rest.split()[0]), out
+        return int(m.group(1)), body[:body.find(end + " ")]
 
     def pause(self):
         st, b = self.api.patch("/vm", {"state": "Paused"})

@@ -221,7 +221,8 @@ def net_patch_rate_limiters_after_boot(ctx):
                   ni["guest_mac"] == GUEST_MAC and ni["host_dev_name"] == TAP, f"config {ni}")
             st, b = api.put("/network-interfaces/eth1", {"iface_id": "eth1",
                                                          "host_dev_name": TAP})
-            check(st == 400 and "before the VM starts" in b["fault_message"], f"PUT after boot: {b}")
+            check(st == 400 and "not supported after starting the microVM" in b["fault_message"],
+                  f"PUT after boot: {b}")
         finally:
             p.kill()
             p.wait()

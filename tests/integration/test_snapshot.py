@@ -207,7 +207,7 @@ def snapshot_bad_requests(ctx):
         start_counter(ctx, a)
         st, b = a.api.put("/snapshot/create", {"snapshot_path": ctx.path("x.snap"),
                                                "mem_file_path": ctx.path("x.mem")})
-        check(st == 400 and "paused" in b["fault_message"], f"create while running: {b}")
+        check(st == 400 and "pause it first" in b["fault_message"], f"create while running: {b}")
         check(a.api.patch("/vm", {"state": "Paused"})[0] == 204, "pause")
         st, b = a.api.put("/snapshot/create", {"snapshot_path": ctx.path("x.snap"),
                                                "mem_file_path": ctx.path("x.mem"), "snapshot_type": "Diff"})

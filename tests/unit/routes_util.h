@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../../api-socket/request.h"
-#include "../../vmm/json.h"
+#include "../../lib/json.h"
 
 /* PUT /snapshot/load bodies: LOAD(FILE_BACKEND ", \"resume_vm\": true"). */
 #define LOAD(extra)  "{\"snapshot_path\": \"/s\"" extra "}"
@@ -53,14 +53,14 @@ static __attribute__((noinline)) int route(int method, const char *path, const c
 static bool fault(char *msg, size_t size)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	bool ok = false;
 	if (!resp.body) {
 		snprintf(msg, size, "(no body)");
 		return false;
 	}
 	if (json_parse(&j, resp.body, strlen(resp.body), &e)) {
-		snprintf(msg, size, "body is not JSON (%s): %s", e.msg, resp.body);
+		snprintf(msg, size, "body is not JSON (%.200s): %s", e.msg, resp.body);
 		return false;
 	}
 	if (j.t[0].type == JSMN_OBJECT && j.t[0].size == 1 && json_key_is(&j, 1, "fault_message"))

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../../virtio/balloon.h"
-#include "../../vmm/log.h"
+#include "../../virtio/balloon/balloon.h"
+#include "../../lib/log.h"
 
 #define RAM   (4u << 20)
 #define PAGES (RAM >> 12)

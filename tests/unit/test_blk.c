@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../virtio/blk.h"
-#include "../../vmm/log.h"
+#include "../../virtio/blk/blk.h"
+#include "../../lib/log.h"
 
 #define RAM_SIZE     0x200000
 #define QSIZE	     256

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "../../vmm/boot_timer.h"
-#include "../../vmm/log.h"
-#include "../../vmm/util.h"
+#include "../../lib/log.h"
+#include "../../lib/util.h"
 
 static struct boot_timer bt;
 

@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include "../../vmm/config.h"
-#include "../../vmm/log.h"
+#include "../../lib/log.h"
 
 #define KERNEL "\"boot-source\":{\"kernel_image_path\":\"/k\"}"
 
 static struct vm_config cfg;
-static struct json_err err;
+static struct err err;
 
 static void setup(void)
 {
@@ -37,7 +37,7 @@ static int parse(const char *text)
 static void expect_rejected(size_t i, const char *text, const char *needle1, const char *needle2)
 {
 	struct vm_config c;
-	struct json_err e = { { 0 } };
+	struct err e = { 0 };
 	vm_config_init(&c);
 	int r = config_parse_file(text, strlen(text), &c, &e);
 	cr_expect_eq(r, -EINVAL, "case %zu: accepted: %s", i, text);
@@ -180,7 +180,7 @@ Test(config, unsupported_sections_null_or_empty_list_are_ignored)
 		for (size_t v = 0; v < 2; v++) {
 			char text[256];
 			struct vm_config c;
-			struct json_err e;
+			struct err e;
 			vm_config_init(&c);
 			snprintf(text, sizeof(text), "{" KERNEL ",\"%s\":%s}", not_yet_keys[k],
 				 values[v]);
@@ -197,7 +197,7 @@ Test(config, entropy_section_adds_a_virtio_rng)
 	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
 		char text[128];
 		struct vm_config c;
-		struct json_err e;
+		struct err e;
 		vm_config_init(&c);
 		snprintf(text, sizeof(text), "{" KERNEL ",\"entropy\":%s}", on[i]);
 		cr_expect_eq(config_parse_file(text, strlen(text), &c, &e), 0, "%s: %s", text,

@@ -6,7 +6,7 @@
 
 #include "../../api-socket/request.h"
 #include "../../vmm/config.h"
-#include "../../vmm/log.h"
+#include "../../lib/log.h"
 
 #define KERNEL "\"boot-source\":{\"kernel_image_path\":\"/k\"}"
 
@@ -17,7 +17,7 @@ static void setup(void)
 
 TestSuite(config_dev, .init = setup);
 
-static int parse(const char *body, struct vm_config *c, struct json_err *e)
+static int parse(const char *body, struct vm_config *c, struct err *e)
 {
 	char text[1024];
 	snprintf(text, sizeof(text), "{" KERNEL ",%s}", body);
@@ -34,7 +34,7 @@ static void expect_bad(const struct bad *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct vm_config c;
-		struct json_err e = { { 0 } };
+		struct err e = { 0 };
 		int r = parse(t[i].body, &c, &e);
 		cr_expect_neq(r, 0, "case %zu accepted: %s", i, t[i].body);
 		if (r)
@@ -47,7 +47,7 @@ static void expect_bad(const struct bad *t, size_t n)
 Test(config_dev, parses_every_device_section)
 {
 	struct vm_config c;
-	struct json_err e;
+	struct err e;
 	const char *body =
 	    "\"network-interfaces\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\","
 	    "\"guest_mac\":\"06:00:AC:10:00:02\",\"rx_rate_limiter\":{\"bandwidth\":{\"size\":"

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "../../vmm/config.h"
-#include "../../vmm/config_out.h"
-#include "../../vmm/log.h"
+#include "../../monitor/config_out.h"
+#include "../../lib/log.h"
 
 static struct strbuf out;
 static struct json doc;
@@ -36,7 +36,7 @@ TestSuite(config_out, .init = setup, .fini = teardown);
 /* Parse out.s into doc; fails the test when it is not JSON. */
 static void parse_out(void)
 {
-	struct json_err e;
+	struct err e;
 	json_free(&doc);
 	cr_assert_not_null(out.s);
 	cr_assert_not(out.oom);
@@ -63,7 +63,7 @@ static int need(int obj, const char *name)
 
 static uint64_t get_u64(int obj, const char *name)
 {
-	struct json_err e;
+	struct err e;
 	uint64_t u = 0;
 	cr_assert_eq(json_u64(&doc, need(obj, name), name, 0, UINT64_MAX, &u, &e), 0, "%s", e.msg);
 	return u;
@@ -71,7 +71,7 @@ static uint64_t get_u64(int obj, const char *name)
 
 static bool get_bool(int obj, const char *name)
 {
-	struct json_err e;
+	struct err e;
 	bool b = false;
 	cr_assert_eq(json_bool(&doc, need(obj, name), name, &b, &e), 0, "%s", e.msg);
 	return b;
@@ -80,7 +80,7 @@ static bool get_bool(int obj, const char *name)
 /* The string member `name`, or NULL for null; the caller frees. */
 static char *get_str(int obj, const char *name)
 {
-	struct json_err e;
+	struct err e;
 	char *s = NULL;
 	int v = need(obj, name);
 	if (json_is_null(&doc, v))
@@ -152,7 +152,7 @@ Test(config_out, machine_json_round_trips_through_the_parser)
 		for (size_t h = 0; h < 2; h++)
 			for (size_t v = 0; v < 3; v++) {
 				struct machine_cfg m, back;
-				struct json_err e;
+				struct err e;
 				machine(vcpus[v], mibs[v], (t + h + v) % 2, tmpl[t], huge[h], &m);
 				strbuf_fini(&out);
 				config_machine_json(&m, &out);
@@ -374,7 +374,7 @@ static void expect_same_config(const struct vm_config *a, const struct vm_config
 static void round_trip_without(const struct vm_config *c, const char *drop)
 {
 	struct vm_config back;
-	struct json_err e = { { 0 } };
+	struct err e = { 0 };
 	strbuf_fini(&out);
 	config_vm_json(c, &out);
 	cr_assert_not(out.oom);
@@ -413,7 +413,7 @@ Test(config_out, drive_sections_round_trip_through_config_parse_drive)
 	full_config(&cfg);
 	for (int i = 0; i < cfg.nr_drives; i++) {
 		struct drive_cfg back = { 0 };
-		struct json_err e;
+		struct err e;
 		strbuf_fini(&out);
 		config_drive_json(&cfg.drives[i], &out);
 		parse_out();

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../vmm/log.h"
-#include "../../vmm/util.h"
+#include "../../lib/log.h"
+#include "../../lib/util.h"
 #include "../../vmm/x86/kernel.h"
 #include "../../vmm/x86/layout.h"
 #include "../../vmm/x86/pvh.h"

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/json.h"
+#include "../../lib/json.h"
 
 /* Parse a NUL-terminated document; the caller frees j on success. */
-static int parse(const char *doc, struct json *j, struct json_err *e)
+static int parse(const char *doc, struct json *j, struct err *e)
 {
 	memset(e, 0, sizeof(*e));
 	return json_parse(j, doc, strlen(doc), e);
@@ -19,7 +19,7 @@ static int parse(const char *doc, struct json *j, struct json_err *e)
  * Parse `{"v": <value>}` and run fn-specific extraction on the value token (index 2).
  * Returns the parse error, or 1 when the document parsed (the value token is 2).
  */
-static int parse_value(const char *value, struct json *j, struct json_err *e)
+static int parse_value(const char *value, struct json *j, struct err *e)
 {
 	static char doc[256];
 	snprintf(doc, sizeof(doc), "{\"v\":%s}", value);
@@ -30,7 +30,7 @@ static int parse_value(const char *value, struct json *j, struct json_err *e)
 Test(json, parses_nested_object_and_skips_subtrees)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	const char *doc = "{\"a\":{\"x\":[1,2,{\"y\":null}]},\"b\":true}";
 	cr_assert_eq(parse(doc, &j, &e), 0, "%s", e.msg);
 	cr_assert_eq(j.t[0].type, JSMN_OBJECT);
@@ -49,7 +49,7 @@ Test(json, parses_nested_object_and_skips_subtrees)
 Test(json, key_is_matches_whole_string_keys_only)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	cr_assert_eq(parse("{\"ab\":\"a\"}", &j, &e), 0);
 	cr_expect(json_key_is(&j, 1, "ab"));
 	cr_expect_not(json_key_is(&j, 1, "a"), "a prefix is not the key");
@@ -61,7 +61,7 @@ Test(json, key_is_matches_whole_string_keys_only)
 Test(json, accepts_whitespace_around_the_document)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	cr_assert_eq(parse(" \t\r\n{ \"a\" : [ 1 , 2 ] }\n\t ", &j, &e), 0, "%s", e.msg);
 	json_free(&j);
 }
@@ -114,7 +114,7 @@ Test(json, rejects_malformed_documents)
 {
 	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		int r = parse(malformed[i].doc, &j, &e);
 		cr_expect_eq(r, -EINVAL, "case %zu (%s): expected -EINVAL, got %d", i,
 			     malformed[i].name, r);
@@ -155,7 +155,7 @@ Test(json, rejects_missing_or_extra_separators)
 {
 	for (size_t i = 0; i < sizeof(lenient) / sizeof(lenient[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		int r = parse(lenient[i].doc, &j, &e);
 		cr_expect_eq(r, -EINVAL, "case %zu (%s): %s accepted", i, lenient[i].name,
 			     lenient[i].doc);
@@ -187,7 +187,7 @@ Test(json, rejects_invalid_utf8)
 {
 	for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		int r = parse(bad_utf8[i].doc, &j, &e);
 		cr_expect_eq(r, -EINVAL, "case %zu (%s): accepted", i, bad_utf8[i].name);
 		if (r == 0) {
@@ -202,7 +202,7 @@ Test(json, rejects_invalid_utf8)
 Test(json, accepts_valid_utf8_up_to_four_bytes)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	/* é, €, U+10FFFF, 𝄞 */
 	const char *doc = "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf\xf0\x9d\x84\x9e\"}";
 	cr_assert_eq(parse(doc, &j, &e), 0, "%s", e.msg);
@@ -217,7 +217,7 @@ Test(json, rejects_nul_byte_anywhere_in_the_body)
 {
 	static const char doc[] = "{\"a\":\"x\0y\"}";
 	struct json j;
-	struct json_err e = { { 0 } };
+	struct err e = { 0 };
 	int r = json_parse(&j, doc, sizeof(doc) - 1, &e);
 	cr_assert_eq(r, -EINVAL);
 	cr_expect(strstr(e.msg, "NUL") != NULL, "message '%s'", e.msg);
@@ -247,7 +247,7 @@ static char *big_array(int n)
 Test(json, token_limit_is_enforced_at_the_boundary)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	char *ok = big_array(JSON_MAX_TOKENS - 1);
 	cr_expect_eq(parse(ok, &j, &e), 0, "exactly JSON_MAX_TOKENS tokens: %s", e.msg);
 	cr_expect_eq(j.n, JSON_MAX_TOKENS);
@@ -263,7 +263,7 @@ Test(json, token_limit_is_enforced_at_the_boundary)
 Test(json, string_decodes_every_escape)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	char *s = NULL;
 	cr_assert_eq(
 	    parse_value("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20ac\\ud834\\udd1e\"", &j,
@@ -296,7 +296,7 @@ Test(json, string_rejects_bad_escapes_surrogates_and_control_chars)
 {
 	for (size_t i = 0; i < sizeof(bad_strings) / sizeof(bad_strings[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		char *s = NULL;
 		int r = parse_value(bad_strings[i].value, &j, &e);
 		if (r != 1) {
@@ -329,7 +329,7 @@ Test(json, string_rejects_other_types)
 {
 	for (size_t i = 0; i < sizeof(not_strings) / sizeof(not_strings[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		char *s = NULL;
 		cr_assert_eq(parse_value(not_strings[i].value, &j, &e), 1);
 		cr_expect_eq(json_string(&j, 2, "v", &s, &e), -EINVAL, "a %s is not a string",
@@ -342,7 +342,7 @@ Test(json, string_rejects_other_types)
 Test(json, string_buf_rejects_strings_that_do_not_fit)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	char buf[4];
 	cr_assert_eq(parse_value("\"abc\"", &j, &e), 1);
 	cr_expect_eq(json_string_buf(&j, 2, "v", buf, sizeof(buf), &e), 0, "3 bytes fit in 4");
@@ -361,7 +361,7 @@ Test(json, bool_accepts_only_true_and_false)
 {
 	static const char *const bad[] = { "1", "0", "\"true\"", "null", "[]", "{}" };
 	struct json j;
-	struct json_err e;
+	struct err e;
 	bool v = false;
 
 	cr_assert_eq(parse_value("true", &j, &e), 1);
@@ -409,7 +409,7 @@ Test(json, u64_rejects_wrong_types_fractions_negatives_and_out_of_range)
 {
 	for (size_t i = 0; i < sizeof(bad_u64) / sizeof(bad_u64[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		uint64_t out = 0xdead;
 		cr_assert_eq(parse_value(bad_u64[i].value, &j, &e), 1, "case %zu (%s): %s", i,
 			     bad_u64[i].value, e.msg);
@@ -438,7 +438,7 @@ Test(json, u64_accepts_the_bounds_of_its_range)
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		uint64_t out = 0;
 		cr_assert_eq(parse_value(ok[i].value, &j, &e), 1);
 		cr_expect_eq(json_u64(&j, 2, "v", ok[i].min, ok[i].max, &out, &e), 0,
@@ -467,7 +467,7 @@ Test(json, i64_handles_range_and_rejects_non_integers)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct json j;
-		struct json_err e;
+		struct err e;
 		int64_t out = 0;
 		cr_assert_eq(parse_value(cases[i].value, &j, &e), 1);
 		int r = json_i64(&j, 2, "v", &out, &e);
@@ -481,7 +481,7 @@ Test(json, i64_handles_range_and_rejects_non_integers)
 Test(json, is_null_only_for_the_literal)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	cr_assert_eq(parse("{\"a\":null,\"b\":\"null\",\"c\":0}", &j, &e), 0);
 	cr_expect(json_is_null(&j, 2));
 	cr_expect_not(json_is_null(&j, 4), "the string \"null\" is not null");
@@ -492,7 +492,7 @@ Test(json, is_null_only_for_the_literal)
 Test(json, expect_object_names_what_was_expected)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	cr_assert_eq(parse("[1]", &j, &e), 0);
 	cr_expect_eq(json_expect_object(&j, 0, "machine-config", &e), -EINVAL);
 	cr_expect_str_eq(e.msg, "machine-config must be a JSON object");
@@ -526,7 +526,7 @@ Test(json, escape_truncates_but_reports_the_full_length)
 Test(json, tok_text_truncates_and_masks_control_chars)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	cr_assert_eq(parse("{\"a\\tb_and_more\":1}", &j, &e), 0);
 	char buf[6];
 	json_tok_text(&j, 1, buf, sizeof(buf));

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../../lib/log.h"
 
 static char dir[] = "/tmp/mvm-log-XXXXXX";
 static char path[64];

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "../../vmm/memory.h"
-#include "../../vmm/util.h"
+#include "../../lib/util.h"
 #include "../../vmm/x86/layout.h"
 
 Test(memory, layout_below_the_gap_is_one_region)

@@ -13,8 +13,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../../vmm/json.h"
-#include "../../vmm/metrics.h"
+#include "../../lib/json.h"
+#include "../../monitor/metrics.h"
 
 static struct metrics mt;
 static char dir[] = "/tmp/mvm-metrics-XXXXXX";
@@ -89,7 +89,7 @@ static int member(const struct json *j, int obj, const char *name)
 /* section.field of a parsed metrics line, as an integer. */
 static uint64_t field(const struct json *j, const char *section, const char *name)
 {
-	struct json_err e;
+	struct err e;
 	uint64_t v = 0;
 	int s = member(j, 0, section);
 	cr_assert_geq(s, 0, "no section '%s'", section);
@@ -101,7 +101,7 @@ static uint64_t field(const struct json *j, const char *section, const char *nam
 
 static void parse_line(const char *text, int idx, struct json *j, char **owned)
 {
-	struct json_err e;
+	struct err e;
 	*owned = line(text, idx);
 	cr_assert_eq(json_parse(j, *owned, strlen(*owned), &e), 0, "line %d: %s: %s", idx, e.msg,
 		     *owned);
@@ -157,7 +157,7 @@ Test(metrics, timestamp_is_now_in_milliseconds)
 	gettimeofday(&after, NULL);
 	char *text = slurp(), *l;
 	struct json j;
-	struct json_err e;
+	struct err e;
 	parse_line(text, 0, &j, &l);
 	uint64_t ts = 0;
 	cr_assert_eq(json_u64(&j, member(&j, 0, "utc_timestamp_ms"), "utc_timestamp_ms", 0,

@@ -12,9 +12,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../virtio/blk.h"
+#include "../../virtio/blk/blk.h"
 #include "../../virtio/mmio.h"
-#include "../../vmm/log.h"
+#include "../../lib/log.h"
 
 enum {
 	MAGIC = 0x000,

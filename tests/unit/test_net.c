@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../virtio/net.h"
-#include "../../virtio/tap.h"
-#include "../../vmm/log.h"
+#include "../../virtio/net/net.h"
+#include "../../virtio/net/tap.h"
+#include "../../lib/log.h"
 
 #define RAM_SIZE 0x400000
 #define QSIZE	 256

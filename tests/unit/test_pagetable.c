@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/util.h"
+#include "../../lib/util.h"
 #include "../../vmm/x86/layout.h"
 #include "../../vmm/x86/pagetable.h"
 

@@ -8,7 +8,7 @@
 #include "../../snapshot/format.h"
 #include "../../snapshot/snapshot.h"
 #include "../../snapshot/state.h"
-#include "../../vmm/log.h"
+#include "../../lib/log.h"
 
 static char path[64];
 
@@ -54,7 +54,7 @@ static struct snap_devices good(void)
 
 /* Write d (or raw bytes) as the device section, read it back into cfg. */
 static int load(const void *d, size_t len, uint32_t ver, struct vm_config *cfg,
-		const struct snapshot_load *req, char *err, size_t errlen)
+		const struct snapshot_load *req, struct err *e)
 {
 	struct snap_writer *w = snap_writer_create();
 	struct snap_reader *rd;
@@ -62,12 +62,12 @@ static int load(const void *d, size_t len, uint32_t ver, struct vm_config *cfg,
 	cr_assert_eq(snap_writer_add(w, SNAP_SEC_DEVICES, ver, d, len), 0);
 	cr_assert_eq(snap_writer_write_file(w, path), 0);
 	snap_writer_destroy(w);
-	cr_assert_eq(snap_reader_open_file(path, 0, &rd, err, errlen), 0, "%s", err);
+	cr_assert_eq(snap_reader_open_file(path, 0, &rd, e), 0, "%s", err);
 	vm_config_init(cfg);
 	cfg->machine.mem_size_mib = 64;
 	cfg->nr_drives = 1;
 	cfg->drives[0].path_on_host = strdup("/d");
-	int r = snap_devices_config(rd, cfg, req, err, errlen);
+	int r = snap_devices_config(rd, cfg, req, e);
 	snap_reader_destroy(rd);
 	return r;
 }

@@ -11,7 +11,7 @@
 
 #include "../../snapshot/crc64.h"
 #include "../../snapshot/format.h"
-#include "../../vmm/util.h"
+#include "../../lib/util.h"
 
 /* The sample file: four sections, one of them empty, one with an unaligned length. */
 static const uint8_t blob37[37] = { 1,	2,  3,	4,  5,	6,  7,	8,  9,	10, 11, 12, 13,
@@ -77,11 +77,11 @@ static int memfd_of(const void *buf, size_t len)
 	return fd;
 }
 
-static int open_bytes(const void *buf, size_t len, size_t max, char *err, size_t errlen)
+static int open_bytes(const void *buf, size_t len, size_t max, struct err *e)
 {
 	struct snap_reader *r = (struct snap_reader *)1;
 	int fd = memfd_of(buf, len);
-	int ret = snap_reader_open_fd(fd, max, &r, err, errlen);
+	int ret = snap_reader_open_fd(fd, max, &r, e);
 	close(fd);
 	if (ret)
 		cr_assert_null(r, "no reader on failure");

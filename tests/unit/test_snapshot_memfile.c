@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "../../snapshot/memfile.h"
-#include "../../vmm/util.h"
+#include "../../lib/util.h"
 
 #define PG MEMFILE_PAGE_SIZE
 

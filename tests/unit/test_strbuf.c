@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/json.h"
-#include "../../vmm/strbuf.h"
+#include "../../lib/json.h"
+#include "../../lib/strbuf.h"
 
 static struct strbuf b;
 
@@ -25,7 +25,7 @@ TestSuite(strbuf, .init = setup, .fini = teardown);
 static char *decode(void)
 {
 	struct json j;
-	struct json_err e;
+	struct err e;
 	char *doc = NULL, *out = NULL;
 	cr_assert_gt(asprintf(&doc, "[%s]", b.s), 0);
 	int r = json_parse(&j, doc, strlen(doc), &e);

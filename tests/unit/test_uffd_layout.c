@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "../../snapshot/uffd.h"
-#include "../../vmm/json.h"
-#include "../../vmm/util.h"
+#include "../../lib/json.h"
+#include "../../lib/util.h"
 
 /* The real shape: RAM split around the 32-bit MMIO gap, one file, two mappings. */
 static struct guest_mem two_regions(void)
@@ -40,7 +40,7 @@ static int member(const struct json *j, int obj, const char *name)
 
 static uint64_t get(const struct json *j, int obj, const char *name)
 {
-	struct json_err e;
+	struct err e;
 	uint64_t v = 0;
 	int t = member(j, obj, name);
 	cr_assert_geq(t, 0, "region lacks '%s'", name);
@@ -53,7 +53,7 @@ static void check_layout(const struct guest_mem *m)
 {
 	char buf[1024];
 	struct json j;
-	struct json_err e;
+	struct err e;
 	int n = uffd_layout_json(m, buf, sizeof(buf));
 	cr_assert_gt(n, 0, "uffd_layout_json: %d", n);
 	cr_expect_eq((size_t)n, strlen(buf), "the return value is the length");

@@ -7,9 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../virtio/vsock.h"
-#include "../../virtio/vsock_pkt.h"
-#include "../../vmm/log.h"
+#include "../../virtio/vsock/vsock.h"
+#include "../../virtio/vsock/pkt.h"
+#include "../../lib/log.h"
 
 #define CID 3
 

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../util.h"
+#include "../../lib/util.h"
 #include "layout.h"
 #include "pvh.h"
 

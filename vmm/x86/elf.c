@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../util.h"
+#include "../../lib/util.h"
 #include "kernel.h"
 #include "layout.h"
 #include "pvh.h"

@@ -6,8 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../log.h"
-#include "../util.h"
+#include "../../lib/err.h"
+#include "../../lib/log.h"
+#include "../../lib/util.h"
 #include "kernel.h"
 #include "layout.h"
 
@@ -16,38 +17,29 @@ struct mapped_file {
 	size_t len;
 };
 
-static int map_file(const char *what, const char *path, struct mapped_file *f)
+static int map_file(const char *what, const char *path, struct mapped_file *f, struct err *e)
 {
 	struct stat st;
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-		log_err("%s %s: %s", what, path, strerror(err));
-		return -err;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_err("%s %s: not a regular file", what, path);
-		return -EINVAL;
-	}
-	if (st.st_size == 0) {
-		log_err("%s %s: file is empty", what, path);
-		return -EINVAL;
-	}
+	if (fd < 0)
+		return err_set(e, -errno, "%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_inval(e, "%s %s: not a regular file", what, path);
+	if (st.st_size == 0)
+		return err_inval(e, "%s %s: file is empty", what, path);
 	f->len = (size_t)st.st_size;
 	f->p = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->p == MAP_FAILED) {
-		int err = errno;
-		log_err("%s %s: mmap: %s", what, path, strerror(err));
-		return -err;
-	}
+	if (f->p == MAP_FAILED)
+		return err_set(e, -errno, "%s %s: mmap: %s", what, path, strerror(errno));
 	return 0;
 }
 
-int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki)
+int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki,
+		     struct err *e)
 {
 	struct mapped_file f;
 	const char *why = NULL;
-	int r = map_file("kernel", path, &f);
+	int r = map_file("kernel", path, &f, e);
 	if (r)
 		return r;
 
@@ -63,35 +55,35 @@ int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *
 			  ki->mode == ENTRY_PVH ? "PVH" : "64-bit", (unsigned long long)ki->entry);
 		break;
 	case -ENOEXEC:
-		log_err(
-		    "kernel %s: not a kernel image (neither an x86-64 ELF vmlinux nor a bzImage)",
-		    path);
+		err_set(e, r,
+			"kernel %s: not a kernel image (neither an x86-64 ELF vmlinux nor a bzImage)",
+			path);
 		break;
 	case -EFBIG:
-		log_err("kernel %s: does not fit in guest RAM (%llu MiB); raise mem_size_mib", path,
-			(unsigned long long)(m->size >> 20));
+		err_set(e, r, "kernel %s: does not fit in guest RAM (%llu MiB); raise mem_size_mib",
+			path, (unsigned long long)(m->size >> 20));
 		break;
-	default: log_err("kernel %s: %s", path, why ? why : strerror(-r));
+	default: err_set(e, r, "kernel %s: %s", path, why ? why : strerror(-r));
 	}
 	return r;
 }
 
 int initrd_load_file(const char *path, struct guest_mem *m, const struct kernel_info *ki,
-		     uint64_t *addr, uint64_t *size)
+		     uint64_t *addr, uint64_t *size, struct err *e)
 {
 	struct mapped_file f;
-	int r = map_file("initrd", path, &f);
+	int r = map_file("initrd", path, &f, e);
 	if (r)
 		return r;
 
 	uint64_t top = ALIGN_DOWN(ki->initrd_max, 4096);
 	uint64_t start = top >= f.len ? ALIGN_DOWN(top - f.len, 4096) : 0;
 	if (top < f.len || start < ki->load_end) {
-		log_err("initrd %s: %zu bytes do not fit between the kernel and %#llx; raise "
-			"mem_size_mib",
-			path, f.len, (unsigned long long)top);
 		munmap(f.p, f.len);
-		return -EFBIG;
+		return err_set(e, -EFBIG,
+			       "initrd %s: %zu bytes do not fit between the kernel and %#llx; "
+			       "raise mem_size_mib",
+			       path, f.len, (unsigned long long)top);
 	}
 	memcpy(gpa_to_hva(m, start, f.len), f.p, f.len);
 	munmap(f.p, f.len);

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../util.h"
+#include "../../lib/util.h"
 #include "layout.h"
 
 /* Layouts from the MultiProcessor Specification 1.4. */

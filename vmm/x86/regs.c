@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../log.h"
-#include "../util.h"
+#include "../../lib/log.h"
+#include "../../lib/util.h"
 #include "layout.h"
 #include "pagetable.h"
 

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "../eventloop.h"
-#include "../log.h"
-#include "../util.h"
+#include "../../lib/log.h"
+#include "../../lib/util.h"
 
 /* Register offsets (DLAB = 0 unless noted). */
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };

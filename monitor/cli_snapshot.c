@@ -1,0 +1,358 @@
+/*
+ * mvm snapshot / mvm restore / mvm merge-memory: operator commands that drive
+ * running monitors through their API sockets, with progress and a summary.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../api-socket/client.h"
+#include "../snapshot/memfile.h"
+#include "cli.h"
+#include "../lib/util.h"
+
+#define PATH_MAX_MVM 4096
+#define NAME_MAX_MVM (PATH_MAX_MVM + 64)
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "mvm: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* One API call that must answer 2xx; prints the fault otherwise. */
+static int call(const char *sock, const char *method, const char *path, const char *body,
+		struct api_client_resp *out)
+{
+	struct api_client_resp resp;
+	char fault[512];
+	int r = api_client_call(sock, method, path, body, &resp);
+	if (r)
+		return fail("%s: %s", sock, strerror(-r));
+	if (resp.status < 200 || resp.status > 299) {
+		fail("%s %s: %d: %s", method, path, resp.status,
+		     api_client_fault(&resp, fault, sizeof(fault)));
+		free(resp.body);
+		return 1;
+	}
+	if (out)
+		*out = resp;
+	else
+		free(resp.body);
+	return 0;
+}
+
+static void human(char *buf, size_t n, uint64_t v)
+{
+	if (v >= MiB(1))
+		snprintf(buf, n, "%.1f MiB", (double)v / (double)MiB(1));
+	else if (v >= KiB(1))
+		snprintf(buf, n, "%.1f KiB", (double)v / (double)KiB(1));
+	else
+		snprintf(buf, n, "%llu B", (unsigned long long)v);
+}
+
+static void describe_file(const char *label, const char *path)
+{
+	struct stat st;
+	char a[32], d[32];
+	if (stat(path, &st) < 0)
+		return;
+	human(a, sizeof(a), (uint64_t)st.st_size);
+	human(d, sizeof(d), (uint64_t)st.st_blocks * 512);
+	printf("  %-8s %s (%s, %s on disk)\n", label, path, a, d);
+}
+
+/* base + diff -> a new file renamed over base: a VM still mapping the old base keeps it. */
+static int merge_into(const char *base, const char *diff)
+{
+	char tmp[PATH_MAX_MVM];
+	struct stat st;
+	int r;
+	snprintf(tmp, sizeof(tmp), "%s.merge", base);
+	cleanup_close int bfd = open(base, O_RDONLY | O_CLOEXEC);
+	cleanup_close int dfd = open(diff, O_RDONLY | O_CLOEXEC);
+	if (bfd < 0 || dfd < 0)
+		return fail("merge: %s: %s", bfd < 0 ? base : diff, strerror(errno));
+	if (fstat(bfd, &st) < 0)
+		return fail("merge: %s: %s", base, strerror(errno));
+	cleanup_close int tfd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (tfd < 0)
+		return fail("merge: %s: %s", tmp, strerror(errno));
+	if (ftruncate(tfd, st.st_size) < 0 || (r = memfile_merge_diff(tfd, bfd)) ||
+	    (r = memfile_merge_diff(tfd, dfd)) || fdatasync(tfd) < 0 || rename(tmp, base) < 0) {
+		unlink(tmp);
+		return fail("merge %s onto %s: %s (are both memory files of the same VM?)", diff,
+			    base, strerror(errno ? errno : EINVAL));
+	}
+	return 0;
+}
+
+int cmd_merge_memory(int argc, char **argv)
+{
+	if (argc != 3)
+		return fail("usage: mvm merge-memory BASE.mem DIFF.mem (DIFF's pages are written "
+			    "into BASE)");
+	if (merge_into(argv[1], argv[2]))
+		return 1;
+	printf("merged %s into %s\n", argv[2], argv[1]);
+	return 0;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "api-sock", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "diff", no_argument, NULL, 'd' },
+		{ "then", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = NULL, *out = NULL, *then = NULL;
+	bool diff = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'o': out = optarg; break;
+		case 'd': diff = true; break;
+		case 't': then = optarg; break;
+		case 'h':
+			printf("usage: mvm snapshot --api-sock SOCK --out DIR [--diff] "
+			       "[--then resume|pause|stop]\n");
+			return 0;
+		default: return fail("mvm snapshot: unknown option (see mvm snapshot --help)");
+		}
+	}
+	if (!sock || !out)
+		return fail("mvm snapshot needs --api-sock SOCK and --out DIR");
+	if (then && strcmp(then, "resume") && strcmp(then, "pause") && strcmp(then, "stop"))
+		return fail("--then %s: use resume, pause or stop", then);
+
+	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], dmem[PATH_MAX_MVM], body[3 * PATH_MAX_MVM];
+	snprintf(state, sizeof(state), "%s/vm.snap", out);
+	snprintf(mem, sizeof(mem), "%s/vm.mem", out);
+	snprintf(dmem, sizeof(dmem), "%s/vm.diff.mem", out);
+	if (mkdir(out, 0700) < 0 && errno != EEXIST)
+		return fail("--out %s: %s", out, strerror(errno));
+	if (diff && access(mem, R_OK) < 0)
+		return fail("%s has no base memory file (vm.mem): take a full snapshot there first",
+			    out);
+
+	struct api_client_resp info;
+	if (call(sock, "GET", "/", NULL, &info))
+		return 1;
+	bool was_running = strstr(info.body, "\"Running\"") != NULL;
+	bool not_started = strstr(info.body, "\"Not started\"") != NULL;
+	free(info.body);
+	if (not_started)
+		return fail("the VM behind %s has not started: nothing to snapshot", sock);
+
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	printf("snapshot of %s -> %s\n", sock, out);
+	if (was_running) {
+		printf("  pausing ...\n");
+		if (call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", NULL))
+			return 1;
+	}
+	double paused_ms = ms_since(&t0);
+	printf("  writing %s snapshot ...\n", diff ? "a diff" : "a full");
+	snprintf(
+	    body, sizeof(body),
+	    "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\", \"snapshot_type\": \"%s\"}",
+	    state, diff ? dmem : mem, diff ? "Diff" : "Full");
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int r = call(sock, "PUT", "/snapshot/create", body, NULL);
+	double create_ms = ms_since(&t1);
+	if (!r && diff) {
+		printf("  merging the diff into vm.mem ...\n");
+		r = merge_into(mem, dmem);
+		if (!r)
+			describe_file("diff", dmem);
+		if (!r)
+			unlink(dmem);
+	}
+	if (!then)
+		then = was_running ? "resume" : "pause";
+	if (!strcmp(then, "resume") && call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL))
+		r = 1;
+	if (!strcmp(then, "stop")) {
+		pid_t pid = api_client_peer_pid(sock);
+		if (pid > 0 && kill(pid, SIGTERM) == 0)
+			printf("  stopped the monitor (pid %d)\n", (int)pid);
+		else
+			r = fail("cannot find the monitor behind %s to stop it", sock);
+	}
+	if (r)
+		return 1;
+	printf("done in %.1f ms (pause %.1f ms, create %.1f ms), VM %s\n", ms_since(&t0), paused_ms,
+	       create_ms,
+	       !strcmp(then, "resume") ? "resumed"
+	       : !strcmp(then, "stop") ? "stopped"
+				       : "paused");
+	describe_file("state", state);
+	describe_file("memory", mem);
+	return 0;
+}
+
+/* Start a monitor in the background with its own session and files. */
+static pid_t spawn_monitor(const char *self, const char *sock, const char *id, const char *log,
+			   const char *console)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	setsid();
+	int nul = open("/dev/null", O_RDWR);
+	int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (nul < 0 || lfd < 0)
+		_exit(127);
+	dup2(nul, 0);
+	dup2(lfd, 1);
+	dup2(lfd, 2);
+	execl(self, self, "--api-sock", sock, "--id", id, "--serial-out", console, (char *)NULL);
+	_exit(127);
+}
+
+/* Up to 20 s: on a loaded host a monitor may take a while to be scheduled. */
+static bool wait_socket(const char *sock, pid_t pid)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 20000) {
+		if (api_client_peer_pid(sock) > 0)
+			return true;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return false;
+		usleep(500);
+	}
+	return false;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int cmd_restore(int argc, char **argv, const char *self)
+{
+	static const struct option lo[] = {
+		{ "clones", required_argument, NULL, 'n' },
+		{ "api-sock-prefix", required_argument, NULL, 'p' },
+		{ "paused", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *prefix = NULL, *dir = NULL;
+	long clones = 1;
+	bool paused = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n': {
+			char *end;
+			clones = strtol(optarg, &end, 10);
+			if (*end || clones < 1 || clones > 1000)
+				return fail("--clones %s: use 1 to 1000", optarg);
+			break;
+		}
+		case 'p': prefix = optarg; break;
+		case 'P': paused = true; break;
+		case 'h':
+			printf("usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] "
+			       "[--paused]\n");
+			return 0;
+		default: return fail("mvm restore: unknown option (see mvm restore --help)");
+		}
+	}
+	if (optind != argc - 1)
+		return fail(
+		    "usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] [--paused]");
+	dir = argv[optind];
+	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], pfx[PATH_MAX_MVM];
+	snprintf(state, sizeof(state), "%s/vm.snap", dir);
+	snprintf(mem, sizeof(mem), "%s/vm.mem", dir);
+	snprintf(pfx, sizeof(pfx), "%s", prefix ? prefix : dir);
+	if (access(state, R_OK) < 0 || access(mem, R_OK) < 0)
+		return fail("%s needs vm.snap and vm.mem (from mvm snapshot): %s", dir,
+			    strerror(errno));
+
+	double *lat = calloc((size_t)clones, sizeof(double));
+	pid_t *pids = calloc((size_t)clones, sizeof(pid_t));
+	if (!lat || !pids)
+		return fail("out of memory");
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ok = 0;
+	printf("restoring %ld clone%s of %s\n", clones, clones == 1 ? "" : "s", dir);
+	for (long i = 0; i < clones; i++) {
+		char sock[NAME_MAX_MVM], log[NAME_MAX_MVM], con[NAME_MAX_MVM], id[32],
+		    body[3 * NAME_MAX_MVM];
+		snprintf(sock, sizeof(sock), "%s-%ld.sock", pfx, i);
+		snprintf(log, sizeof(log), "%s-%ld.log", pfx, i);
+		snprintf(con, sizeof(con), "%s-%ld.console", pfx, i);
+		snprintf(id, sizeof(id), "clone-%ld", i);
+		pids[i] = spawn_monitor(self, sock, id, log, con);
+		if (pids[i] < 0 || !wait_socket(sock, pids[i])) {
+			fail("clone %ld: the monitor did not start (see %s)", i, log);
+			continue;
+		}
+		snprintf(
+		    body, sizeof(body),
+		    "{\"snapshot_path\": \"%s\", \"mem_backend\": {\"backend_type\": \"File\", "
+		    "\"backend_path\": \"%s\"}, \"resume_vm\": %s}",
+		    state, mem, paused ? "false" : "true");
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (call(sock, "PUT", "/snapshot/load", body, NULL)) {
+			kill(pids[i], SIGTERM);
+			continue;
+		}
+		lat[ok++] = ms_since(&t1);
+		printf("\r  %ld/%ld running", i + 1, clones);
+		fflush(stdout);
+	}
+	double wall = ms_since(&t0);
+	printf("\n");
+	if (!ok)
+		return fail("no clone could be restored");
+	qsort(lat, (size_t)ok, sizeof(double), cmp_double);
+	printf("%d of %ld clones running in %.1f ms; load latency median %.2f ms, max %.2f ms\n",
+	       ok, clones, wall, lat[ok / 2], lat[ok - 1]);
+	printf("  sockets  %s-<i>.sock, consoles %s-<i>.console, logs %s-<i>.log\n", pfx, pfx, pfx);
+	printf("  pids    ");
+	for (long i = 0; i < clones; i++)
+		printf(" %d", (int)pids[i]);
+	printf("\n");
+	free(lat);
+	free(pids);
+	return ok == clones ? 0 : 1;
+}

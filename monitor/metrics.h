@@ -1,0 +1,46 @@
+/*
+ * Metrics in Firecracker's shape: one JSON object per line, written to the
+ * metrics file every 60 s, on FlushMetrics and at exit. Counters are deltas
+ * since the previous line; latencies are the last value seen. The API
+ * counters come from the route table (request.h), the device sections from
+ * each device type's own metrics (vmm/device.h).
+ */
+#ifndef MVM_METRICS_H
+#define MVM_METRICS_H
+
+#include <stdint.h>
+
+struct vm;
+
+struct latencies {
+	uint64_t pause_vm, resume_vm, vmm_start;
+	uint64_t full_create_snapshot, diff_create_snapshot, load_snapshot;
+};
+
+/* The monitor's own counters (serial, vCPU exits), read at flush time. */
+struct own_counters {
+	uint64_t uart_write_count, uart_read_count, uart_missed_write, uart_missed_read;
+	uint64_t vcpu_io_in, vcpu_io_out, vcpu_mmio_read, vcpu_mmio_write, vcpu_failures;
+};
+
+#define METRICS_MAX_TYPES 8   /* device types in the registry */
+#define METRICS_MAX_VALUES 16 /* metrics of one device type */
+
+struct metrics {
+	int fd;
+	struct own_counters own_prev;
+	/* each device type's values at the last line, summed over its devices */
+	uint64_t dev_prev[METRICS_MAX_TYPES][METRICS_MAX_VALUES];
+	struct latencies lat;
+	uint64_t startup_us, startup_cpu_us;
+	uint64_t flush_fails;
+};
+
+void metrics_init(struct metrics *mt);
+void metrics_fini(struct metrics *mt);
+/* Open the metrics file (once: a second call is refused, as Firecracker does). */
+int metrics_set_path(struct metrics *mt, const char *path);
+/* Write one line; no-op without a path. `vm` may be NULL before boot. */
+int metrics_flush(struct metrics *mt, const struct vm *vm);
+
+#endif
