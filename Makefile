@@ -5,6 +5,7 @@
 #   make guest      build/guest/{vmlinux,bzImage,rootfs.ext4,initrd.cpio}
 #   make asan       unit tests under ASan + UBSan
 #   make perf       the benchmark suite against QEMU microvm -> perf/report.md
+#   make check-layers   no file includes a floor above its own (part of make test)
 #   make format-check / make install PREFIX=/usr/local / make clean
 
 CC ?= gcc
@@ -15,7 +16,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
 CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) $(HARDEN) -pthread -MMD -MP
 LDFLAGS := -pthread -Wl,-z,noexecstack -Wl,-z,relro -Wl,-z,now
-LDLIBS := -lhttp_parser -lseccomp
+LDLIBS := -lhttp_parser -lseccomp -luring
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
@@ -34,11 +35,12 @@ VMM_SRCS := vmm/config.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm/bus.c vmm/even
 # A device type is one unit (a file, or a folder for a big one); registry.c lists them.
 VIRTIO_SRCS := virtio/virtq.c virtio/mmio.c virtio/ratelimit.c virtio/ratelimit_cfg.c \
 	virtio/registry.c \
-	virtio/blk/blk.c virtio/blk/type.c \
+	virtio/blk/blk.c virtio/blk/io.c virtio/blk/aio.c virtio/blk/type.c \
 	virtio/rng.c \
 	virtio/net/net.c virtio/net/tap.c virtio/net/type.c \
 	virtio/vsock/vsock.c virtio/vsock/host.c virtio/vsock/pkt.c virtio/vsock/type.c \
-	virtio/balloon/balloon.c virtio/balloon/type.c
+	virtio/balloon/balloon.c virtio/balloon/type.c \
+	virtio/pmem.c
 API_SRCS := api-socket/http.c api-socket/server.c api-socket/client.c
 MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
 	monitor/metrics.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
@@ -70,7 +72,7 @@ UNIT_ASAN := $(BUILD)/asan/unit
 GUEST_KIT := $(BUILD)/tests/guest
 
 .PHONY: all test unit integration demo guest guest-kit asan format format-check install \
-	clean deps perf
+	clean deps perf check-layers
 
 UFFD_HANDLER := $(BUILD)/bin/mvm-uffd-handler
 
@@ -139,7 +141,11 @@ integration: all guest-kit guest
 	python3 tests/run_all.py --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest \
 		$(if $(FILTER),--filter $(FILTER))
 
-test: deps
+# The folders are floors (tests/check-layers.py): nothing includes upwards.
+check-layers:
+	@python3 tests/check-layers.py
+
+test: deps check-layers
 	@$(MAKE) --no-print-directory all $(UNIT) guest-kit guest
 	@python3 tests/run_all.py --unit $(UNIT) --mvm $(MVM) --guest-kit $(GUEST_KIT) \
 		--guest $(BUILD)/guest
@@ -157,9 +163,11 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
+# Every binary the README names.
 install: all
 	install -D -m 0755 $(MVM) $(DESTDIR)$(PREFIX)/bin/mvm
 	install -D -m 0755 $(JAILER) $(DESTDIR)$(PREFIX)/bin/mvm-jailer
+	install -D -m 0755 $(UFFD_HANDLER) $(DESTDIR)$(PREFIX)/bin/mvm-uffd-handler
 
 clean:
 	rm -rf $(BUILD)

@@ -11,7 +11,6 @@
 #include "json.h"
 #include "util.h"
 
-
 static bool valid_utf8(const unsigned char *s, size_t n)
 {
 	size_t i = 0;

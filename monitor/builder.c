@@ -62,8 +62,9 @@ static int setup_kvm_and_memory(struct vm *vm, int mem_fd, struct err *e)
 	if (vm->cfg->machine.track_dirty_pages && (r = guest_mem_track_dirty(&vm->mem)))
 		return err_set(e, r, "dirty page tracking: %s", strerror(-r));
 	for (int i = 0; i < vm->mem.nr; i++) {
-		r = kvm_set_user_memory(&vm->kvm, (uint32_t)i, vm->mem.r[i].gpa, vm->mem.r[i].size,
-					vm->mem.r[i].hva, vm->cfg->machine.track_dirty_pages);
+		r = kvm_set_user_memory(
+		    &vm->kvm, (uint32_t)i, vm->mem.r[i].gpa, vm->mem.r[i].size, vm->mem.r[i].hva,
+		    vm->cfg->machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 		if (r)
 			return err_set(e, r, "KVM_SET_USER_MEMORY_REGION slot %d: %s", i,
 				       strerror(-r));
@@ -73,6 +74,10 @@ static int setup_kvm_and_memory(struct vm *vm, int mem_fd, struct err *e)
 	 * on KVM's I/O buses, and every later memslot change then waits for an SRCU
 	 * grace period (5-8 ms on kvm_pvm hosts; ~0.1 ms when the slot comes first).
 	 */
+	/* Device memory (pmem) goes above RAM, from the next GiB up. */
+	uint64_t ram_end = vm->mem.r[vm->mem.nr - 1].gpa + vm->mem.r[vm->mem.nr - 1].size;
+	vm->devmem_next = ALIGN_UP(MAX(ram_end, RAM_HIGH_START), 1ULL << 30);
+	vm->next_slot = (uint32_t)vm->mem.nr;
 	if ((r = kvm_setup_x86_vm(&vm->kvm)))
 		return err_set(e, r, "the VM's irqchip and PIT: %s", strerror(-r));
 	return 0;
@@ -119,11 +124,10 @@ static void destroy_device(struct vm_device *d)
 
 /* One device in the next virtio-mmio slot: its window on the bus, its IRQ,
  * its command-line entry and whatever words its type adds. */
-static int attach_device(struct vm *vm, const struct dev_cfg *dc, struct cmdline *cl,
-			 struct err *e)
+static int attach_device(struct vm *vm, const struct dev_cfg *dc, struct cmdline *cl, struct err *e)
 {
 	const struct device_type *t = dc->type;
-	struct dev_env env = { &vm->mem, vm->cfg->machine.mem_size_mib, vm->loop };
+	struct dev_env env = { &vm->mem, vm->cfg->machine.mem_size_mib, vm->loop, vm };
 	int slot = vm->nr_devs;
 	if (slot == VIRTIO_MMIO_MAX_DEVS)
 		return err_inval(e, "too many devices for the %d virtio-mmio slots",
@@ -146,8 +150,8 @@ static int attach_device(struct vm *vm, const struct dev_cfg *dc, struct cmdline
 			       t->name);
 	int r = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, virtio_mmio_rw, d->t, t->ops->name);
 	if (r)
-		return err_set(e, r, "%s: MMIO window %#llx: %s", t->name,
-			       (unsigned long long)base, strerror(-r));
+		return err_set(e, r, "%s: MMIO window %#llx: %s", t->name, (unsigned long long)base,
+			       strerror(-r));
 	cmdline_append(cl, "virtio_mmio.device=4K@%#llx:%u", (unsigned long long)base, gsi);
 	if (t->boot_args)
 		t->boot_args(dc->cfg, cl);
@@ -220,8 +224,7 @@ static int write_boot_data(struct vm *vm, struct cmdline *cl, struct err *e)
 	if (!r)
 		r = gdt_write(&vm->mem, ki->mode == ENTRY_LINUX64, vm->gdt);
 	log_debug("kernel command line: %s", cl->buf);
-	return r ? err_set(e, r, "boot data (MP table, zero page, page tables): %s",
-			   strerror(-r))
+	return r ? err_set(e, r, "boot data (MP table, zero page, page tables): %s", strerror(-r))
 		 : 0;
 }
 

@@ -104,8 +104,8 @@ static const char *const not_yet[] = { "mmds-config", "cpu-config" };
 
 static int parse_key(const struct json *j, int k, int v, struct vm_config *c, struct err *e)
 {
-	const struct device_type *t = device_type_by_key(j->s + j->t[k].start,
-							 (size_t)(j->t[k].end - j->t[k].start));
+	const struct device_type *t =
+	    device_type_by_key(j->s + j->t[k].start, (size_t)(j->t[k].end - j->t[k].start));
 	if (t)
 		return parse_section(j, v, t, c, e);
 	if (json_key_is(j, k, "boot-source"))

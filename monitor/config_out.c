@@ -53,8 +53,7 @@ static void logger_json(const struct vm_config *c, struct strbuf *b)
 }
 
 /* A many-device type: an array (maybe empty); a single one: an object or null. */
-static void devices_json(const struct vm_config *c, const struct device_type *t,
-			 struct strbuf *b)
+static void devices_json(const struct vm_config *c, const struct device_type *t, struct strbuf *b)
 {
 	int n = 0;
 	if (t->id_field)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <http_parser.h>
 #include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ enum {
 	OPT_METRICS_PATH,
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_TEST,
+	OPT_API_ROUTES,
 };
 
 struct opts {
@@ -97,6 +99,9 @@ struct opts {
 	const char *metrics_path;
 	bool no_seccomp;
 	const char *seccomp_test;
+	/* From mvm-jailer (Firecracker's flags): when the jailer started
+	 * (CLOCK_MONOTONIC), the CPU it used, and its parent's. */
+	uint64_t start_us, start_cpu_us, parent_cpu_us;
 };
 
 static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t max)
@@ -108,6 +113,24 @@ static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t
 		die(MVM_EXIT_ARG_PARSING, "%s: '%s' is not a number between %llu and %llu", opt, s,
 		    (unsigned long long)min, (unsigned long long)max);
 	return v;
+}
+
+/* --api-routes: the route table, one "METHOD PATH WHEN" line per route. */
+static void print_routes(void)
+{
+	unsigned n;
+	if (api_routes_init())
+		die(MVM_EXIT_ERROR, "the API route table is too small");
+	const struct route *rt = api_routes(&n);
+	for (unsigned i = 0; i < n; i++) {
+		const char *when = rt[i].states == VM_ST_ANY	       ? "any"
+				   : rt[i].states == VM_ST_NOT_STARTED ? "before-boot"
+				   : rt[i].states == VM_ST_PAUSED      ? "paused"
+								       : "after-boot";
+		printf("%s %s%s%s %s\n", http_method_str((enum http_method)rt[i].method),
+		       rt[i].path, rt[i].with_id ? "/{id}" : "",
+		       rt[i].dev_route ? rt[i].dev_route->suffix : "", when);
+	}
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -140,6 +163,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "seccomp-test-forbidden", required_argument, NULL, OPT_SECCOMP_TEST },
+		{ "api-routes", no_argument, NULL, OPT_API_ROUTES },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -188,8 +212,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_CMDLINE: o->cmdline = optarg; break;
 		case OPT_RO: o->ro = true; break;
 		case OPT_START_US:
+			o->start_us = parse_num("--start-time-us", optarg, 0, UINT64_MAX);
+			break;
 		case OPT_START_CPU_US:
-		case OPT_PARENT_CPU_US: parse_num(argv[optind - 2], optarg, 0, UINT64_MAX); break;
+			o->start_cpu_us = parse_num("--start-time-cpu-us", optarg, 0, UINT64_MAX);
+			break;
+		case OPT_PARENT_CPU_US:
+			o->parent_cpu_us = parse_num("--parent-cpu-time-us", optarg, 0, UINT64_MAX);
+			break;
 		case OPT_MAX_PAYLOAD:
 			o->max_payload =
 			    parse_num("--http-api-max-payload-size", optarg, 1024, 1u << 24);
@@ -197,6 +227,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_METRICS_PATH: o->metrics_path = optarg; break;
 		case OPT_NO_SECCOMP: o->no_seccomp = true; break;
 		case OPT_SECCOMP_TEST: o->seccomp_test = optarg; break;
+		case OPT_API_ROUTES: print_routes(); exit(0);
 		case ':':
 			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)",
 			    argv[optind - 1]);
@@ -368,8 +399,17 @@ int main(int argc, char **argv)
 		die(MVM_EXIT_ARG_PARSING, "--cpu-template '%s': use None, Host or PvmSafe",
 		    o.cpu_template);
 	setup_logging(&o, &m.cfg);
+	/* Started by mvm-jailer: the start-up includes the jailer's, as Firecracker
+	 * counts it (a start time from the future or from another boot is ignored). */
+	if (o.start_us && o.start_us <= t0)
+		t0 = o.start_us;
 	m.metrics.startup_us = mono_us() - t0;
-	m.metrics.startup_cpu_us = cpu_us() - c0;
+	m.metrics.startup_cpu_us = cpu_us() - c0 + o.start_cpu_us + o.parent_cpu_us;
+	if (o.start_us)
+		log_info(
+		    "started by a jailer %llu us ago (jailer CPU %llu us, its parent's %llu us)",
+		    (unsigned long long)m.metrics.startup_us, (unsigned long long)o.start_cpu_us,
+		    (unsigned long long)o.parent_cpu_us);
 
 	const char *metrics = o.metrics_path ? o.metrics_path : m.cfg.metrics_path;
 	if (metrics) {

@@ -76,7 +76,8 @@ static void devices_json(struct metrics *mt, const struct vm *vm, struct strbuf 
 	for (unsigned k = 0; k < nr_device_types && k < METRICS_MAX_TYPES; k++) {
 		const struct device_type *t = device_types[k];
 		uint64_t v[METRICS_MAX_VALUES];
-		unsigned n = t->nr_metrics < METRICS_MAX_VALUES ? t->nr_metrics : METRICS_MAX_VALUES;
+		unsigned n =
+		    t->nr_metrics < METRICS_MAX_VALUES ? t->nr_metrics : METRICS_MAX_VALUES;
 		for (int i = 0; vm && vm->vcpus && i < vm->nr_devs; i++) {
 			if (vm->devs[i].type != t)
 				continue;

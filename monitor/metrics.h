@@ -23,7 +23,7 @@ struct own_counters {
 	uint64_t vcpu_io_in, vcpu_io_out, vcpu_mmio_read, vcpu_mmio_write, vcpu_failures;
 };
 
-#define METRICS_MAX_TYPES 8   /* device types in the registry */
+#define METRICS_MAX_TYPES  8  /* device types in the registry */
 #define METRICS_MAX_VALUES 16 /* metrics of one device type */
 
 struct metrics {

@@ -52,10 +52,10 @@ struct route {
 	const char *path; /* exact path, or the part before "/{id}" */
 	bool with_id;	  /* path "/" ID */
 	enum api_op op;
-	unsigned states;      /* VM_ST_* it is allowed in */
-	bool configures;      /* a success bars a later /snapshot/load */
-	const char *metric;   /* Firecracker's counter name ("drive"), or NULL */
-	bool body;	      /* takes a JSON body */
+	unsigned states;    /* VM_ST_* it is allowed in */
+	bool configures;    /* a success bars a later /snapshot/load */
+	const char *metric; /* Firecracker's counter name ("drive"), or NULL */
+	bool body;	    /* takes a JSON body */
 	int (*parse)(const struct json *j, struct api_request *req, struct err *e);
 	/* device routes */
 	const struct device_type *type;

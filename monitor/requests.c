@@ -56,10 +56,11 @@ static int check_state(const struct monitor *m, const struct api_request *req, s
 		return 0;
 	const char *what = http_method_str((enum http_method)req->route->method);
 	if (allowed == VM_ST_NOT_STARTED)
-		return err_inval(e,
-				 "The requested operation is not supported after starting the "
-				 "microVM. (%s %s is allowed only before InstanceStart; the VM is %s)",
-				 what, req->route->path, state_name(m));
+		return err_inval(
+		    e,
+		    "The requested operation is not supported after starting the "
+		    "microVM. (%s %s is allowed only before InstanceStart; the VM is %s)",
+		    what, req->route->path, state_name(m));
 	if (!(allowed & VM_ST_NOT_STARTED) && now == VM_ST_NOT_STARTED)
 		return err_inval(e,
 				 "The requested operation is not supported before starting the "

@@ -18,7 +18,7 @@ static int missing(const struct device_type *t, const char *id, struct err *e)
 	if (t->id_field)
 		return err_inval(e, "%s '%s' does not exist (PUT %s/%s before boot)", t->id_field,
 				 id, t->path, id);
-	return err_inval(e, "no %s device is configured (PUT %s before boot)", t->name, t->path);
+	return err_inval(e, "no %s is configured (PUT %s before boot)", t->noun, t->path);
 }
 
 static struct vm_device *device_of(struct monitor *m, const void *cfg)

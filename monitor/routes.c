@@ -30,8 +30,8 @@ static int parse_metrics(const struct json *j, struct api_request *r, struct err
 static int parse_serial(const struct json *j, struct api_request *r, struct err *e);
 
 /* A fixed route: no body without a parser. */
-#define ROW(m, p, o, st, conf, ctr, fn)                                                   \
-	{                                                                                 \
+#define ROW(m, p, o, st, conf, ctr, fn)                                                      \
+	{                                                                                    \
 		.method = (m), .path = (p), .op = (o), .states = (st), .configures = (conf), \
 		.metric = (ctr), .body = (fn) != NULL, .parse = (fn)                         \
 	}
@@ -59,7 +59,7 @@ static const struct route fixed[] = {
 };
 
 /* Endpoints of Firecracker's that mvm does not have yet: a clear 400, not "unknown". */
-static const char *const not_yet[] = { "/mmds", "/cpu-config", "/hotplug", "/pmem" };
+static const char *const not_yet[] = { "/mmds", "/cpu-config", "/hotplug" };
 
 #define MAX_ROUTES   64
 #define MAX_COUNTERS 48
@@ -70,7 +70,7 @@ static unsigned nr_counters;
 
 static enum api_metric_group group_of(int method)
 {
-	return method == HTTP_GET ? API_METRIC_GET
+	return method == HTTP_GET   ? API_METRIC_GET
 	       : method == HTTP_PUT ? API_METRIC_PUT
 				    : API_METRIC_PATCH;
 }
@@ -107,25 +107,41 @@ int api_routes_init(void)
 	for (unsigned k = 0; k < nr_device_types && !r; k++) {
 		const struct device_type *t = device_types[k];
 		bool many = t->id_field != NULL;
-		r = add((struct route){ .method = HTTP_PUT, .path = t->path, .with_id = many,
-					.op = API_DEV_PUT, .states = NOT_STARTED,
-					.configures = true, .metric = t->api_metric,
-					.body = true, .type = t });
+		r = add((struct route){ .method = HTTP_PUT,
+					.path = t->path,
+					.with_id = many,
+					.op = API_DEV_PUT,
+					.states = NOT_STARTED,
+					.configures = true,
+					.metric = t->api_metric,
+					.body = true,
+					.type = t });
 		if (!r && t->parse_patch)
-			r = add((struct route){ .method = HTTP_PATCH, .path = t->path,
-						.with_id = many, .op = API_DEV_PATCH,
-						.states = STARTED, .metric = t->api_metric,
-						.body = true, .type = t });
+			r = add((struct route){ .method = HTTP_PATCH,
+						.path = t->path,
+						.with_id = many,
+						.op = API_DEV_PATCH,
+						.states = STARTED,
+						.metric = t->api_metric,
+						.body = true,
+						.type = t });
 		if (!r && t->gettable)
-			r = add((struct route){ .method = HTTP_GET, .path = t->path,
-						.op = API_DEV_GET, .states = ANY,
-						.metric = t->api_metric, .type = t });
+			r = add((struct route){ .method = HTTP_GET,
+						.path = t->path,
+						.op = API_DEV_GET,
+						.states = ANY,
+						.metric = t->api_metric,
+						.type = t });
 		for (unsigned x = 0; x < t->nr_routes && !r; x++) {
 			const struct dev_route *d = &t->routes[x];
-			r = add((struct route){ .method = d->method, .path = t->path,
-						.op = API_DEV_ROUTE, .states = d->states,
-						.metric = d->metric, .body = d->body_size > 0,
-						.type = t, .dev_route = d });
+			r = add((struct route){ .method = d->method,
+						.path = t->path,
+						.op = API_DEV_ROUTE,
+						.states = d->states,
+						.metric = d->metric,
+						.body = d->body_size > 0,
+						.type = t,
+						.dev_route = d });
 		}
 	}
 	return r;
@@ -217,8 +233,8 @@ static int parse_device(const struct json *j, struct api_request *req, struct er
 	return 0;
 }
 
-static int parse_body(const struct route *rt, const char *body, size_t len,
-		      struct api_request *req, struct err *e)
+static int parse_body(const struct route *rt, const char *body, size_t len, struct api_request *req,
+		      struct err *e)
 {
 	struct json j;
 	int r;
@@ -322,7 +338,8 @@ static int parse_choice(const struct json *j, const char *field, const char *wha
 			return 0;
 		}
 	return err_inval(e, "%s '%s' is unknown; use %s", field, v[0] ? v : "(missing)",
-			 nr == 2 ? "Paused or Resumed" : "InstanceStart, SendCtrlAltDel or FlushMetrics");
+			 nr == 2 ? "Paused or Resumed"
+				 : "InstanceStart, SendCtrlAltDel or FlushMetrics");
 }
 
 static int parse_action(const struct json *j, struct api_request *r, struct err *e)

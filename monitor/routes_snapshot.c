@@ -28,8 +28,8 @@ int api_parse_snapshot_create(const struct json *j, struct api_request *req, str
 			if ((r = json_string_buf(j, v, "snapshot_type", t, sizeof(t), e)))
 				return r;
 			if (strcmp(t, "Full") && strcmp(t, "Diff"))
-				return err_inval(e, "snapshot_type '%s' is unknown; use Full or Diff",
-						 t);
+				return err_inval(
+				    e, "snapshot_type '%s' is unknown; use Full or Diff", t);
 			c->diff = !strcmp(t, "Diff");
 		} else if (json_key_is(j, k, "version"))
 			continue; /* deprecated in Firecracker's API, ignored */
@@ -43,8 +43,7 @@ int api_parse_snapshot_create(const struct json *j, struct api_request *req, str
 	return 0;
 }
 
-static int parse_mem_backend(const struct json *j, int obj, struct snapshot_load *l,
-			     struct err *e)
+static int parse_mem_backend(const struct json *j, int obj, struct snapshot_load *l, struct err *e)
 {
 	char type[16] = "";
 	int r;
@@ -71,20 +70,21 @@ static int parse_mem_backend(const struct json *j, int obj, struct snapshot_load
 
 /* What one kind of override looks like in the request. */
 struct override_kind {
-	const char *what;     /* "network_overrides" */
-	const char *one;      /* "a network override" */
-	const char *type;     /* the device type's name */
-	const char *id_key;   /* "iface_id"; NULL: the single device of its type */
-	const char *field;    /* "host_dev_name" */
-	size_t max;	      /* longest value */
+	const char *what;   /* "network_overrides" */
+	const char *one;    /* "a network override" */
+	const char *type;   /* the device type's name */
+	const char *id_key; /* "iface_id"; NULL: the single device of its type */
+	const char *field;  /* "host_dev_name" */
+	size_t max;	    /* longest value */
 };
 
 static const struct override_kind net_kind = { "network_overrides", "a network override", "net",
-					       "iface_id", "host_dev_name", 15 };
+					       "iface_id",	    "host_dev_name",	  15 };
 static const struct override_kind drive_kind = { "drive_overrides", "a drive override", "block",
-						 "drive_id", "path_on_host", 4095 };
-static const struct override_kind vsock_kind = { "vsock_override", "vsock_override", "vsock",
-						 NULL, "uds_path", 96 };
+						 "drive_id",	    "path_on_host",	4095 };
+static const struct override_kind vsock_kind = { "vsock_override", "vsock_override",
+						 "vsock",	   NULL,
+						 "uds_path",	   96 };
 
 static int parse_override(const struct json *j, int o, const struct override_kind *kd,
 			  struct snapshot_load *l, struct err *e)
@@ -145,8 +145,9 @@ static int load_member(const struct json *j, int k, int v, struct snapshot_load 
 	if (json_key_is(j, k, "resume_vm"))
 		return json_bool(j, v, "resume_vm", &l->resume, e);
 	if (json_key_is(j, k, "enable_diff_snapshots") || json_key_is(j, k, "track_dirty_pages")) {
-		r = json_bool(j, v, json_key_is(j, k, "track_dirty_pages") ? "track_dirty_pages"
-									  : "enable_diff_snapshots",
+		r = json_bool(j, v,
+			      json_key_is(j, k, "track_dirty_pages") ? "track_dirty_pages"
+								     : "enable_diff_snapshots",
 			      &flag, e);
 		l->track_dirty_pages |= flag;
 		return r;

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
 	# build the monitor and its tests
 	gcc make libc6-dev linux-libc-dev pkg-config
-	libjsmn-dev libcriterion-dev libseccomp-dev libcap-dev libhttp-parser-dev
+	libjsmn-dev libcriterion-dev libseccomp-dev libcap-dev libhttp-parser-dev liburing-dev
 	clang-format python3 util-linux iproute2
 	# build the default guest kernel and root filesystems
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils lz4 kmod

@@ -121,14 +121,12 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 
 	memset(st, 0, sizeof(*st));
 	if (vm->state != VM_PAUSED) {
-		err_msg(e,
-			 "the VM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
+		err_msg(e, "the VM must be paused first (PATCH /vm {\"state\": \"Paused\"})");
 		return -EINVAL;
 	}
 	if (diff && !vm->cfg->machine.track_dirty_pages) {
-		err_msg(e,
-			 "a Diff snapshot needs dirty page tracking: set "
-			 "track_dirty_pages in machine-config (or in /snapshot/load)");
+		err_msg(e, "a Diff snapshot needs dirty page tracking: set "
+			   "track_dirty_pages in machine-config (or in /snapshot/load)");
 		return -EINVAL;
 	}
 	w = snap_writer_create();
@@ -169,8 +167,7 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 		goto out;
 	struct snap_vm svm;
 	if ((r = vm_state_save(&vm->kvm, &svm))) {
-		err_msg(e, "saving the VM's interrupt controllers and clock: %s",
-			 strerror(-r));
+		err_msg(e, "saving the VM's interrupt controllers and clock: %s", strerror(-r));
 		goto out;
 	}
 	if ((r = snap_writer_add(w, SNAP_SEC_VM, SNAP_VM_V, &svm, sizeof(svm))))

@@ -39,8 +39,9 @@ int snap_devices_save(struct snap_writer *w, struct vm *vm, struct err *e)
 			d->type->save_state(d->dev, &w1);
 		if (!w1.bad)
 			memcpy(w1.buf, &h, sizeof(h)); /* now with cfg_len */
-		int r = w1.bad ? -ENOMEM
-			       : snap_writer_add(w, SNAP_SEC_DEVICE + (uint32_t)i, 1, w1.buf, w1.len);
+		int r = w1.bad
+			    ? -ENOMEM
+			    : snap_writer_add(w, SNAP_SEC_DEVICE + (uint32_t)i, 1, w1.buf, w1.len);
 		wire_fini(&w1);
 		if (r)
 			return err_set(e, r, "saving device %d (%s): %s", i, d->type->name,
@@ -115,10 +116,12 @@ int snap_devices_config(const struct snap_reader *rd, uint32_t nr, struct vm_con
 			config_free_device_cfg(t, dc);
 			if (!e->msg[0])
 				err_set(e, r, "malformed");
-			return err_prefix(e, "%s: device %u (%s)", snap_reader_name(rd), i, t->name);
+			return err_prefix(e, "%s: device %u (%s)", snap_reader_name(rd), i,
+					  t->name);
 		}
 		if ((r = config_put_device(cfg, t, dc, false, e)))
-			return err_prefix(e, "%s: device %u (%s)", snap_reader_name(rd), i, t->name);
+			return err_prefix(e, "%s: device %u (%s)", snap_reader_name(rd), i,
+					  t->name);
 	}
 	return apply_overrides(cfg, req, e);
 }
@@ -137,7 +140,8 @@ int snap_devices_restore(const struct snap_reader *rd, struct vm *vm, struct err
 		if (!t->load_state)
 			continue;
 		err_clear(e);
-		if ((r = t->load_state(vm->devs[i].dev, &s, e)) || (!wire_ok(&s) && (r = -EINVAL))) {
+		if ((r = t->load_state(vm->devs[i].dev, &s, e)) ||
+		    (!wire_ok(&s) && (r = -EINVAL))) {
 			if (!e->msg[0])
 				err_set(e, r, "malformed");
 			return err_prefix(e, "%s: device %d (%s) state", snap_reader_name(rd), i,

@@ -261,14 +261,12 @@ static int check_header(const struct snap_reader *r, struct err *e)
 			    "is %zu bytes, too short for a snapshot state file (truncated?)",
 			    r->len);
 	if (memcmp(b, SNAP_MAGIC, SNAP_MAGIC_LEN))
-		return fail(e, name, -EINVAL,
-			    "not an mvm snapshot state file (bad magic)");
+		return fail(e, name, -EINVAL, "not an mvm snapshot state file (bad magic)");
 
 	uint32_t version = get_le32(b + OFF_VERSION);
 	if (version != SNAP_FORMAT_VERSION)
-		return fail(e, name, -ENOTSUP,
-			    "format version %u, this mvm reads version %u", version,
-			    SNAP_FORMAT_VERSION);
+		return fail(e, name, -ENOTSUP, "format version %u, this mvm reads version %u",
+			    version, SNAP_FORMAT_VERSION);
 
 	uint32_t arch = get_le32(b + OFF_ARCH);
 	if (arch != SNAP_ARCH_X86_64)
@@ -284,8 +282,7 @@ static int check_header(const struct snap_reader *r, struct err *e)
 
 	uint64_t want = get_le64(b + r->len - SNAP_CRC_SIZE);
 	if (crc64(0, b, r->len - SNAP_CRC_SIZE) != want)
-		return fail(e, name, -EBADMSG,
-			    "CRC mismatch (file corrupt or truncated)");
+		return fail(e, name, -EBADMSG, "CRC mismatch (file corrupt or truncated)");
 
 	uint32_t flags = get_le32(b + OFF_FLAGS);
 	if (flags)
@@ -328,11 +325,11 @@ static int check_sections(struct snap_reader *r, struct err *e)
 			return fail(e, name, -EINVAL,
 				    "section %u overlaps the header or section table", i);
 		if (s_end > end)
-			return fail(e, name, -EINVAL,
-				    "section %u lies past the end of the file", i);
+			return fail(e, name, -EINVAL, "section %u lies past the end of the file",
+				    i);
 		if (s->off % SNAP_ALIGN)
-			return fail(e, name, -EINVAL, "section %u is not %u-byte aligned",
-				    i, SNAP_ALIGN);
+			return fail(e, name, -EINVAL, "section %u is not %u-byte aligned", i,
+				    SNAP_ALIGN);
 		s->data = r->buf + s->off;
 
 		/* nr is at most SNAP_MAX_SECTIONS: quadratic is fine. */
@@ -343,8 +340,7 @@ static int check_sections(struct snap_reader *r, struct err *e)
 					    "sections %u and %u have the same id %u", j, i, s->id);
 			if (s->len && o->len && s->off < o->off + o->len &&
 			    o->off < s->off + s->len)
-				return fail(e, name, -EINVAL,
-					    "sections %u and %u overlap", j, i);
+				return fail(e, name, -EINVAL, "sections %u and %u overlap", j, i);
 		}
 		r->nr = i + 1;
 	}
@@ -405,7 +401,8 @@ int snap_reader_open_fd(int fd, size_t max_size, struct snap_reader **out, struc
 	return reader_open(fd, "snapshot state file", max_size, out, e);
 }
 
-int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out, struct err *e)
+int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out,
+			  struct err *e)
 {
 	cleanup_free char *name = NULL;
 	cleanup_close int fd = -1;

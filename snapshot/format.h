@@ -85,7 +85,8 @@ struct snap_reader;
  * a failed open/fstat/read.
  */
 int snap_reader_open_fd(int fd, size_t max_size, struct snap_reader **out, struct err *e);
-int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out, struct err *e);
+int snap_reader_open_file(const char *path, size_t max_size, struct snap_reader **out,
+			  struct err *e);
 void snap_reader_destroy(struct snap_reader *r);
 
 /*

@@ -134,13 +134,13 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
-#define STEP(call, name)                                                                  \
-	do {                                                                              \
-		if ((call) < 0) {                                                         \
-			int err__ = errno;                                                \
+#define STEP(call, name)                                                       \
+	do {                                                                   \
+		if ((call) < 0) {                                              \
+			int err__ = errno;                                     \
 			err_msg(e, "restoring %s: %s", name, strerror(err__)); \
-			return -err__;                                                    \
-		}                                                                         \
+			return -err__;                                         \
+		}                                                              \
 	} while (0)
 
 int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *s, struct err *e)
@@ -178,7 +178,7 @@ int vcpu_state_restore(const struct kvm *k, int fd, const struct vcpu_snapshot *
 	err = errno;
 	if (r >= 0 && (uint32_t)r != s->nmsrs)
 		err_msg(e, "restoring MSRs: KVM refused MSR %#x (%d of %u set)",
-			 m->entries[r].index, r, s->nmsrs);
+			m->entries[r].index, r, s->nmsrs);
 	else if (r < 0)
 		err_msg(e, "restoring MSRs: %s", strerror(err));
 	free(m);

@@ -27,7 +27,8 @@ size_t kvm_xsave_size(const struct kvm *k);
 int vcpu_state_save(const struct kvm *k, int vcpu_fd, struct vcpu_snapshot *s);
 /* Order: cpuid, mp_state, regs, sregs, xsave, xcrs, debugregs, lapic, MSRs
  * (TSC_DEADLINE after TSC), events. Errors name the step in err. */
-int vcpu_state_restore(const struct kvm *k, int vcpu_fd, const struct vcpu_snapshot *s, struct err *e);
+int vcpu_state_restore(const struct kvm *k, int vcpu_fd, const struct vcpu_snapshot *s,
+		       struct err *e);
 void vcpu_snapshot_fini(struct vcpu_snapshot *s);
 
 int vm_state_save(const struct kvm *k, struct snap_vm *s);

@@ -246,18 +246,18 @@ int memfile_check(int fd, const char *name, uint64_t ram_size, struct err *e)
 
 	if (fstat(fd, &st) < 0) {
 		ret = neg_errno();
-		err_msg(e, "memory file%s%s: fstat: %s", name ? " " : "",
-			 name ? name : "", strerror(-ret));
+		err_msg(e, "memory file%s%s: fstat: %s", name ? " " : "", name ? name : "",
+			strerror(-ret));
 	} else if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
 		err_msg(e, "memory file%s%s is not a regular file", name ? " " : "",
-			 name ? name : "");
+			name ? name : "");
 	} else if ((uint64_t)st.st_size < ram_size) {
 		ret = -EINVAL;
 		format_size(have, sizeof(have), (uint64_t)st.st_size);
 		format_size(want, sizeof(want), ram_size);
-		err_msg(e, "memory file%s%s is %s, the snapshot's RAM is %s",
-			 name ? " " : "", name ? name : "", have, want);
+		err_msg(e, "memory file%s%s is %s, the snapshot's RAM is %s", name ? " " : "",
+			name ? name : "", have, want);
 	}
 	return ret;
 }

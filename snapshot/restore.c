@@ -25,11 +25,11 @@
 #include "state.h"
 #include "uffd.h"
 
-#define ERR(...)                                    \
-	do {                                        \
+#define ERR(...)                         \
+	do {                             \
 		err_msg(e, __VA_ARGS__); \
-		r = -EINVAL;                        \
-		goto out;                           \
+		r = -EINVAL;             \
+		goto out;                \
 	} while (0)
 
 void snapshot_load_fini(struct snapshot_load *l)
@@ -53,9 +53,8 @@ static const void *fixed(const struct snap_reader *rd, uint32_t id, uint32_t ver
 		return NULL;
 	}
 	if (v != ver || len != size) {
-		err_msg(e,
-			 "%s: %s section is version %u, %zu bytes (want version %u, %zu)",
-			 snap_reader_name(rd), what, v, len, ver, size);
+		err_msg(e, "%s: %s section is version %u, %zu bytes (want version %u, %zu)",
+			snap_reader_name(rd), what, v, len, ver, size);
 		return NULL;
 	}
 	return p;
@@ -71,8 +70,7 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	char what[32];
 	memset(vs, 0, sizeof(*vs));
 	snprintf(what, sizeof(what), "vCPU %u", i);
-	const struct snap_vcpu *f =
-	    fixed(rd, SNAP_SEC_VCPU + i, SNAP_VCPU_V, sizeof(*f), what, e);
+	const struct snap_vcpu *f = fixed(rd, SNAP_SEC_VCPU + i, SNAP_VCPU_V, sizeof(*f), what, e);
 	if (!f)
 		return -EINVAL;
 	vs->fixed = *f;
@@ -89,9 +87,8 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	vs->ncpuid = (uint32_t)(len / sizeof(struct kvm_cpuid_entry2));
 	if (snap_reader_get(rd, SNAP_SEC_VCPU_XSAVE + i, &v, &p, &len) || v != 1 ||
 	    len != kvm_xsave_size(k)) {
-		err_msg(e,
-			 "%s: vCPU %u XSAVE state is %zu bytes, this host's KVM uses %zu",
-			 snap_reader_name(rd), i, len, kvm_xsave_size(k));
+		err_msg(e, "%s: vCPU %u XSAVE state is %zu bytes, this host's KVM uses %zu",
+			snap_reader_name(rd), i, len, kvm_xsave_size(k));
 		return -EINVAL;
 	}
 	vs->xsave = (void *)p;
@@ -99,21 +96,18 @@ static int get_vcpu(const struct snap_reader *rd, const struct kvm *k, uint32_t 
 	return 0;
 bad:
 	err_msg(e, "%s: vCPU %u's MSR or CPUID section is missing or malformed",
-		 snap_reader_name(rd), i);
+		snap_reader_name(rd), i);
 	return -EINVAL;
 }
 
 static int restore_devices(struct vm *vm, const struct snap_reader *rd, struct err *e)
 {
-	const struct serial_state *ss =
-	    fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", e);
-	const struct i8042_state *is =
-	    fixed(rd, SNAP_SEC_I8042, 1, sizeof(*is), "i8042", e);
+	const struct serial_state *ss = fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", e);
+	const struct i8042_state *is = fixed(rd, SNAP_SEC_I8042, 1, sizeof(*is), "i8042", e);
 	if (!ss || !is)
 		return -EINVAL;
 	if (serial_restore(vm->serial, ss) || i8042_restore(vm->i8042, is)) {
-		err_msg(e, "%s: serial or i8042 state out of range",
-			 snap_reader_name(rd));
+		err_msg(e, "%s: serial or i8042 state out of range", snap_reader_name(rd));
 		return -EINVAL;
 	}
 	for (int i = 0; i < vm->nr_devs; i++) {
@@ -157,8 +151,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	    sm->track_dirty_pages > 1)
 		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
 		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_devices);
-	const struct snap_vm *svm =
-	    fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", e);
+	const struct snap_vm *svm = fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", e);
 	if (!svm) {
 		r = -EINVAL;
 		goto out;

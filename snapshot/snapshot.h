@@ -50,8 +50,8 @@ struct snap_restore_stats {
 
 /* Builds a VM shaped like cfg on the memory file mem_fd (owned): the
  * monitor's builder, handed in so that snapshot/ sits below it. */
-typedef int (*snap_build_fn)(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
-			     int mem_fd, uint64_t start_us, struct err *e);
+typedef int (*snap_build_fn)(struct vm *vm, struct vm_config *cfg, struct evloop *loop, int mem_fd,
+			     uint64_t start_us, struct err *e);
 
 /*
  * Fill cfg from the snapshot (with the request's overrides), build vm from

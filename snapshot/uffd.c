@@ -90,8 +90,7 @@ int uffd_handover(struct guest_mem *m, const char *sock_path, struct err *e)
 	char msg[1024];
 	cleanup_close int fd = uffd_open();
 	if (fd < 0) {
-		err_msg(e, "userfaultfd: %s (is /dev/userfaultfd in the jail?)",
-			 strerror(-fd));
+		err_msg(e, "userfaultfd: %s (is /dev/userfaultfd in the jail?)", strerror(-fd));
 		return fd;
 	}
 	struct uffdio_api api = { .api = UFFD_API };

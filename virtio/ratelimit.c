@@ -228,6 +228,14 @@ bool rl_consume_at(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns)
 	return true;
 }
 
+void rl_put_back(struct rate_limiter *rl, uint64_t bytes)
+{
+	if (!rl_active(rl))
+		return;
+	tb_put_back(&rl->ops, 1);
+	tb_put_back(&rl->bw, bytes);
+}
+
 bool rl_consume(struct rate_limiter *rl, uint64_t bytes)
 {
 	if (!rl_active(rl))

@@ -45,8 +45,7 @@ int rl_cfg_parse(const struct json *j, int obj, const char *field, struct rate_l
 /* As GET /vm/config shows it ("null" without buckets). */
 void rl_cfg_describe(const struct rate_limiter_cfg *rl, struct strbuf *b);
 /* Copy the buckets named in `which` (a PATCH). */
-void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *src,
-		  unsigned which);
+void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *src, unsigned which);
 /* Snapshots: the buckets, and back with every field checked. */
 void rl_cfg_save(const struct rate_limiter_cfg *rl, struct wire *w);
 bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl);
@@ -98,6 +97,8 @@ bool rl_active(const struct rate_limiter *rl);
 /* One request of `bytes`: true if it may go now; false: blocked, timer armed. */
 bool rl_consume_at(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns);
 bool rl_consume(struct rate_limiter *rl, uint64_t bytes);
+/* A request rl_consume let go did not happen after all: its tokens back. */
+void rl_put_back(struct rate_limiter *rl, uint64_t bytes);
 static inline bool rl_blocked(const struct rate_limiter *rl)
 {
 	return rl->blocked;

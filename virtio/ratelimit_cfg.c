@@ -111,8 +111,7 @@ void rl_cfg_describe(const struct rate_limiter_cfg *rl, struct strbuf *b)
 	strbuf_printf(b, "}");
 }
 
-void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *src,
-		  unsigned which)
+void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *src, unsigned which)
 {
 	if (which & RL_BANDWIDTH)
 		dst->bandwidth = src->bandwidth;
@@ -139,9 +138,9 @@ bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl)
 		b[i]->one_time_burst = wire_get_u64(r);
 		b[i]->refill_time_ms = wire_get_u64(r);
 		/* The same bounds the API enforces. */
-		if (b[i]->size && (b[i]->size > MVM_RL_MAX_SIZE ||
-				   b[i]->one_time_burst > MVM_RL_MAX_SIZE || !b[i]->refill_time_ms ||
-				   b[i]->refill_time_ms > MVM_RL_MAX_REFILL))
+		if (b[i]->size &&
+		    (b[i]->size > MVM_RL_MAX_SIZE || b[i]->one_time_burst > MVM_RL_MAX_SIZE ||
+		     !b[i]->refill_time_ms || b[i]->refill_time_ms > MVM_RL_MAX_REFILL))
 			ok = false;
 	}
 	return ok && !r->bad;

@@ -5,12 +5,13 @@
 #include "balloon/balloon.h"
 #include "blk/blk.h"
 #include "net/net.h"
+#include "pmem.h"
 #include "rng.h"
 #include "vsock/vsock.h"
 
 /* A new device type is one line here (and its unit): see DESIGN.md. */
 const struct device_type *const device_types[] = {
-	&blk_type, &rng_type, &net_type, &vsock_type, &balloon_type,
+	&blk_type, &rng_type, &net_type, &vsock_type, &balloon_type, &pmem_type,
 };
 const unsigned nr_device_types = sizeof(device_types) / sizeof(device_types[0]);
 

@@ -235,6 +235,7 @@ static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 
 const struct device_type rng_type = {
 	.name = "entropy",
+	.noun = "entropy device",
 	.key = "entropy",
 	.path = "/entropy",
 	.max = 1,

@@ -233,6 +233,28 @@ int config_count_devices(const struct vm_config *c, const struct device_type *t)
 	return n;
 }
 
+static const char *dev_name(const struct dev_cfg *d)
+{
+	return d->type->id ? d->type->id(d->cfg) : d->type->name;
+}
+
+/* One root device across every type. */
+static int check_root(const struct vm_config *c, struct err *e)
+{
+	const struct dev_cfg *root = NULL;
+	for (int i = 0; i < c->nr_devs; i++) {
+		const struct dev_cfg *d = &c->devs[i];
+		if (!d->type->is_root || !d->type->is_root(d->cfg))
+			continue;
+		if (root)
+			return err_inval(e, "%s '%s' cannot be the root device: %s '%s' already is",
+					 d->type->noun, dev_name(d), root->type->noun,
+					 dev_name(root));
+		root = d;
+	}
+	return 0;
+}
+
 int config_put_device(struct vm_config *c, const struct device_type *t, void *cfg, bool probe,
 		      struct err *e)
 {
@@ -244,14 +266,16 @@ int config_put_device(struct vm_config *c, const struct device_type *t, void *cf
 		r = err_inval(e, "too many %s (at most %u)", t->key, t->max);
 	else if (!old && c->nr_devs == MVM_MAX_DEVICES)
 		r = err_inval(e, "too many devices for the %d virtio-mmio slots", MVM_MAX_DEVICES);
-	if (!r && t->check) {
+	if (!r) {
 		/* Checked as if it were in place already: the old one set aside. */
 		struct vm_config view = *c;
 		if (old)
 			view.devs[old - c->devs].cfg = cfg;
 		else
 			view.devs[view.nr_devs++] = (struct dev_cfg){ t, cfg };
-		r = t->check(cfg, &view, e);
+		r = check_root(&view, e);
+		if (!r && t->check)
+			r = t->check(cfg, &view, e);
 	}
 	if (!r && probe && t->probe)
 		r = t->probe(cfg, e);
@@ -273,6 +297,8 @@ int config_validate(const struct vm_config *c, struct err *e)
 	int r;
 	if (!c->boot.kernel_image_path)
 		return err_inval(e, "no kernel: set boot-source.kernel_image_path");
+	if ((r = check_root(c, e)))
+		return r;
 	for (int i = 0; i < c->nr_devs; i++) {
 		const struct dev_cfg *d = &c->devs[i];
 		if (d->type->check && (r = d->type->check(d->cfg, c, e)))

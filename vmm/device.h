@@ -24,6 +24,7 @@ struct json;
 struct seccomp_rule;
 struct strbuf;
 struct virtio_dev_ops;
+struct vm;
 struct vm_config;
 struct wire;
 
@@ -41,6 +42,7 @@ struct dev_env {
 	struct guest_mem *mem;
 	uint32_t mem_size_mib;
 	struct evloop *loop;
+	struct vm *vm; /* for device memory (vm_map_devmem) */
 };
 
 /* One metric of a device type: counters only grow; gauges are a level. */
@@ -63,12 +65,13 @@ struct dev_route {
 };
 
 struct device_type {
-	const char *name;     /* "block": logs, metrics, snapshot sections */
-	const char *key;      /* config file and GET /vm/config: "drives" */
-	const char *path;     /* API: "/drives" */
-	const char *id_field; /* "drive_id": many, PUT {path}/{id}; NULL: one, PUT {path} */
-	unsigned max;	      /* how many a VM may have */
-	bool gettable;	      /* GET {path} answers the config */
+	const char *name;	/* "block": logs, metrics, snapshot sections */
+	const char *noun;	/* "drive": one of them, in messages */
+	const char *key;	/* config file and GET /vm/config: "drives" */
+	const char *path;	/* API: "/drives" */
+	const char *id_field;	/* "drive_id": many, PUT {path}/{id}; NULL: one, PUT {path} */
+	unsigned max;		/* how many a VM may have */
+	bool gettable;		/* GET {path} answers the config */
 	const char *api_metric; /* its name in Firecracker's API request counters */
 
 	/* --- configuration (before boot) ------------------------------------ */
@@ -87,6 +90,8 @@ struct device_type {
 	void (*cfg_fini)(void *cfg); /* optional: what parse allocated */
 	/* Build order within the type: lower first (the root drive is /dev/vda). */
 	int (*rank)(const void *cfg);
+	/* The guest's root filesystem is on it (a VM has at most one). Optional. */
+	bool (*is_root)(const void *cfg);
 
 	/* --- the device ------------------------------------------------------ */
 	const struct virtio_dev_ops *ops;

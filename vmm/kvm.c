@@ -85,9 +85,10 @@ int kvm_open(struct kvm *k, const char *path, struct err *e)
 	k->sys_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0)
 		return err_set(e, -errno, "open %s: %s%s", path, strerror(errno),
-			       errno == ENOENT ? " (no KVM on this host: load kvm_intel or kvm_amd, "
-						 "or run in mvm's test bed, tests/testbed)"
-					       : "");
+			       errno == ENOENT
+				   ? " (no KVM on this host: load kvm_intel or kvm_amd, "
+				     "or run in mvm's test bed, tests/testbed)"
+				   : "");
 	int ver = __kvm_ioctl(k->sys_fd, KVM_GET_API_VERSION, 0);
 	if (ver != KVM_API_VERSION) {
 		err_set(e, r, "%s: KVM API version %d, mvm needs %d", path, ver, KVM_API_VERSION);
@@ -149,11 +150,11 @@ void kvm_close(struct kvm *k)
 }
 
 int kvm_set_user_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
-			bool log_dirty)
+			uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
-		.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.flags = flags,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)hva,

@@ -28,8 +28,9 @@ struct err;
 int kvm_open(struct kvm *k, const char *path, struct err *e);
 int kvm_create_vm(struct kvm *k);
 void kvm_close(struct kvm *k);
+/* flags: KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY. */
 int kvm_set_user_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
-			bool log_dirty);
+			uint32_t flags);
 bool kvm_host_is_pvm(void);
 
 /* The VM-wide x86 pieces: TSS, identity map, irqchip (PIC+IOAPIC), PIT. */

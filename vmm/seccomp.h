@@ -25,16 +25,16 @@ struct seccomp_rule {
 };
 
 /* Rule makers: any arguments; argument argn one of a list; one ioctl request. */
-#define SECCOMP_ANY(nr, why)                     \
-	{                                        \
-		(nr), -1, NULL, 0, (why)         \
+#define SECCOMP_ANY(nr, why)             \
+	{                                \
+		(nr), -1, NULL, 0, (why) \
 	}
 #define SECCOMP_ONLY(nr, argn, list, why)                                            \
 	{                                                                            \
 		(nr), (argn), (list), (int)(sizeof(list) / sizeof((list)[0])), (why) \
 	}
-#define SECCOMP_IOCTL(req, why)                                       \
-	{                                                             \
+#define SECCOMP_IOCTL(req, why)                                     \
+	{                                                           \
 		SYS_ioctl, 1, (const uint64_t[]){ (req) }, 1, (why) \
 	}
 

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "seccomp.h"
+#include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "vcpu.h"
 #include "x86/i8042.h"
+#include "x86/layout.h"
 #include "x86/serial.h"
 
 void vm_request_exit(struct vm *vm, int code)
@@ -100,6 +102,24 @@ int vm_resume(struct vm *vm)
 int vm_send_ctrl_alt_del(struct vm *vm)
 {
 	return vm->i8042 ? i8042_ctrl_alt_del(vm->i8042) : -ENODEV;
+}
+
+int vm_map_devmem(struct vm *vm, void *hva, uint64_t size, bool readonly, uint64_t *gpa,
+		  struct err *e)
+{
+	uint64_t at = ALIGN_UP(vm->devmem_next, DEVMEM_ALIGN);
+	if (!size || size % 4096 || at >= DEVMEM_END || size > DEVMEM_END - at)
+		return err_inval(e, "device memory of %llu bytes does not fit below %llu GiB",
+				 (unsigned long long)size, DEVMEM_END >> 30);
+	int r = kvm_set_user_memory(&vm->kvm, vm->next_slot, at, size, hva,
+				    readonly ? KVM_MEM_READONLY : 0);
+	if (r)
+		return err_set(e, r, "KVM_SET_USER_MEMORY_REGION (device memory at %#llx): %s",
+			       (unsigned long long)at, strerror(-r));
+	vm->next_slot++;
+	vm->devmem_next = at + size;
+	*gpa = at;
+	return 0;
 }
 
 void vm_destroy(struct vm *vm)

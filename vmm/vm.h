@@ -60,6 +60,8 @@ struct vm {
 	int nr_devs;
 	/* Set by the builder: the transport, then the device. */
 	void (*destroy_device)(struct vm_device *d);
+	uint64_t devmem_next;		/* where the next device memory region goes */
+	uint32_t next_slot;		/* the next free KVM memory slot */
 	struct kvm_cpuid2 *cpuid;	/* KVM's supported set */
 	enum cpu_template cpu_template; /* resolved */
 
@@ -84,6 +86,11 @@ struct vm {
 	uint64_t phase_us[4]; /* build, kernel load, devices, vcpus started */
 };
 
+struct err;
+/* A host mapping (a pmem file) into the guest's device memory, above RAM,
+ * at the next free address: *gpa gets it. readonly: guest writes fault. */
+int vm_map_devmem(struct vm *vm, void *hva, uint64_t size, bool readonly, uint64_t *gpa,
+		  struct err *e);
 int vm_start(struct vm *vm);
 /* Stop vCPUs, free everything; safe on a partly built VM. */
 void vm_destroy(struct vm *vm);

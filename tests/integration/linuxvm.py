@@ -63,7 +63,8 @@ class LinuxVM:
     _seq = itertools.count()
 
     def __init__(self, ctx, name="", *, vcpus=1, mem=128, args="", drives=(), devices=(),
-                 rootfs=None, script=AGENT, monitor=None, wrap=()):
+                 rootfs=None, script=AGENT, monitor=None, wrap=(), engine="Sync",
+                 root="drive"):
         self.ctx = ctx
         self.name = name
         self.m = monitor
@@ -72,6 +73,7 @@ class LinuxVM:
         need_userspace()
         self.rootfs = rootfs or ctx.copy(ctx.linux("rootfs.ext4"), name + "rootfs.ext4")
         self.m = Monitor(ctx, name=name, stdin=subprocess.PIPE, wrap=wrap)
+        self.engine, self.root = engine, root
         try:
             self._configure(vcpus, mem, args, drives, devices, script)
         except BaseException:
@@ -84,8 +86,13 @@ class LinuxVM:
                                    "boot_args": f"{BOOT_ARGS} mvm.exec=/dev/vdb {args}".strip()}),
                  ("/machine-config", {"vcpu_count": vcpus, "mem_size_mib": mem}),
                  ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": self.rootfs,
-                                     "is_root_device": True, "is_read_only": False}),
+                                     "is_root_device": True, "is_read_only": False,
+                                     "io_engine": self.engine}),
                  ("/drives/script", script_drive(self.ctx, script, self.name + "script.img"))]
+        if self.root == "pmem":  # the root filesystem on /dev/pmem0 instead of /dev/vda
+            calls[2] = ("/pmem/root", {"id": "root", "path_on_host": self.rootfs,
+                                       "root_device": True})
+            calls[0][1]["boot_args"] = calls[0][1]["boot_args"].replace("/dev/vdb", "/dev/vda")
         calls += [(f"/drives/{d['drive_id']}", d) for d in drives]
         calls += list(devices)
         for path, body in calls:

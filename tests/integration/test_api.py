@@ -224,6 +224,28 @@ def api_metrics_and_logger(ctx):
 
 
 @test()
+def api_jailer_start_time_counts_in_startup_metrics(ctx):
+    """--start-time-us/--start-time-cpu-us/--parent-cpu-time-us (what mvm-jailer passes,
+    Firecracker's flags) make the start-up metrics cover the jailer's part too."""
+    metrics = ctx.path("metrics.json")
+    start = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000 - 3_000_000  # 3 s ago
+    m = Monitor(ctx, "--metrics-path", metrics, "--start-time-us", str(start),
+                "--start-time-cpu-us", "700000", "--parent-cpu-time-us", "300000")
+    try:
+        check(m.api.put("/actions", {"action_type": "FlushMetrics"})[0] == 204, "FlushMetrics")
+        api = [json.loads(l) for l in open(metrics) if l.strip()][-1]["api_server"]
+        check(api["process_startup_time_us"] >= 3_000_000,
+              f"the jailer's start is not counted: {api}")
+        check(api["process_startup_time_cpu_us"] >= 1_000_000,
+              f"the jailer's and its parent's CPU are not counted: {api}")
+        check("started by a jailer" in m.text(), "no log line about the jailer's start", m.text())
+    finally:
+        m.stop()
+    r = ctx.run(["mvm", "--api-sock", ctx.path("b.sock"), "--start-time-us", "soon"], timeout=10)
+    check(r.rc == 153 and "--start-time-us" in r.out, f"a bad start time was taken: {r.rc}", r.out)
+
+
+@test()
 def api_socket_lifecycle(ctx):
     sock = ctx.path("api.sock")
     # A stale socket from a dead monitor is replaced.

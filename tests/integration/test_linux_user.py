@@ -31,7 +31,8 @@ def host_read(ctx, image, path):
 @test(slow=True, needs_linux=True)
 def linux_user_synced_file_survives_reboot_and_snapshot(ctx):
     """A file written and synced is on the host's disk image after a reboot and
-    after a snapshot; a restored clone reads it and its own writes land too."""
+    after a snapshot; a restored clone reads it and its own writes land too. The
+    VM that is snapshotted (and so its clone) has its root on io_engine Async."""
     a = LinuxVM(ctx, "a-")
     try:
         st, out = a.run("echo token-reboot > /root/f && sync")
@@ -43,7 +44,7 @@ def linux_user_synced_file_survives_reboot_and_snapshot(ctx):
           "the synced file is not in the disk image after the VM stopped")
 
     snap = ctx.path("snap")
-    b = LinuxVM(ctx, "b-", rootfs=a.rootfs)
+    b = LinuxVM(ctx, "b-", rootfs=a.rootfs, engine="Async")
     try:
         st, out = b.run("cat /root/f")
         check(out.strip() == "token-reboot", f"after booting again the file holds {out!r}", b.text())
@@ -57,6 +58,8 @@ def linux_user_synced_file_survives_reboot_and_snapshot(ctx):
 
     c = LinuxVM.restore(ctx, snap, "c-")
     try:
+        st, cfg = c.api.get("/vm/config")
+        check(cfg["drives"][0]["io_engine"] == "Async", f"the clone's drive: {cfg['drives']}")
         st, out = c.run("cat /root/g")
         check(out.strip() == "token-snap", f"the restored guest reads {out!r}", c.text())
         st, out = c.run("echo token-after > /root/h && sync")

@@ -93,8 +93,8 @@ struct one_field {
 	uint32_t mem_mib; /* filled by patch() from the device for the check */
 };
 
-static int parse_one(const struct json *j, int obj, const char *name, uint64_t max,
-		     uint32_t *out, struct err *e)
+static int parse_one(const struct json *j, int obj, const char *name, uint64_t max, uint32_t *out,
+		     struct err *e)
 {
 	bool have = false;
 	uint64_t u = 0;
@@ -196,7 +196,7 @@ static void stats(void *dev, uint64_t *out)
 {
 	struct balloon_stats s;
 	balloon_get_stats(dev, &s);
-	uint64_t v[] = { s.inflated_pages, s.deflated_pages, s.stats_updates,	s.bad_stats,
+	uint64_t v[] = { s.inflated_pages, s.deflated_pages, s.stats_updates, s.bad_stats,
 			 s.unknown_tags,   s.invalid_pfns,   s.released_bytes };
 	memcpy(out, v, sizeof(v));
 }
@@ -247,6 +247,7 @@ static int load_state(void *dev, struct wire *r, struct err *e)
 
 const struct device_type balloon_type = {
 	.name = "balloon",
+	.noun = "balloon device",
 	.key = "balloon",
 	.path = "/balloon",
 	.max = 1,

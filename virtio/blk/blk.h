@@ -47,13 +47,16 @@ int blk_set_backing(struct blk *b, const char *path, struct err *e);
 /* PATCH /drives after boot (vmm thread): a new backing file (path, or NULL)
  * and/or the buckets in `which`, under the transport's lock; the driver is
  * told of the new size and held-back requests are retried. */
-int blk_change(struct blk *b, const char *path, const struct rate_limiter_cfg *rl,
-	       unsigned which, struct err *e);
+int blk_change(struct blk *b, const char *path, const struct rate_limiter_cfg *rl, unsigned which,
+	       struct err *e);
 void blk_get_stats(struct blk *b, struct blk_stats *out);
 /* Set the buckets named in `which` (RL_*); before attach or live on the vmm thread,
  * with the transport's lock held. */
 int blk_set_rate_limiter(struct blk *b, const struct rate_limiter_cfg *c, unsigned which);
 void blk_get_rate_limiter(struct blk *b, struct rate_limiter_cfg *c);
 uint64_t blk_capacity_sectors(struct blk *b);
+/* Wait for every request in flight (io_engine Async) and complete it to the
+ * guest: before a snapshot, so that the saved queue and memory agree. */
+void blk_drain(struct blk *b);
 
 #endif

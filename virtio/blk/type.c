@@ -13,6 +13,7 @@
 #include "../../lib/wire.h"
 #include "../../vmm/cmdline.h"
 #include "../../vmm/config.h"
+#include "../../vmm/seccomp.h"
 #include "blk.h"
 
 #define PATH_MAX_LEN 4096
@@ -62,7 +63,8 @@ static int parse_member(const struct json *j, int k, int v, struct drive_cfg *d,
 		return json_bool(j, v, "is_root_device", &d->is_root_device, e);
 	}
 	if (json_key_is(j, k, "is_read_only")) /* null: false, as in Firecracker */
-		return json_is_null(j, v) ? 0 : json_bool(j, v, "is_read_only", &d->is_read_only, e);
+		return json_is_null(j, v) ? 0
+					  : json_bool(j, v, "is_read_only", &d->is_read_only, e);
 	if (json_key_is(j, k, "partuuid")) {
 		free(d->partuuid);
 		d->partuuid = NULL;
@@ -115,20 +117,9 @@ static const char *id(const void *cfg)
 	return ((const struct drive_cfg *)cfg)->drive_id;
 }
 
-/* One root drive at most. */
-static int check(const void *cfg, const struct vm_config *vc, struct err *e)
+static bool is_root(const void *cfg)
 {
-	const struct drive_cfg *d = cfg;
-	if (!d->is_root_device)
-		return 0;
-	for (int i = 0; i < vc->nr_devs; i++) {
-		const struct drive_cfg *o = vc->devs[i].cfg;
-		if (vc->devs[i].type == &blk_type && o != d && o->is_root_device)
-			return err_inval(e,
-					 "drive '%s' cannot be a root device: drive '%s' already is",
-					 d->drive_id, o->drive_id);
-	}
-	return 0;
+	return ((const struct drive_cfg *)cfg)->is_root_device;
 }
 
 static void describe(const void *cfg, struct strbuf *b)
@@ -172,6 +163,16 @@ static void destroy(void *dev)
 {
 	blk_destroy(dev);
 }
+
+static void snapshot_prepare(void *dev)
+{
+	blk_drain(dev);
+}
+
+/* io_engine Async. */
+static const struct seccomp_rule rules[] = {
+	SECCOMP_ANY(SYS_io_uring_enter, "virtio-blk io_engine Async: submit and reap requests"),
+};
 
 static void boot_args(const void *cfg, struct cmdline *cl)
 {
@@ -313,6 +314,7 @@ static int override(void *cfg, const char *field, const char *value, struct err 
 
 const struct device_type blk_type = {
 	.name = "block",
+	.noun = "drive",
 	.key = "drives",
 	.path = "/drives",
 	.id_field = "drive_id",
@@ -321,7 +323,7 @@ const struct device_type blk_type = {
 	.cfg_size = sizeof(struct drive_cfg),
 	.parse = parse,
 	.id = id,
-	.check = check,
+	.is_root = is_root,
 	.describe = describe,
 	.cfg_fini = cfg_fini,
 	.rank = rank,
@@ -338,7 +340,10 @@ const struct device_type blk_type = {
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
 	.snap_version = 1,
+	.snapshot_prepare = snapshot_prepare,
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 	.override = override,
+	.seccomp = rules,
+	.nr_seccomp = sizeof(rules) / sizeof(rules[0]),
 };

@@ -23,9 +23,10 @@ int tap_open(const char *name, int *fd_out, struct err *err)
 	}
 	/* Attaching by name would create a tap that vanishes with us: refuse instead. */
 	if (if_nametoindex(name) == 0) {
-		return err_set(err, -ENODEV,
-			       "tap '%s' does not exist (create it first: ip tuntap add %s mode tap)",
-			       name, name);
+		return err_set(
+		    err, -ENODEV,
+		    "tap '%s' does not exist (create it first: ip tuntap add %s mode tap)", name,
+		    name);
 	}
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {

@@ -47,8 +47,8 @@ static bool ifname_valid(const char *s)
 
 static int parse_host_dev(const struct json *j, int v, struct net_cfg *n, struct err *e)
 {
-	int r = json_string_buf(j, v, "host_dev_name", n->host_dev_name, sizeof(n->host_dev_name),
-				e);
+	int r =
+	    json_string_buf(j, v, "host_dev_name", n->host_dev_name, sizeof(n->host_dev_name), e);
 	if (!r && !ifname_valid(n->host_dev_name))
 		r = err_inval(e,
 			      "field 'host_dev_name': '%s' is not a network interface name (1 to "
@@ -175,8 +175,8 @@ static void *create(const void *cfg, const struct dev_env *env, struct err *e)
 {
 	const struct net_cfg *c = cfg;
 	(void)env;
-	struct net *n = net_create(c->iface_id, c->host_dev_name, c->has_mac ? c->guest_mac : NULL,
-				   e);
+	struct net *n =
+	    net_create(c->iface_id, c->host_dev_name, c->has_mac ? c->guest_mac : NULL, e);
 	if (n)
 		net_set_rate_limiters(n, &c->rx_rate_limiter, RL_BANDWIDTH | RL_OPS,
 				      &c->tx_rate_limiter, RL_BANDWIDTH | RL_OPS);
@@ -252,9 +252,9 @@ static void stats(void *dev, uint64_t *out)
 {
 	struct net_stats s;
 	net_get_stats(dev, &s);
-	uint64_t v[] = { s.rx_bytes,	 s.rx_packets, s.rx_dropped,	s.rx_fails,
-			 s.rx_no_buffers, s.tx_bytes,	s.tx_packets,	s.tx_malformed,
-			 s.tx_fails,	 s.rx_throttled, s.tx_throttled };
+	uint64_t v[] = { s.rx_bytes,	  s.rx_packets,	  s.rx_dropped,	 s.rx_fails,
+			 s.rx_no_buffers, s.tx_bytes,	  s.tx_packets,	 s.tx_malformed,
+			 s.tx_fails,	  s.rx_throttled, s.tx_throttled };
 	memcpy(out, v, sizeof(v));
 }
 
@@ -306,6 +306,7 @@ static const struct seccomp_rule rules[] = {
 
 const struct device_type net_type = {
 	.name = "net",
+	.noun = "network interface",
 	.key = "network-interfaces",
 	.path = "/network-interfaces",
 	.id_field = "iface_id",

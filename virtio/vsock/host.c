@@ -52,8 +52,9 @@ struct vsock *vsock_create(uint32_t guest_cid, const char *uds_path, struct err 
 	    listen(v->listen_fd, 64) < 0) {
 		int e = errno;
 		err_set(err, -e, "vsock uds_path %s: %s%s", uds_path, strerror(e),
-			e == EADDRINUSE ? " (it exists: remove a stale socket or choose another path)"
-					: "");
+			e == EADDRINUSE
+			    ? " (it exists: remove a stale socket or choose another path)"
+			    : "");
 		v->uds_path[0] = '\0'; /* not ours to unlink */
 		goto fail;
 	}

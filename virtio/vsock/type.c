@@ -47,8 +47,8 @@ static int parse(const struct json *j, int obj, void *cfg, struct err *e)
 		return r;
 	for_each_member (j, obj, k, val) {
 		if (json_key_is(j, k, "guest_cid")) {
-			if ((r = json_u64(j, val, "guest_cid", MVM_VSOCK_CID_MIN, UINT32_MAX - 1, &u,
-					  e)))
+			if ((r = json_u64(j, val, "guest_cid", MVM_VSOCK_CID_MIN, UINT32_MAX - 1,
+					  &u, e)))
 				return r;
 			v->guest_cid = (uint32_t)u;
 			have_cid = true;
@@ -107,7 +107,7 @@ static void stats(void *dev, uint64_t *out)
 {
 	struct vsock_stats s;
 	vsock_get_stats(dev, &s);
-	uint64_t v[] = { s.rx_bytes,	s.tx_bytes,	  s.rx_packets,	 s.tx_packets, s.conns_added,
+	uint64_t v[] = { s.rx_bytes,	  s.tx_bytes,	s.rx_packets,  s.tx_packets, s.conns_added,
 			 s.conns_removed, s.conn_fails, s.bad_packets, s.resets };
 	memcpy(out, v, sizeof(v));
 }
@@ -162,6 +162,7 @@ static const struct seccomp_rule rules[] = {
 
 const struct device_type vsock_type = {
 	.name = "vsock",
+	.noun = "vsock device",
 	.key = "vsock",
 	.path = "/vsock",
 	.max = 1,

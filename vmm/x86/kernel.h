@@ -33,8 +33,7 @@ int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct ker
 
 struct err;
 /* Open, map and load the kernel at `path`; on failure a sentence naming the file. */
-int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki,
-		     struct err *e);
+int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki, struct err *e);
 /* Load an initrd at the top of allowed low RAM. */
 int initrd_load_file(const char *path, struct guest_mem *m, const struct kernel_info *ki,
 		     uint64_t *addr, uint64_t *size, struct err *e);

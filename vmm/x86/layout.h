@@ -15,6 +15,7 @@
  *   0xfec0_0000  IOAPIC;  0xfee0_0000 LAPIC
  *   0xfffb_c000  KVM identity-map page, then the 3-page TSS KVM needs
  *   0x1_0000_0000 RAM above 3 GiB continues here
+ *   next GiB      device memory: virtio-pmem regions, up to 1 TiB
  */
 #ifndef MVM_X86_LAYOUT_H
 #define MVM_X86_LAYOUT_H
@@ -64,5 +65,10 @@
 #define IRQ_MAX		 23
 
 #define MAX_VCPUS 32
+
+/* Device memory (virtio-pmem regions): above RAM from the next GiB, each
+ * region 128 MiB-aligned (a Linux memory section), all below DEVMEM_END. */
+#define DEVMEM_ALIGN (128ULL << 20)
+#define DEVMEM_END   (1ULL << 40)
 
 #endif

@@ -34,8 +34,7 @@ static int map_file(const char *what, const char *path, struct mapped_file *f, s
 	return 0;
 }
 
-int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki,
-		     struct err *e)
+int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki, struct err *e)
 {
 	struct mapped_file f;
 	const char *why = NULL;
@@ -55,9 +54,10 @@ int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *
 			  ki->mode == ENTRY_PVH ? "PVH" : "64-bit", (unsigned long long)ki->entry);
 		break;
 	case -ENOEXEC:
-		err_set(e, r,
-			"kernel %s: not a kernel image (neither an x86-64 ELF vmlinux nor a bzImage)",
-			path);
+		err_set(
+		    e, r,
+		    "kernel %s: not a kernel image (neither an x86-64 ELF vmlinux nor a bzImage)",
+		    path);
 		break;
 	case -EFBIG:
 		err_set(e, r, "kernel %s: does not fit in guest RAM (%llu MiB); raise mem_size_mib",
