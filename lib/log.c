@@ -15,17 +15,6 @@ static bool show_origin;
 static int log_fd = STDERR_FILENO;
 static char instance[65] = "anonymous-instance";
 static __thread char thread_name[16] = "main";
-static __thread char last_error[512];
-
-const char *log_last_error(void)
-{
-	return last_error;
-}
-
-void log_clear_last_error(void)
-{
-	last_error[0] = '\0';
-}
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "Off",   [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
@@ -102,16 +91,8 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	size_t n = 0;
 	int saved = errno;
 
-	if (level > cur_level) {
-		/* Filtered out, but an error still reaches API fault messages. */
-		if (level == LOG_ERROR) {
-			va_list ap;
-			va_start(ap, fmt);
-			vsnprintf(last_error, sizeof(last_error), fmt, ap);
-			va_end(ap);
-		}
+	if (level > cur_level)
 		return;
-	}
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
@@ -130,12 +111,6 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	if (n < sizeof(buf)) {
 		va_list ap;
 		va_start(ap, fmt);
-		if (level == LOG_ERROR) {
-			va_list ap2;
-			va_copy(ap2, ap);
-			vsnprintf(last_error, sizeof(last_error), fmt, ap2);
-			va_end(ap2);
-		}
 		n += (size_t)vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 		va_end(ap);
 	}

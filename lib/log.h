@@ -15,16 +15,12 @@ int log_set_path(const char *path);
 int log_level_parse(const char *s, enum log_level *out);
 const char *log_instance_id(void);
 
-/* The calling thread's last Error-level message (for API fault messages). */
-const char *log_last_error(void);
-void log_clear_last_error(void);
-
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #define log_at(lvl, ...)                                                 \
 	do {                                                             \
-		if ((lvl) <= log_get_level() || (lvl) == LOG_ERROR)      \
+		if ((lvl) <= log_get_level())                           \
 			log_msg((lvl), __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 #define log_err(...)   log_at(LOG_ERROR, __VA_ARGS__)

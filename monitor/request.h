@@ -47,6 +47,8 @@ struct api_request;
 struct json;
 struct err;
 
+#define API_PATH_ID_MAX 256 /* longer path segments are not routed at all */
+
 struct route {
 	int method;	  /* http_parser's HTTP_GET, HTTP_PUT, HTTP_PATCH */
 	const char *path; /* exact path, or the part before "/{id}" */
@@ -78,9 +80,9 @@ struct logger_req {
 
 struct api_request {
 	const struct route *route;
-	enum api_op op;	      /* the route's, or what the body chose (actions, /vm) */
-	uint64_t received_us; /* monotonic time the request was complete */
-	char id[MVM_ID_MAX + 1];
+	enum api_op op;		      /* the route's, or what the body chose (actions, /vm) */
+	uint64_t received_us;	      /* monotonic time the request was complete */
+	char id[API_PATH_ID_MAX + 1]; /* the path's {id} (checked: at most MVM_ID_MAX) */
 	union {
 		struct {
 			struct machine_cfg cfg;

@@ -33,7 +33,7 @@ static int parse_serial(const struct json *j, struct api_request *r, struct err 
 #define ROW(m, p, o, st, conf, ctr, fn)                                                      \
 	{                                                                                    \
 		.method = (m), .path = (p), .op = (o), .states = (st), .configures = (conf), \
-		.metric = (ctr), .body = (fn) != NULL, .parse = (fn)                         \
+		.metric = (ctr), .parse = (fn)                                               \
 	}
 
 static const struct route fixed[] = {
@@ -92,6 +92,8 @@ static int add(struct route r)
 {
 	if (nr_routes == MAX_ROUTES)
 		return -ENOSPC;
+	if (!r.type)
+		r.body = r.parse != NULL; /* a fixed route has a body when it has a parser */
 	r.counter = counter_for(r.method, r.metric);
 	table[nr_routes++] = r;
 	return 0;
@@ -195,8 +197,8 @@ static bool is_prefix(const char *path, const char *p)
 	return !strncmp(path, p, n) && (path[n] == '\0' || path[n] == '/');
 }
 
-/* Does rt take path? Its {id} into id[]. */
-static bool matches(const struct route *rt, const char *path, char id[MVM_ID_MAX + 1])
+/* Does rt take path? Its {id} (any one segment) into id[]. */
+static bool matches(const struct route *rt, const char *path, char id[API_PATH_ID_MAX + 1])
 {
 	size_t n = strlen(rt->path);
 	const char *suffix = rt->dev_route ? rt->dev_route->suffix : "";
@@ -205,7 +207,7 @@ static bool matches(const struct route *rt, const char *path, char id[MVM_ID_MAX
 	path += n;
 	if (!rt->with_id)
 		return !strcmp(path, suffix);
-	if (*path != '/' || strchr(path + 1, '/') || strlen(path + 1) > MVM_ID_MAX || !path[1])
+	if (*path != '/' || strchr(path + 1, '/') || strlen(path + 1) > API_PATH_ID_MAX || !path[1])
 		return false;
 	strcpy(id, path + 1);
 	return true;
@@ -225,11 +227,15 @@ static int parse_device(const struct json *j, struct api_request *req, struct er
 	int r = rt->op == API_DEV_PUT	  ? t->parse(j, 0, req->dev_body, e)
 		: rt->op == API_DEV_PATCH ? t->parse_patch(j, 0, req->dev_body, e)
 					  : rt->dev_route->parse(j, 0, req->dev_body, e);
-	if (r || rt->op != API_DEV_PUT || !rt->with_id)
+	if (r || !rt->with_id)
 		return r;
-	if (strcmp(t->id(req->dev_body), req->id))
+	/* The id in the body is the one in the path (PUT: the config's, PATCH: the update's). */
+	const char *body_id = rt->op == API_DEV_PUT ? t->id(req->dev_body)
+			      : t->patch_id	    ? t->patch_id(req->dev_body)
+						    : req->id;
+	if (strcmp(body_id, req->id))
 		return err_inval(e, "the %s in the path (%s) differs from %s in the body (%s)",
-				 t->id_field, req->id, t->id_field, t->id(req->dev_body));
+				 t->id_field, req->id, t->id_field, body_id);
 	return 0;
 }
 
@@ -277,6 +283,13 @@ int api_route(int method, const char *path, const char *body, size_t body_len,
 			continue;
 		req->route = rt;
 		req->op = rt->op;
+		if (rt->with_id && !config_id_valid(req->id)) {
+			api_response_error(
+			    resp, "%s '%s' is invalid: use 1 to %d letters, digits or '_'",
+			    rt->type ? rt->type->id_field : "id", req->id, MVM_ID_MAX);
+			memset(req, 0, sizeof(*req));
+			return -EINVAL;
+		}
 		if (!rt->body)
 			return 0; /* a body on a GET is ignored, never parsed */
 		int r = parse_body(rt, body, body_len, req, &e);

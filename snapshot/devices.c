@@ -119,6 +119,14 @@ int snap_devices_config(const struct snap_reader *rd, uint32_t nr, struct vm_con
 			return err_prefix(e, "%s: device %u (%s)", snap_reader_name(rd), i,
 					  t->name);
 		}
+		/* Two records for one device: refused, not one silently replacing the other. */
+		if (config_find_device(cfg, t, t->id ? t->id(dc) : NULL)) {
+			err_inval(e, "%s: device %u: a second record for %s%s%s%s",
+				  snap_reader_name(rd), i, t->noun, t->id ? " '" : "",
+				  t->id ? t->id(dc) : "", t->id ? "'" : "");
+			config_free_device_cfg(t, dc);
+			return -EINVAL;
+		}
 		if ((r = config_put_device(cfg, t, dc, false, e)))
 			return err_prefix(e, "%s: device %u (%s)", snap_reader_name(rd), i,
 					  t->name);

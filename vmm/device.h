@@ -103,6 +103,8 @@ struct device_type {
 	/* --- after boot: PATCH {path}[/{id}] --------------------------------- */
 	size_t patch_size;
 	int (*parse_patch)(const struct json *j, int obj, void *patch, struct err *e);
+	/* The id an update names in its body (it must be the path's). */
+	const char *(*patch_id)(const void *patch);
 	/* Applies it to the device and to cfg (kept for GET /vm/config). */
 	int (*patch)(void *dev, void *cfg, void *patch, struct err *e);
 	void (*patch_fini)(void *patch);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../api-socket/request.h"
+#include "../../monitor/request.h"
 #include "../../lib/json.h"
 
 /* PUT /snapshot/load bodies: LOAD(FILE_BACKEND ", \"resume_vm\": true"). */

@@ -1,4 +1,4 @@
-/* virtio/balloon.c: page lists against real anonymous memory, statistics, config space. */
+/* virtio/balloon/balloon.c: page lists against real anonymous memory, statistics, config space. */
 #include <criterion/criterion.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,7 +21,9 @@ static void setup(void)
 	memset(ram, 0xa5, RAM);
 	mem = (struct guest_mem){ .nr = 1, .size = RAM, .fd = -1, .backing = MEM_ANON };
 	mem.r[0] = (struct guest_region){ .gpa = 0, .size = RAM, .hva = ram };
-	struct balloon_cfg c = { true, 2, true, 1 };
+	struct balloon_cfg c = { .amount_mib = 2,
+				 .deflate_on_oom = true,
+				 .stats_polling_interval_s = 1 };
 	b = balloon_create(&c, &mem);
 	cr_assert_not_null(b);
 }

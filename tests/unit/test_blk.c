@@ -1,4 +1,4 @@
-/* virtio/blk.c: requests driven through blk_ops.process over a fake guest RAM and a temp file. */
+/* virtio/blk: requests driven through blk_ops.process over a fake guest RAM and a temp file. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../lib/err.h"
 #include "../../virtio/blk/blk.h"
 #include "../../lib/log.h"
 
@@ -69,7 +70,7 @@ static void setup(void)
 	disk_fd = mkstemp(path);
 	cr_assert_geq(disk_fd, 0);
 	make_disk(path, DISK_SECTORS * 512ULL);
-	blk = blk_create("rootfs", path, false, false, false);
+	blk = blk_create("rootfs", path, false, false, false, false, NULL);
 	cr_assert_not_null(blk);
 }
 
@@ -296,7 +297,7 @@ Test(blk, flush_succeeds_in_both_cache_modes)
 	cr_expect_eq(ram[STATUS], S_OK);
 
 	blk_destroy(blk);
-	blk = blk_create("wb", path, false, true, false);
+	blk = blk_create("wb", path, false, true, false, false, NULL);
 	cr_assert_not_null(blk);
 	ram[STATUS] = 0xee;
 	cr_expect_eq(submit(s, 2), 1);
@@ -321,7 +322,7 @@ Test(blk, get_id_returns_the_drive_id_in_20_bytes)
 Test(blk, get_id_truncates_long_ids_to_20_bytes)
 {
 	blk_destroy(blk);
-	blk = blk_create("abcdefghijklmnopqrstuvwxyz", path, true, false, false);
+	blk = blk_create("abcdefghijklmnopqrstuvwxyz", path, true, false, false, false, NULL);
 	cr_assert_not_null(blk);
 	hdr_at(HDR, T_GET_ID, 0);
 	memset(ram + DATA, 0xee, 32);
@@ -378,7 +379,7 @@ Test(blk, out_of_range_requests_fail_without_touching_anything)
 Test(blk, write_to_a_read_only_drive_fails_and_leaves_the_file)
 {
 	blk_destroy(blk);
-	blk = blk_create("ro", path, true, false, false);
+	blk = blk_create("ro", path, true, false, false, false, NULL);
 	cr_assert_not_null(blk);
 	memset(ram + DATA, 0x11, 512);
 	cr_expect_eq(rw(T_OUT, 0, 512), 1);
@@ -498,7 +499,7 @@ Test(blk, features_and_config_space)
 	cr_expect_eq(far, 0, "beyond the config space");
 
 	blk_destroy(blk);
-	blk = blk_create("ro", path, true, false, false);
+	blk = blk_create("ro", path, true, false, false, false, NULL);
 	cr_assert_not_null(blk);
 	cr_expect(blk_ops.features(blk) & (1ULL << 5), "RO offered for a read-only drive");
 }
@@ -510,7 +511,7 @@ Test(blk, capacity_ignores_a_partial_last_sector)
 	int fd = mkstemp(p);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, 1000), 0);
-	struct blk *b = blk_create("odd", p, true, false, false);
+	struct blk *b = blk_create("odd", p, true, false, false, false, NULL);
 	cr_assert_not_null(b);
 	cr_expect_eq(blk_capacity_sectors(b), 1);
 	blk_destroy(b);
@@ -526,13 +527,15 @@ Test(blk, set_backing_switches_file_and_capacity)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, 4096), 0);
 	cr_assert_eq(pwrite(fd, "NEWDISK", 7, 512), 7);
-	cr_assert_eq(blk_set_backing(blk, p), 0);
+	cr_assert_eq(blk_set_backing(blk, p, NULL), 0);
 	cr_expect_eq(blk_capacity_sectors(blk), 8);
 	cr_expect_eq(rw(T_IN, 1, 512), 513);
 	cr_expect_eq(memcmp(ram + DATA, "NEWDISK", 7), 0);
 	cr_expect_eq(rw(T_IN, 8, 512), 1, "the old capacity no longer applies");
 	cr_expect_eq(ram[STATUS], S_IOERR);
-	cr_expect_eq(blk_set_backing(blk, "/nonexistent/disk"), -ENOENT);
+	struct err e = { 0 };
+	cr_expect_eq(blk_set_backing(blk, "/nonexistent/disk", &e), -ENOENT);
+	cr_expect(strstr(e.msg, "/nonexistent/disk"), "the sentence names the file: %s", e.msg);
 	cr_expect_eq(blk_capacity_sectors(blk), 8, "a failed swap keeps the current file");
 	close(fd);
 	unlink(p);
@@ -540,15 +543,23 @@ Test(blk, set_backing_switches_file_and_capacity)
 
 Test(blk, create_fails_on_a_missing_file_or_a_directory)
 {
-	cr_expect_null(blk_create("x", "/nonexistent/disk.img", false, false, false));
-	cr_expect_null(blk_create("x", "/nonexistent/disk.img", true, false, false));
-	cr_expect_null(blk_create("x", "/tmp", true, false, false), "a directory is not a disk");
+	struct err e = { 0 };
+	cr_expect_null(blk_create("x", "/nonexistent/disk.img", false, false, false, false, &e));
+	cr_expect_eq(e.code, -ENOENT, "code %d", e.code);
+	cr_expect(strstr(e.msg, "drive x: /nonexistent/disk.img"),
+		  "the sentence names the drive and the file: %s", e.msg);
+	cr_expect_null(blk_create("x", "/nonexistent/disk.img", true, false, false, false, NULL));
+	err_clear(&e);
+	cr_expect_null(blk_create("x", "/tmp", true, false, false, false, &e),
+		       "a directory is not a disk");
+	cr_expect(strstr(e.msg, "drive x: /tmp"), "the sentence names the drive and the file: %s",
+		  e.msg);
 }
 
 Test(blk, create_read_only_succeeds_on_a_read_only_file)
 {
 	cr_assert_eq(chmod(path, 0444), 0);
-	struct blk *b = blk_create("ro", path, true, false, false);
+	struct blk *b = blk_create("ro", path, true, false, false, false, NULL);
 	cr_expect_not_null(b);
 	blk_destroy(b);
 }
@@ -558,5 +569,7 @@ Test(blk, create_read_write_fails_on_a_read_only_file)
 	cr_assert_eq(chmod(path, 0444), 0);
 	if (access(path, W_OK) == 0)
 		cr_skip_test("root bypasses file permissions");
-	cr_expect_null(blk_create("rw", path, false, false, false));
+	struct err e = { 0 };
+	cr_expect_null(blk_create("rw", path, false, false, false, false, &e));
+	cr_expect(strstr(e.msg, "is_read_only"), "the sentence says how to fix it: %s", e.msg);
 }

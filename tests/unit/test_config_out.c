@@ -1,16 +1,24 @@
 /*
- * vmm/config_out.c: GET /machine-config and GET /vm/config. The output is read
- * back with vmm/json.c and, where it is a config section, with the config
- * parsers: what mvm prints must be what mvm would accept.
+ * monitor/config_out.c and each device type's describe(): GET /machine-config
+ * and GET /vm/config. The output is read back with lib/json.c and, where it is
+ * a config section, with the config parsers: what mvm prints must be what mvm
+ * would accept.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/config.h"
-#include "../../monitor/config_out.h"
 #include "../../lib/log.h"
+#include "../../lib/strbuf.h"
+#include "../../monitor/config_file.h"
+#include "../../virtio/balloon/balloon.h"
+#include "../../virtio/blk/blk.h"
+#include "../../virtio/net/net.h"
+#include "../../virtio/registry.h"
+#include "../../virtio/rng.h"
+#include "../../virtio/vsock/vsock.h"
+#include "../../vmm/config.h"
 
 static struct strbuf out;
 static struct json doc;
@@ -173,7 +181,7 @@ Test(config_out, drive_json_has_every_field)
 			       .partuuid = "0eaa91a0-01",
 			       .cache_type = CACHE_WRITEBACK,
 			       .io_engine = IO_ENGINE_ASYNC };
-	config_drive_json(&d, &out);
+	blk_type.describe(&d, &out);
 	parse_out();
 	expect_str(0, "drive_id", "rootfs");
 	expect_str(0, "path_on_host", "/img/rootfs.ext4");
@@ -188,7 +196,7 @@ Test(config_out, drive_json_has_every_field)
 Test(config_out, drive_json_defaults_and_null_partuuid)
 {
 	struct drive_cfg d = { .drive_id = "d", .path_on_host = "/d" };
-	config_drive_json(&d, &out);
+	blk_type.describe(&d, &out);
 	parse_out();
 	cr_expect_not(get_bool(0, "is_root_device"));
 	cr_expect_not(get_bool(0, "is_read_only"));
@@ -203,18 +211,26 @@ Test(config_out, drive_json_escapes_hostile_paths)
 	struct drive_cfg d = { .drive_id = "x",
 			       .path_on_host = (char *)path,
 			       .partuuid = (char *)"\"" };
-	config_drive_json(&d, &out);
+	blk_type.describe(&d, &out);
 	parse_out();
 	expect_str(0, "path_on_host", path);
 	expect_str(0, "partuuid", "\"");
 }
 
-/* A drive as config_parse_drive() fills it, owning its strings. */
+/* A device config (malloc'd) into c, as the config file parser puts it. */
+static void put(struct vm_config *c, const struct device_type *t, void *dev)
+{
+	struct err e = { 0 };
+	cr_assert_not_null(dev);
+	cr_assert_eq(config_put_device(c, t, dev, false, &e), 0, "%s", e.msg);
+}
+
+/* A drive as the drive parser fills it, owning its strings. */
 static void add_drive(struct vm_config *c, const char *id, const char *path, bool root,
 		      const char *partuuid, enum cache_type ct, enum io_engine io)
 {
-	struct drive_cfg *d = &c->drives[c->nr_drives++];
-	memset(d, 0, sizeof(*d));
+	struct drive_cfg *d = calloc(1, sizeof(*d));
+	cr_assert_not_null(d);
 	snprintf(d->drive_id, sizeof(d->drive_id), "%s", id);
 	d->path_on_host = strdup(path);
 	d->partuuid = partuuid ? strdup(partuuid) : NULL;
@@ -222,6 +238,17 @@ static void add_drive(struct vm_config *c, const char *id, const char *path, boo
 	d->is_read_only = !root;
 	d->cache_type = ct;
 	d->io_engine = io;
+	put(c, &blk_type, d);
+}
+
+/* The i-th device of type t in c. */
+static const void *nth(const struct vm_config *c, const struct device_type *t, int i)
+{
+	for (int k = 0, n = 0; k < c->nr_devs; k++)
+		if (c->devs[k].type == t && n++ == i)
+			return c->devs[k].cfg;
+	cr_assert_fail("no %s %d", t->name, i);
+	return NULL;
 }
 
 static void full_config(struct vm_config *c)
@@ -236,7 +263,38 @@ static void full_config(struct vm_config *c)
 	c->boot.initrd_path = strdup("/img/initrd");
 	add_drive(c, "rootfs", "/img/rootfs.ext4", true, "abc-1", CACHE_WRITEBACK, IO_ENGINE_SYNC);
 	add_drive(c, "data_1", "/img/data \"1\"", false, NULL, CACHE_UNSAFE, IO_ENGINE_ASYNC);
-	c->entropy = true;
+	struct rng_cfg *rng = calloc(1, sizeof(*rng));
+	cr_assert_not_null(rng);
+	rng->rate_limiter.bandwidth = (struct bucket_cfg){ 1 << 20, 4096, 1000 };
+	put(c, &rng_type, rng);
+	struct net_cfg *n = calloc(1, sizeof(*n));
+	cr_assert_not_null(n);
+	*n = (struct net_cfg){ .iface_id = "eth0",
+			       .host_dev_name = "tap0",
+			       .has_mac = true,
+			       .guest_mac = { 0x06, 0, 0xac, 0x10, 0, 2 } };
+	n->tx_rate_limiter.ops = (struct bucket_cfg){ 100, 0, 10 };
+	put(c, &net_type, n);
+	struct vsock_cfg *v = calloc(1, sizeof(*v));
+	cr_assert_not_null(v);
+	v->guest_cid = 7;
+	v->uds_path = strdup("/run/v \"sock\"");
+	put(c, &vsock_type, v);
+	struct balloon_cfg *b = calloc(1, sizeof(*b));
+	cr_assert_not_null(b);
+	*b = (struct balloon_cfg){ .amount_mib = 512,
+				   .deflate_on_oom = true,
+				   .stats_polling_interval_s = 5 };
+	put(c, &balloon_type, b);
+	/* pmem, where the registry has it (by its config-file key: no header needed). */
+	if (device_type_by_key("pmem", 4)) {
+		struct err e = { 0 };
+		cr_assert_eq(config_add_device_json(c, "pmem",
+						    "{\"id\": \"pm0\", \"path_on_host\": "
+						    "\"/img/pmem\", \"root_device\": false}",
+						    &e),
+			     0, "%s", e.msg);
+	}
 	c->log_path = strdup("/tmp/mvm.log");
 	c->log_level = strdup("Debug");
 	c->log_show_level = false;
@@ -319,7 +377,7 @@ Test(config_out, vm_json_logger_level_defaults_to_info)
 
 Test(config_out, vm_json_holds_every_drive)
 {
-	for (int i = 0; i < MVM_MAX_DRIVES; i++) {
+	for (int i = 0; i < (int)blk_type.max; i++) {
 		char id[16], path[32];
 		snprintf(id, sizeof(id), "d%d", i);
 		snprintf(path, sizeof(path), "/img/%d", i);
@@ -328,9 +386,9 @@ Test(config_out, vm_json_holds_every_drive)
 	config_vm_json(&cfg, &out);
 	parse_out();
 	int drives = need(0, "drives");
-	cr_assert_eq(doc.t[drives].size, MVM_MAX_DRIVES);
+	cr_assert_eq(doc.t[drives].size, (int)blk_type.max);
 	int d = drives + 1;
-	for (int i = 0; i < MVM_MAX_DRIVES; i++, d = json_next(&doc, d)) {
+	for (int i = 0; i < (int)blk_type.max; i++, d = json_next(&doc, d)) {
 		char id[16];
 		snprintf(id, sizeof(id), "d%d", i);
 		expect_str(d, "drive_id", id);
@@ -346,9 +404,14 @@ static void expect_same_config(const struct vm_config *a, const struct vm_config
 		  (!a->boot.boot_args || !strcmp(a->boot.boot_args, b->boot.boot_args)));
 	cr_expect(!a->boot.initrd_path == !b->boot.initrd_path &&
 		  (!a->boot.initrd_path || !strcmp(a->boot.initrd_path, b->boot.initrd_path)));
-	cr_assert_eq(a->nr_drives, b->nr_drives);
-	for (int i = 0; i < a->nr_drives; i++) {
-		const struct drive_cfg *x = &a->drives[i], *y = &b->drives[i];
+	cr_assert_eq(a->nr_devs, b->nr_devs);
+	for (int i = 0; i < a->nr_devs; i++) {
+		const struct device_type *t = a->devs[i].type;
+		cr_assert_eq(b->devs[i].type, t, "device %d: %s, came back as %s", i, t->name,
+			     b->devs[i].type->name);
+		if (t != &blk_type)
+			continue;
+		const struct drive_cfg *x = a->devs[i].cfg, *y = b->devs[i].cfg;
 		cr_expect_str_eq(x->drive_id, y->drive_id);
 		cr_expect_str_eq(x->path_on_host, y->path_on_host);
 		cr_expect_eq(x->is_root_device, y->is_root_device, "drive %d", i);
@@ -359,7 +422,19 @@ static void expect_same_config(const struct vm_config *a, const struct vm_config
 		cr_expect_eq(x->io_engine, y->io_engine, "drive %d", i);
 		cr_expect_eq(x->direct_io, y->direct_io, "drive %d: direct_io", i);
 	}
-	cr_expect_eq(a->entropy, b->entropy);
+	/* Every device, of every type, described the same once read back. */
+	for (int i = 0; i < a->nr_devs; i++) {
+		struct strbuf x, y;
+		strbuf_init(&x);
+		strbuf_init(&y);
+		a->devs[i].type->describe(a->devs[i].cfg, &x);
+		b->devs[i].type->describe(b->devs[i].cfg, &y);
+		cr_expect_str_eq(x.s, y.s, "device %d (%s)", i, a->devs[i].type->name);
+		strbuf_fini(&x);
+		strbuf_fini(&y);
+	}
+	cr_expect_eq(config_find_device(a, &rng_type, NULL) != NULL,
+		     config_find_device(b, &rng_type, NULL) != NULL);
 	cr_expect(!a->log_path == !b->log_path &&
 		  (!a->log_path || !strcmp(a->log_path, b->log_path)));
 	cr_expect(!a->log_level == !b->log_level &&
@@ -398,7 +473,7 @@ static void round_trip(const struct vm_config *c)
 	round_trip_without(c, NULL);
 }
 
-#define CPU_CONFIG "\"cpu-config\": null, "
+#define CPU_CONFIG ", \"cpu-config\": null"
 
 /* Everything but "cpu-config" (see the disabled tests below) comes back as it was. */
 Test(config_out, vm_json_round_trips_apart_from_cpu_config)
@@ -411,22 +486,61 @@ Test(config_out, vm_json_round_trips_apart_from_cpu_config)
 Test(config_out, drive_sections_round_trip_through_config_parse_drive)
 {
 	full_config(&cfg);
-	for (int i = 0; i < cfg.nr_drives; i++) {
+	for (int i = 0; i < config_count_devices(&cfg, &blk_type); i++) {
+		const struct drive_cfg *d = nth(&cfg, &blk_type, i);
 		struct drive_cfg back = { 0 };
 		struct err e;
 		strbuf_fini(&out);
-		config_drive_json(&cfg.drives[i], &out);
+		blk_type.describe(d, &out);
 		parse_out();
-		cr_assert_eq(config_parse_drive(&doc, 0, &back, &e), 0, "%s: %s", out.s, e.msg);
-		cr_expect_str_eq(back.drive_id, cfg.drives[i].drive_id);
-		cr_expect_str_eq(back.path_on_host, cfg.drives[i].path_on_host);
-		cr_expect_eq(back.is_root_device, cfg.drives[i].is_root_device);
-		cr_expect_eq(back.is_read_only, cfg.drives[i].is_read_only);
-		cr_expect_eq(back.cache_type, cfg.drives[i].cache_type);
-		cr_expect_eq(back.io_engine, cfg.drives[i].io_engine);
-		cr_expect(!back.partuuid == !cfg.drives[i].partuuid);
-		drive_cfg_fini(&back);
+		cr_assert_eq(blk_type.parse(&doc, 0, &back, &e), 0, "%s: %s", out.s, e.msg);
+		cr_expect_str_eq(back.drive_id, d->drive_id);
+		cr_expect_str_eq(back.path_on_host, d->path_on_host);
+		cr_expect_eq(back.is_root_device, d->is_root_device);
+		cr_expect_eq(back.is_read_only, d->is_read_only);
+		cr_expect_eq(back.cache_type, d->cache_type);
+		cr_expect_eq(back.io_engine, d->io_engine);
+		cr_expect(!back.partuuid == !d->partuuid);
+		blk_type.cfg_fini(&back);
 	}
+}
+
+/* A single-device type not configured is null; a many-device one an empty array. */
+Test(config_out, vm_json_shows_every_device_type_by_its_key)
+{
+	config_vm_json(&cfg, &out);
+	parse_out();
+	for (unsigned k = 0; k < nr_device_types; k++) {
+		const struct device_type *t = device_types[k];
+		int v = need(0, t->key);
+		if (t->id_field) {
+			cr_expect_eq(doc.t[v].type, JSMN_ARRAY, "%s", t->key);
+			cr_expect_eq(doc.t[v].size, 0, "%s", t->key);
+		} else {
+			cr_expect(json_is_null(&doc, v), "%s", t->key);
+		}
+	}
+	full_config(&cfg);
+	strbuf_fini(&out);
+	config_vm_json(&cfg, &out);
+	parse_out();
+	int nets = need(0, "network-interfaces");
+	cr_assert_eq(doc.t[nets].size, 1);
+	expect_str(nets + 1, "iface_id", "eth0");
+	expect_str(nets + 1, "guest_mac", "06:00:ac:10:00:02");
+	int v = need(0, "vsock");
+	cr_expect_eq(get_u64(v, "guest_cid"), 7);
+	expect_str(v, "uds_path", "/run/v \"sock\"");
+	int b = need(0, "balloon");
+	cr_expect_eq(get_u64(b, "amount_mib"), 512);
+	cr_expect(get_bool(b, "deflate_on_oom"));
+	cr_expect_eq(get_u64(b, "stats_polling_interval_s"), 5);
+	int rl = need(need(0, "entropy"), "rate_limiter");
+	int bw = need(rl, "bandwidth");
+	cr_expect_eq(get_u64(bw, "size"), 1 << 20);
+	cr_expect_eq(get_u64(bw, "one_time_burst"), 4096);
+	cr_expect_eq(get_u64(bw, "refill_time"), 1000);
+	cr_expect(json_is_null(&doc, need(rl, "ops")));
 }
 
 /*
@@ -478,7 +592,7 @@ Test(config_out, vm_json_round_trips_a_logger_without_path)
 Test(config_out, drive_json_keeps_direct_io)
 {
 	struct drive_cfg d = { .drive_id = "d", .path_on_host = "/d", .direct_io = true };
-	config_drive_json(&d, &out);
+	blk_type.describe(&d, &out);
 	parse_out();
 	cr_expect(get_bool(0, "direct_io"));
 }

@@ -136,9 +136,12 @@ Test(cpuid, tsc_deadline_bit_follows_kvm_capability)
 		host_cpuid(false);
 		/* KVM's supported set leaves the bit out; the host's value must not matter. */
 		leaf(1, 0)->ecx = cap ? leaf(1, 0)->ecx & ~BIT(24) : leaf(1, 0)->ecx | BIT(24);
-		struct cpuid_cfg cfg = { .nr_vcpus = 1, .tmpl = CPU_TEMPLATE_HOST, .tsc_deadline = cap };
+		struct cpuid_cfg cfg = { .nr_vcpus = 1,
+					 .tmpl = CPU_TEMPLATE_HOST,
+					 .tsc_deadline = cap };
 		cpuid_normalize(cpuid, &cfg);
-		cr_expect_eq(!!(leaf(1, 0)->ecx & BIT(24)), cap, "TSC deadline with capability %d", cap);
+		cr_expect_eq(!!(leaf(1, 0)->ecx & BIT(24)), cap, "TSC deadline with capability %d",
+			     cap);
 	}
 }
 

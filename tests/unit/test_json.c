@@ -1,4 +1,4 @@
-/* vmm/json.c: the strict JSON layer every API body and config file goes through. */
+/* lib/json.c: the strict JSON layer every API body and config file goes through. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* vmm/log.c: level names, line format, filtering, and the per-thread last error. */
+/* lib/log.c: level names, line format, filtering, and per-thread names. */
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <errno.h>
@@ -20,7 +20,6 @@ static void setup(void)
 	cr_assert_eq(log_set_path(path), 0);
 	log_set_level(LOG_INFO);
 	log_set_format(true, false);
-	log_clear_last_error();
 }
 
 static void teardown(void)
@@ -160,76 +159,20 @@ Test(log, off_writes_nothing)
 	free(text);
 }
 
-Test(log, last_error_records_errors_even_when_filtered_out)
-{
-	log_set_level(LOG_OFF);
-	log_err("KVM_CREATE_VM: %s", "Device or resource busy");
-	cr_expect_str_eq(log_last_error(), "KVM_CREATE_VM: Device or resource busy");
-	char *text = slurp();
-	cr_expect_str_eq(text, "", "filtered: recorded but not written");
-	free(text);
-
-	log_set_level(LOG_ERROR);
-	log_err("second %d", 2);
-	cr_expect_str_eq(log_last_error(), "second 2", "the newest error wins");
-}
-
-Test(log, last_error_ignores_other_levels)
-{
-	log_set_level(LOG_TRACE);
-	log_err("the error");
-	log_warn("a warning");
-	log_info("some info");
-	log_debug("debugging");
-	cr_expect_str_eq(log_last_error(), "the error");
-	log_set_level(LOG_OFF);
-	log_warn("a filtered warning");
-	cr_expect_str_eq(log_last_error(), "the error");
-}
-
-/*
- * Regression: vmm/log.c log_msg() (the `level > cur_level` branch, line ~105) copies
- * every filtered message into last_error, whatever its level. The log_* macros
- * only call log_msg() for a filtered level when it is LOG_ERROR, so today only
- * direct log_msg() callers can hit it, but then a filtered warning or debug
- * line becomes the "last error" an API fault message quotes. Fix: in that
- * branch, record only when level == LOG_ERROR.
- */
-Test(log, last_error_ignores_filtered_non_errors_from_log_msg)
-{
-	log_set_level(LOG_OFF);
-	log_err("the error");
-	log_msg(LOG_WARN, __FILE__, __LINE__, "a warning");
-	log_msg(LOG_DEBUG, __FILE__, __LINE__, "a debug line");
-	cr_expect_str_eq(log_last_error(), "the error");
-}
-
-Test(log, clear_last_error_empties_it)
-{
-	log_err("x");
-	cr_expect_str_eq(log_last_error(), "x");
-	log_clear_last_error();
-	cr_expect_str_eq(log_last_error(), "");
-}
-
 static void *log_from_thread(void *arg)
 {
 	(void)arg;
 	log_set_thread("fc_vcpu 0");
 	log_err("from the thread");
-	return strdup(log_last_error());
+	return NULL;
 }
 
-Test(log, last_error_and_thread_name_are_per_thread)
+Test(log, thread_name_is_per_thread)
 {
 	log_err("from main");
 	pthread_t t;
-	void *theirs = NULL;
 	cr_assert_eq(pthread_create(&t, NULL, log_from_thread, NULL), 0);
-	cr_assert_eq(pthread_join(t, &theirs), 0);
-	cr_expect_str_eq(theirs, "from the thread");
-	cr_expect_str_eq(log_last_error(), "from main", "another thread's error is not ours");
-	free(theirs);
+	cr_assert_eq(pthread_join(t, NULL), 0);
 	char *text = slurp();
 	cr_expect_not_null(strstr(text, "[anonymous-instance:main:Error] from main\n"), "%s", text);
 	cr_expect_not_null(strstr(text, "[anonymous-instance:fc_vcpu 0:Error] from the thread\n"),
@@ -247,7 +190,6 @@ Test(log, long_messages_are_cut_to_one_line)
 	cr_expect_eq(count_lines(text), 1);
 	cr_expect_lt(strlen(text), 1024, "one buffer's worth");
 	cr_expect_eq(text[strlen(text) - 1], '\n');
-	cr_expect_eq(strlen(log_last_error()), 511, "last_error keeps 511 bytes");
 	free(text);
 }
 

@@ -1,6 +1,8 @@
 /*
- * vmm/metrics.c: Firecracker-shaped metrics lines, flushed with no VM (before
- * boot) into a temporary file or a FIFO, and read back with vmm/json.c.
+ * monitor/metrics.c: Firecracker-shaped metrics lines, flushed with no VM
+ * (before boot) or a VM holding only devices, into a temporary file or a FIFO,
+ * and read back with lib/json.c. The API counters are the route table's
+ * (monitor/routes.c), bumped here the way monitor/requests.c bumps them.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -13,8 +15,14 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <http_parser.h>
+
 #include "../../lib/json.h"
 #include "../../monitor/metrics.h"
+#include "../../monitor/request.h"
+#include "../../virtio/balloon/balloon.h"
+#include "../../virtio/registry.h"
+#include "../../vmm/vm.h"
 
 static struct metrics mt;
 static char dir[] = "/tmp/mvm-metrics-XXXXXX";
@@ -22,6 +30,7 @@ static char path[64];
 
 static void setup(void)
 {
+	cr_assert_eq(api_routes_init(), 0, "the route table (and its counters) as main builds it");
 	metrics_init(&mt);
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/metrics", dir);
@@ -108,6 +117,25 @@ static void parse_line(const char *text, int idx, struct json *j, char **owned)
 	cr_assert_eq(j->t[0].type, JSMN_OBJECT);
 }
 
+/*
+ * A request to (method, path) answered `count` times, `fails` of them with an
+ * error: its route's counter bumped as monitor_handle_request() does.
+ */
+static void answered(int method, const char *url, const char *body, uint64_t count, uint64_t fails)
+{
+	struct api_request req;
+	struct api_response resp = { 0 };
+	unsigned n;
+	struct api_counter *c = api_counters(&n);
+	int r = api_route(method, url, body, body ? strlen(body) : 0, &req, &resp);
+	cr_assert_eq(r, 0, "%s: %s", url, resp.body);
+	cr_assert(req.route->counter >= 0 && (unsigned)req.route->counter < n,
+		  "%s %s has no counter", http_method_str(method), url);
+	c[req.route->counter].count += count;
+	c[req.route->counter].fails += fails;
+	api_request_fini(&req);
+}
+
 Test(metrics, flush_without_a_path_is_a_no_op)
 {
 	cr_expect_eq(metrics_flush(&mt, NULL), 0);
@@ -126,6 +154,9 @@ Test(metrics, flush_writes_one_json_line_with_every_section)
 		"patch_api_requests",
 		"latencies_us",
 		"entropy",
+		"net",
+		"vsock",
+		"balloon",
 		"logger",
 		"uart",
 		"vcpu",
@@ -172,16 +203,18 @@ Test(metrics, timestamp_is_now_in_milliseconds)
 	free(text);
 }
 
+#define DRIVE_BODY "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", \"is_root_device\": false}"
+
 Test(metrics, api_counters_are_deltas_since_the_previous_flush)
 {
 	cr_assert_eq(metrics_set_path(&mt, path), 0);
-	mt.api.put_actions = 3;
-	mt.api.get_vm_config = 1;
-	mt.api.patch_vm_fails = 2;
+	answered(HTTP_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", 3, 0);
+	answered(HTTP_GET, "/vm/config", NULL, 1, 0);
+	answered(HTTP_PATCH, "/vm", "{\"state\": \"Paused\"}", 2, 2);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
-	mt.api.put_actions = 5;
-	mt.api.patch_vm_fails = 2;
-	mt.api.put_snapshot_load = 7;
+	answered(HTTP_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", 2, 0);
+	answered(HTTP_PUT, "/snapshot/load",
+		 "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", 7, 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 
@@ -193,6 +226,7 @@ Test(metrics, api_counters_are_deltas_since_the_previous_flush)
 	} cases[] = {
 		{ "put_api_requests", "actions_count", { 3, 2, 0 } },
 		{ "get_api_requests", "vm_config_count", { 1, 0, 0 } },
+		{ "patch_api_requests", "vm_count", { 2, 0, 0 } },
 		{ "patch_api_requests", "vm_fails", { 2, 0, 0 } },
 		{ "put_api_requests", "snapshot_load_count", { 0, 7, 0 } },
 		{ "put_api_requests", "boot_source_count", { 0, 0, 0 } },
@@ -215,55 +249,170 @@ Test(metrics, api_counters_are_deltas_since_the_previous_flush)
 
 Test(metrics, every_api_counter_reaches_its_field)
 {
-	/* Give each counter a distinct value, then look for each in the line. */
+	/* Each endpoint answered a distinct number of times; look for each in the line. */
 	static const struct {
-		size_t off;
+		int method;
+		const char *path, *body;
 		const char *section, *name;
 	} map[] = {
-#define F(f, s, n) { offsetof(struct api_counters, f), s, n }
-		F(get_instance_info, "get_api_requests", "instance_info_count"),
-		F(get_machine_cfg, "get_api_requests", "machine_cfg_count"),
-		F(get_vmm_version, "get_api_requests", "vmm_version_count"),
-		F(get_vm_config, "get_api_requests", "vm_config_count"),
-		F(put_actions, "put_api_requests", "actions_count"),
-		F(put_actions_fails, "put_api_requests", "actions_fails"),
-		F(put_boot_source, "put_api_requests", "boot_source_count"),
-		F(put_boot_source_fails, "put_api_requests", "boot_source_fails"),
-		F(put_drive, "put_api_requests", "drive_count"),
-		F(put_drive_fails, "put_api_requests", "drive_fails"),
-		F(put_logger, "put_api_requests", "logger_count"),
-		F(put_logger_fails, "put_api_requests", "logger_fails"),
-		F(put_machine_cfg, "put_api_requests", "machine_cfg_count"),
-		F(put_machine_cfg_fails, "put_api_requests", "machine_cfg_fails"),
-		F(put_metrics, "put_api_requests", "metrics_count"),
-		F(put_metrics_fails, "put_api_requests", "metrics_fails"),
-		F(put_serial, "put_api_requests", "serial_count"),
-		F(put_serial_fails, "put_api_requests", "serial_fails"),
-		F(put_snapshot_create, "put_api_requests", "snapshot_create_count"),
-		F(put_snapshot_create_fails, "put_api_requests", "snapshot_create_fails"),
-		F(put_snapshot_load, "put_api_requests", "snapshot_load_count"),
-		F(put_snapshot_load_fails, "put_api_requests", "snapshot_load_fails"),
-		F(patch_drive, "patch_api_requests", "drive_count"),
-		F(patch_drive_fails, "patch_api_requests", "drive_fails"),
-		F(patch_machine_cfg, "patch_api_requests", "machine_cfg_count"),
-		F(patch_machine_cfg_fails, "patch_api_requests", "machine_cfg_fails"),
-		F(patch_vm, "patch_api_requests", "vm_count"),
-		F(patch_vm_fails, "patch_api_requests", "vm_fails"),
-#undef F
+		{ HTTP_GET, "/", NULL, "get_api_requests", "instance_info" },
+		{ HTTP_GET, "/machine-config", NULL, "get_api_requests", "machine_cfg" },
+		{ HTTP_GET, "/version", NULL, "get_api_requests", "vmm_version" },
+		{ HTTP_GET, "/vm/config", NULL, "get_api_requests", "vm_config" },
+		{ HTTP_GET, "/balloon", NULL, "get_api_requests", "balloon" },
+		{ HTTP_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", "put_api_requests",
+		  "actions" },
+		{ HTTP_PUT, "/boot-source", "{\"kernel_image_path\": \"/k\"}", "put_api_requests",
+		  "boot_source" },
+		{ HTTP_PUT, "/drives/x", DRIVE_BODY, "put_api_requests", "drive" },
+		{ HTTP_PUT, "/logger", "{}", "put_api_requests", "logger" },
+		{ HTTP_PUT, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}",
+		  "put_api_requests", "machine_cfg" },
+		{ HTTP_PUT, "/metrics", "{\"metrics_path\": \"/m\"}", "put_api_requests",
+		  "metrics" },
+		{ HTTP_PUT, "/serial", "{}", "put_api_requests", "serial" },
+		{ HTTP_PUT, "/snapshot/create",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", "put_api_requests",
+		  "snapshot_create" },
+		{ HTTP_PUT, "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", "put_api_requests",
+		  "snapshot_load" },
+		{ HTTP_PUT, "/entropy", "{}", "put_api_requests", "entropy" },
+		{ HTTP_PUT, "/network-interfaces/e",
+		  "{\"iface_id\": \"e\", \"host_dev_name\": \"t\"}", "put_api_requests",
+		  "network" },
+		{ HTTP_PUT, "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}",
+		  "put_api_requests", "vsock" },
+		{ HTTP_PUT, "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false}",
+		  "put_api_requests", "balloon" },
+		{ HTTP_PATCH, "/drives/x", "{\"drive_id\": \"x\"}", "patch_api_requests", "drive" },
+		{ HTTP_PATCH, "/machine-config", "{}", "patch_api_requests", "machine_cfg" },
+		{ HTTP_PATCH, "/vm", "{\"state\": \"Resumed\"}", "patch_api_requests", "vm" },
+		{ HTTP_PATCH, "/network-interfaces/e", "{\"iface_id\": \"e\"}",
+		  "patch_api_requests", "network" },
+		{ HTTP_PATCH, "/balloon", "{\"amount_mib\": 1}", "patch_api_requests", "balloon" },
 	};
 	cr_assert_eq(metrics_set_path(&mt, path), 0);
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		*(uint64_t *)((char *)&mt.api + map[i].off) = 100 + i;
+		answered(map[i].method, map[i].path, map[i].body, 100 + 2 * i,
+			 map[i].method == HTTP_GET ? 0 : 101 + 2 * i);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	char *text = slurp(), *l;
 	struct json j;
 	parse_line(text, 0, &j, &l);
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		cr_expect_eq(field(&j, map[i].section, map[i].name), 100 + i, "%s.%s",
-			     map[i].section, map[i].name);
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s_count", map[i].name);
+		cr_expect_eq(field(&j, map[i].section, name), 100 + 2 * i, "%s.%s", map[i].section,
+			     name);
+		snprintf(name, sizeof(name), "%s_fails", map[i].name);
+		if (map[i].method == HTTP_GET)
+			cr_expect_lt(member(&j, member(&j, 0, map[i].section), name), 0,
+				     "GET counters have no fails: %s", name);
+		else
+			cr_expect_eq(field(&j, map[i].section, name), 101 + 2 * i, "%s.%s",
+				     map[i].section, name);
+	}
+	/* ...and every counter of the table is in the line, in its group's section. */
+	static const char *const sections[] = { "get_api_requests", "put_api_requests",
+						"patch_api_requests" };
+	unsigned n;
+	const struct api_counter *c = api_counters(&n);
+	cr_expect_geq(n, sizeof(map) / sizeof(map[0]), "%u counters", n);
+	for (unsigned i = 0; i < n; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s_count", c[i].name);
+		cr_expect_eq(field(&j, sections[c[i].group], name), c[i].count, "%s.%s",
+			     sections[c[i].group], name);
+	}
 	json_free(&j);
 	free(l);
 	free(text);
+}
+
+Test(metrics, balloon_statistics_patch_counts_as_a_balloon_patch)
+{
+	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	answered(HTTP_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\": 1}", 4, 1);
+	answered(HTTP_PATCH, "/balloon", "{\"amount_mib\": 1}", 1, 0);
+	cr_assert_eq(metrics_flush(&mt, NULL), 0);
+	char *text = slurp(), *l;
+	struct json j;
+	parse_line(text, 0, &j, &l);
+	cr_expect_eq(field(&j, "patch_api_requests", "balloon_count"), 5);
+	cr_expect_eq(field(&j, "patch_api_requests", "balloon_fails"), 1);
+	json_free(&j);
+	free(l);
+	free(text);
+}
+
+Test(metrics, every_device_type_has_its_section_with_every_metric)
+{
+	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_flush(&mt, NULL), 0);
+	char *text = slurp(), *l;
+	struct json j;
+	parse_line(text, 0, &j, &l);
+	for (unsigned k = 0; k < nr_device_types; k++) {
+		const struct device_type *t = device_types[k];
+		int sec = member(&j, 0, t->metrics_key);
+		cr_assert_geq(sec, 0, "no section '%s'", t->metrics_key);
+		cr_expect_eq(j.t[sec].size, (int)t->nr_metrics, "%s: %d fields, %u metrics",
+			     t->metrics_key, j.t[sec].size, t->nr_metrics);
+		for (unsigned x = 0; x < t->nr_metrics; x++)
+			cr_expect_eq(field(&j, t->metrics_key, t->metrics[x].name), 0,
+				     "no VM: %s.%s", t->metrics_key, t->metrics[x].name);
+	}
+	json_free(&j);
+	free(l);
+	free(text);
+}
+
+/* One statistics buffer with an unknown tag, as the guest would send it. */
+static void stats_update(struct balloon *b)
+{
+	uint8_t buf[10] = { 0x7f, 0x00 };
+	balloon_parse_stats(b, buf, sizeof(buf));
+}
+
+Test(metrics, device_counters_sum_the_devices_of_a_type_and_are_deltas)
+{
+	static struct guest_mem mem = { .size = 64u << 20 };
+	struct balloon_cfg bc = { .amount_mib = 1 };
+	struct balloon *b0 = balloon_create(&bc, &mem), *b1 = balloon_create(&bc, &mem);
+	cr_assert(b0 && b1);
+	/* A VM of two balloons and no vCPU: what metrics_flush() reads of a built one. */
+	struct vm *vm = calloc(1, sizeof(*vm));
+	cr_assert_not_null(vm);
+	vm->vcpus = (struct vcpu *)vm; /* built (never read: nr_vcpus is 0) */
+	vm->devs[0] = (struct vm_device){ .type = &balloon_type, .cfg = &bc, .dev = b0 };
+	vm->devs[1] = (struct vm_device){ .type = &balloon_type, .cfg = &bc, .dev = b1 };
+	vm->nr_devs = 2;
+
+	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	stats_update(b0);
+	stats_update(b1);
+	stats_update(b1);
+	cr_assert_eq(metrics_flush(&mt, vm), 0);
+	stats_update(b0);
+	cr_assert_eq(metrics_flush(&mt, vm), 0);
+	cr_assert_eq(metrics_flush(&mt, vm), 0);
+	char *text = slurp();
+	static const uint64_t want[3] = { 3, 1, 0 };
+	for (int n = 0; n < 3; n++) {
+		struct json j;
+		char *l;
+		parse_line(text, n, &j, &l);
+		cr_expect_eq(field(&j, "balloon", "stats_updates_count"), want[n], "line %d", n);
+		cr_expect_eq(field(&j, "balloon", "unknown_stats_tags"), want[n], "line %d", n);
+		cr_expect_eq(field(&j, "balloon", "inflate_count"), 0, "line %d", n);
+		json_free(&j);
+		free(l);
+	}
+	free(text);
+	balloon_destroy(b0);
+	balloon_destroy(b1);
+	free(vm);
 }
 
 Test(metrics, latencies_and_startup_times_are_values_not_deltas)
@@ -341,7 +490,7 @@ Test(metrics, flush_into_a_fifo_delivers_whole_lines)
 	int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	cr_assert_geq(rd, 0);
 	cr_assert_eq(metrics_set_path(&mt, path), 0);
-	mt.api.put_drive = 4;
+	answered(HTTP_PUT, "/drives/x", DRIVE_BODY, 4, 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	char buf[16384];
@@ -367,7 +516,7 @@ Test(metrics, failed_write_counts_and_keeps_the_delta_for_the_next_line)
 	if (access("/dev/full", W_OK))
 		cr_skip_test("no /dev/full to make writes fail");
 	cr_assert_eq(metrics_set_path(&mt, "/dev/full"), 0);
-	mt.api.put_actions = 6;
+	answered(HTTP_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", 6, 0);
 	cr_expect_eq(metrics_flush(&mt, NULL), -ENOSPC);
 	cr_expect_eq(mt.flush_fails, 1);
 
@@ -375,7 +524,7 @@ Test(metrics, failed_write_counts_and_keeps_the_delta_for_the_next_line)
 	close(mt.fd);
 	mt.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	cr_assert_geq(mt.fd, 0);
-	mt.api.put_actions = 8;
+	answered(HTTP_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", 2, 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	char *text = slurp(), *l;
 	struct json j;

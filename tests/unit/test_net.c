@@ -1,4 +1,5 @@
-/* virtio/net.c: frames through net_ops.process over fake guest RAM and a SOCK_SEQPACKET "tap". */
+/* virtio/net/net.c: frames through net_ops.process over fake guest RAM and a
+ * SOCK_SEQPACKET "tap". */
 #include <criterion/criterion.h>
 #include <linux/if_tun.h>
 #include <stdlib.h>

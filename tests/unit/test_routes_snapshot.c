@@ -1,4 +1,4 @@
-/* api-socket/routes.c: PUT /snapshot/create and PUT /snapshot/load. */
+/* monitor/routes_snapshot.c: PUT /snapshot/create and PUT /snapshot/load. */
 #include "routes_util.h"
 
 TestSuite(routes_snapshot, .init = routes_setup, .fini = routes_teardown);
@@ -114,10 +114,42 @@ Test(routes_snapshot, load_drive_overrides)
 	   API_SNAPSHOT_LOAD);
 	const struct snapshot_load *l = &req.u.snap_load;
 	cr_assert_eq(l->nr_overrides, 2);
-	cr_expect_str_eq(l->overrides[0].drive_id, "rootfs");
-	cr_expect_str_eq(l->overrides[0].path_on_host, "/r2");
-	cr_expect_str_eq(l->overrides[1].drive_id, "data");
-	cr_expect_str_eq(l->overrides[1].path_on_host, "/d2");
+	cr_expect_str_eq(l->overrides[0].id, "rootfs");
+	cr_expect_str_eq(l->overrides[0].value, "/r2");
+	cr_expect_str_eq(l->overrides[1].id, "data");
+	cr_expect_str_eq(l->overrides[1].value, "/d2");
+	for (int i = 0; i < 2; i++) {
+		cr_expect_str_eq(l->overrides[i].type, "block", "the drives' type");
+		cr_expect_str_eq(l->overrides[i].field, "path_on_host");
+		cr_expect_str_eq(l->overrides[i].what, "drive_overrides");
+	}
+}
+
+Test(routes_snapshot, load_network_and_vsock_overrides)
+{
+	OK(HTTP_PUT, "/snapshot/load",
+	   LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"eth0\", "
+			     "\"host_dev_name\": \"tap9\"}, {\"host_dev_name\": \"tap8\", "
+			     "\"iface_id\": \"eth1\"}], \"vsock_override\": {\"uds_path\": "
+			     "\"/run/clone.sock\"}"),
+	   API_SNAPSHOT_LOAD);
+	const struct snapshot_load *l = &req.u.snap_load;
+	cr_assert_eq(l->nr_overrides, 3);
+	static const struct {
+		const char *what, *type, *id, *field, *value;
+	} want[] = {
+		{ "network_overrides", "net", "eth0", "host_dev_name", "tap9" },
+		{ "network_overrides", "net", "eth1", "host_dev_name", "tap8" },
+		{ "vsock_override", "vsock", "", "uds_path", "/run/clone.sock" },
+	};
+	for (int i = 0; i < 3; i++) {
+		const struct snap_override *o = &l->overrides[i];
+		cr_expect_str_eq(o->what, want[i].what, "override %d", i);
+		cr_expect_str_eq(o->type, want[i].type, "override %d", i);
+		cr_expect_str_eq(o->id, want[i].id, "override %d", i);
+		cr_expect_str_eq(o->field, want[i].field, "override %d", i);
+		cr_expect_str_eq(o->value, want[i].value, "override %d", i);
+	}
 }
 
 /* n drive overrides after a File backend, into a malloc'd body. */
@@ -136,17 +168,18 @@ static char *load_with_overrides(int n)
 	return s;
 }
 
+/* One override per device at most: as many as a VM has virtio-mmio slots. */
 Test(routes_snapshot, load_takes_at_most_max_drives_overrides)
 {
-	char *ok = load_with_overrides(MVM_MAX_DRIVES);
-	expect_routed("16 overrides", route(HTTP_PUT, "/snapshot/load", ok), API_SNAPSHOT_LOAD);
-	cr_expect_eq(req.u.snap_load.nr_overrides, MVM_MAX_DRIVES);
-	cr_expect_str_eq(req.u.snap_load.overrides[MVM_MAX_DRIVES - 1].path_on_host, "/p15");
+	char *ok = load_with_overrides(MVM_MAX_DEVICES);
+	expect_routed("18 overrides", route(HTTP_PUT, "/snapshot/load", ok), API_SNAPSHOT_LOAD);
+	cr_expect_eq(req.u.snap_load.nr_overrides, MVM_MAX_DEVICES);
+	cr_expect_str_eq(req.u.snap_load.overrides[MVM_MAX_DEVICES - 1].value, "/p17");
 	free(ok);
 
-	char *big = load_with_overrides(MVM_MAX_DRIVES + 1);
-	expect_refused("17 overrides", route(HTTP_PUT, "/snapshot/load", big),
-		       "too many drive overrides", NULL);
+	char *big = load_with_overrides(MVM_MAX_DEVICES + 1);
+	expect_refused("19 overrides", route(HTTP_PUT, "/snapshot/load", big), "too many overrides",
+		       "at most 18");
 	free(big);
 }
 
@@ -189,12 +222,12 @@ static const struct {
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [\"rootfs\"]"),
 	  "a drive override must be a JSON object", NULL },
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"rootfs\"}]"),
-	  "needs 'drive_id' and 'path_on_host'", NULL },
+	  "a drive override needs drive_id and 'path_on_host'", NULL },
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"path_on_host\": \"/x\"}]"),
-	  "needs 'drive_id' and 'path_on_host'", NULL },
+	  "a drive override needs drive_id and 'path_on_host'", NULL },
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"r\", \"path_on_host\": "
 			    "\"\"}]"),
-	  "needs 'drive_id' and 'path_on_host'", NULL },
+	  "a drive override needs drive_id and 'path_on_host'", NULL },
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"r\", \"path_on_host\": "
 			    "\"/x\", \"is_read_only\": true}]"),
 	  "unknown field 'is_read_only'", "drive override" },
@@ -202,6 +235,25 @@ static const struct {
 			    "\"/x\"}]"),
 	  "'drive_id'", "must be a string" },
 	{ LOAD(FILE_BACKEND ", \"resume\": true"), "unknown field 'resume'", "snapshot load" },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"eth0\"}]"),
+	  "a network override needs iface_id and 'host_dev_name'", NULL },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"host_dev_name\": \"t\"}]"),
+	  "a network override needs iface_id and 'host_dev_name'", NULL },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"e\", "
+			    "\"host_dev_name\": \"sixteen_bytes_xx\"}]"),
+	  "a network override needs", "1 to 15 bytes" },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"e\", "
+			    "\"host_dev_name\": \"t\", \"mac\": \"x\"}]"),
+	  "unknown field 'mac'", "network override" },
+	{ LOAD(FILE_BACKEND ", \"network_overrides\": [\"eth0\"]"),
+	  "a network override must be a JSON object", NULL },
+	{ LOAD(FILE_BACKEND ", \"vsock_override\": []"), "vsock_override must be a JSON object",
+	  NULL },
+	{ LOAD(FILE_BACKEND ", \"vsock_override\": {}"), "vsock_override needs 'uds_path'", NULL },
+	{ LOAD(FILE_BACKEND ", \"vsock_override\": {\"uds_path\": \"\"}"),
+	  "vsock_override needs 'uds_path'", NULL },
+	{ LOAD(FILE_BACKEND ", \"vsock_override\": {\"uds_path\": \"/v\", \"guest_cid\": 3}"),
+	  "unknown field 'guest_cid'", "vsock_override" },
 };
 
 Test(routes_snapshot, load_bad_bodies_are_refused)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../lib/err.h"
 #include "../../snapshot/crc64.h"
 #include "../../snapshot/format.h"
 #include "../../lib/util.h"
@@ -135,7 +136,8 @@ Test(snap_crc64, check_value_of_123456789)
 
 Test(snap_format, round_trips_through_a_file)
 {
-	char dir[] = "/tmp/mvm-snap-XXXXXX", path[64], tmp[72], err[256] = "";
+	char dir[] = "/tmp/mvm-snap-XXXXXX", path[64], tmp[72];
+	struct err err = { 0 };
 	struct snap_reader *r;
 	struct stat st;
 
@@ -151,7 +153,7 @@ Test(snap_format, round_trips_through_a_file)
 	cr_expect_eq(st.st_mode & 0777, 0600);
 	cr_expect_eq(st.st_size % SNAP_ALIGN, 0);
 
-	cr_assert_eq(snap_reader_open_file(path, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snap_reader_open_file(path, 0, &r, &err), 0, "%s", err.msg);
 	expect_sample(r);
 	cr_expect(strstr(snap_reader_name(r), path));
 	snap_reader_destroy(r);
@@ -161,7 +163,7 @@ Test(snap_format, round_trips_through_a_file)
 	cr_assert_eq(snap_writer_add(w, 42, 1, "x", 1), 0);
 	cr_assert_eq(snap_writer_write_file(w, path), 0);
 	snap_writer_destroy(w);
-	cr_assert_eq(snap_reader_open_file(path, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snap_reader_open_file(path, 0, &r, &err), 0, "%s", err.msg);
 	cr_expect_eq(snap_reader_count(r), 1);
 	cr_expect_eq(snap_reader_get(r, 1, NULL, NULL, NULL), -ENOENT);
 	snap_reader_destroy(r);
@@ -177,7 +179,7 @@ Test(snap_format, write_fd_writes_the_encoded_bytes)
 	struct snap_writer *w = sample_writer();
 	int fd = memfd_create("snap-test", MFD_CLOEXEC);
 	struct snap_reader *r;
-	char err[256] = "";
+	struct err err = { 0 };
 
 	cr_assert_eq(snap_writer_write_fd(w, fd), 0);
 	flen = (size_t)lseek(fd, 0, SEEK_END);
@@ -185,7 +187,7 @@ Test(snap_format, write_fd_writes_the_encoded_bytes)
 	uint8_t *file = malloc(flen);
 	cr_assert_eq(read_full(fd, file, flen, 0), 0);
 	cr_expect_arr_eq(file, buf, len);
-	cr_assert_eq(snap_reader_open_fd(fd, 0, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snap_reader_open_fd(fd, 0, &r, &err), 0, "%s", err.msg);
 	expect_sample(r);
 	snap_reader_destroy(r);
 	snap_writer_destroy(w);
@@ -202,7 +204,7 @@ Test(snap_format, empty_file_has_no_sections)
 
 	cr_assert_eq(snap_writer_encode(w, &buf, &len), 0);
 	cr_expect_eq(len, SNAP_HEADER_SIZE + SNAP_CRC_SIZE);
-	cr_expect_eq(open_bytes(buf, len, 0, NULL, 0), 0);
+	cr_expect_eq(open_bytes(buf, len, 0, NULL), 0);
 	snap_writer_destroy(w);
 	free(buf);
 }
@@ -219,7 +221,7 @@ Test(snap_format, writer_rejects_duplicate_ids)
 	cr_assert_eq(snap_writer_encode(w, &buf, &len), 0);
 	int fd = memfd_of(buf, len);
 	struct snap_reader *r;
-	cr_assert_eq(snap_reader_open_fd(fd, 0, &r, NULL, 0), 0);
+	cr_assert_eq(snap_reader_open_fd(fd, 0, &r, NULL), 0);
 	cr_assert_eq(snap_reader_get(r, 7, NULL, &data, &len), 0);
 	cr_expect_eq(len, 5, "the first one stays");
 	snap_reader_destroy(r);
@@ -251,25 +253,25 @@ Test(snap_format, typed_struct_checks_version_and_size)
 	} in = { 1, 2, 3 }, out;
 	struct snap_writer *w = snap_writer_create();
 	struct snap_reader *r;
-	char err[256] = "";
+	struct err err = { 0 };
 	uint8_t *buf;
 	size_t len;
 
 	cr_assert_eq(snap_writer_add_struct(w, 5, 2, &in, sizeof(in)), 0);
 	cr_assert_eq(snap_writer_encode(w, &buf, &len), 0);
 	int fd = memfd_of(buf, len);
-	cr_assert_eq(snap_reader_open_fd(fd, 0, &r, NULL, 0), 0);
+	cr_assert_eq(snap_reader_open_fd(fd, 0, &r, NULL), 0);
 
-	cr_expect_eq(snap_reader_get_struct(r, 5, 2, &out, sizeof(out), err, sizeof(err)), 0);
+	cr_expect_eq(snap_reader_get_struct(r, 5, 2, &out, sizeof(out), &err), 0);
 	cr_expect_eq(out.a, 1);
 	cr_expect_eq(out.c, 3);
-	cr_expect_eq(snap_reader_get_struct(r, 5, 1, &out, sizeof(out), err, sizeof(err)), -EINVAL);
-	cr_expect(strstr(err, "section id 5 has version 2, this mvm reads version 1"), "%s", err);
-	cr_expect_eq(snap_reader_get_struct(r, 5, 2, &out, sizeof(out) - 4, err, sizeof(err)),
-		     -EINVAL);
-	cr_expect(strstr(err, "is 16 bytes, expected 12"), "%s", err);
-	cr_expect_eq(snap_reader_get_struct(r, 6, 2, &out, sizeof(out), err, sizeof(err)), -ENOENT);
-	cr_expect(strstr(err, "section id 6 is missing"), "%s", err);
+	cr_expect_eq(snap_reader_get_struct(r, 5, 1, &out, sizeof(out), &err), -EINVAL);
+	cr_expect(strstr(err.msg, "section id 5 has version 2, this mvm reads version 1"), "%s",
+		  err.msg);
+	cr_expect_eq(snap_reader_get_struct(r, 5, 2, &out, sizeof(out) - 4, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "is 16 bytes, expected 12"), "%s", err.msg);
+	cr_expect_eq(snap_reader_get_struct(r, 6, 2, &out, sizeof(out), &err), -ENOENT);
+	cr_expect(strstr(err.msg, "section id 6 is missing"), "%s", err.msg);
 
 	snap_reader_destroy(r);
 	snap_writer_destroy(w);
@@ -297,18 +299,18 @@ Test(snap_format, rejects_every_single_bit_flip)
 	size_t len;
 	uint8_t *buf = sample_bytes(&len);
 	uint8_t *bad = malloc(len);
-	char err[256];
+	struct err err = { 0 };
 
 	cr_assert_lt(len, 512, "small enough to flip every bit");
 	for (size_t i = 0; i < len; i++) {
 		for (int bit = 0; bit < 8; bit++) {
 			memcpy(bad, buf, len);
 			bad[i] ^= (uint8_t)(1u << bit);
-			err[0] = 0;
-			int ret = open_bytes(bad, len, 0, err, sizeof(err));
+			err_clear(&err);
+			int ret = open_bytes(bad, len, 0, &err);
 			cr_assert_lt(ret, 0, "byte %zu bit %d accepted", i, bit);
-			cr_assert(strstr(err, flip_message(i, len)), "byte %zu bit %d: %s", i, bit,
-				  err);
+			cr_assert(strstr(err.msg, flip_message(i, len)), "byte %zu bit %d: %s", i,
+				  bit, err.msg);
 		}
 	}
 	free(bad);
@@ -319,14 +321,14 @@ Test(snap_format, rejects_every_truncation)
 {
 	size_t len;
 	uint8_t *buf = sample_bytes(&len);
-	char err[256];
+	struct err err = { 0 };
 
 	for (size_t n = 0; n < len; n++) {
-		err[0] = 0;
-		cr_assert_eq(open_bytes(buf, n, 0, err, sizeof(err)), -EINVAL, "length %zu", n);
-		cr_assert(strstr(err, "truncated"), "length %zu: %s", n, err);
+		err_clear(&err);
+		cr_assert_eq(open_bytes(buf, n, 0, &err), -EINVAL, "length %zu", n);
+		cr_assert(strstr(err.msg, "truncated"), "length %zu: %s", n, err.msg);
 	}
-	cr_expect_eq(open_bytes(buf, len, 0, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(open_bytes(buf, len, 0, &err), 0, "%s", err.msg);
 	free(buf);
 }
 
@@ -334,11 +336,11 @@ Test(snap_format, rejects_a_file_over_the_size_limit)
 {
 	size_t len;
 	uint8_t *buf = sample_bytes(&len);
-	char err[256] = "";
+	struct err err = { 0 };
 
-	cr_expect_eq(open_bytes(buf, len, len, err, sizeof(err)), 0, "%s", err);
-	cr_expect_eq(open_bytes(buf, len, len - 1, err, sizeof(err)), -EFBIG);
-	cr_expect(strstr(err, "more than the"), "%s", err);
+	cr_expect_eq(open_bytes(buf, len, len, &err), 0, "%s", err.msg);
+	cr_expect_eq(open_bytes(buf, len, len - 1, &err), -EFBIG);
+	cr_expect(strstr(err.msg, "more than the"), "%s", err.msg);
 	free(buf);
 
 	/* A valid file just over the default limit. */
@@ -347,10 +349,9 @@ Test(snap_format, rejects_a_file_over_the_size_limit)
 	cr_assert_eq(snap_writer_add(w, 1, 1, big, SNAP_STATE_MAX_DEFAULT), 0);
 	cr_assert_eq(snap_writer_encode(w, &buf, &len), 0);
 	cr_assert_gt(len, SNAP_STATE_MAX_DEFAULT);
-	cr_expect_eq(open_bytes(buf, len, 0, err, sizeof(err)), -EFBIG);
-	cr_expect(strstr(err, "1048576 bytes a state file may have"), "%s", err);
-	cr_expect_eq(open_bytes(buf, len, 2 * SNAP_STATE_MAX_DEFAULT, err, sizeof(err)), 0, "%s",
-		     err);
+	cr_expect_eq(open_bytes(buf, len, 0, &err), -EFBIG);
+	cr_expect(strstr(err.msg, "1048576 bytes a state file may have"), "%s", err.msg);
+	cr_expect_eq(open_bytes(buf, len, 2 * SNAP_STATE_MAX_DEFAULT, &err), 0, "%s", err.msg);
 	snap_writer_destroy(w);
 	free(big);
 	free(buf);
@@ -467,7 +468,7 @@ Test(snap_format, rejects_crafted_headers_with_specific_messages)
 		{ table_past_end, -EINVAL, "section table of 200 entries lies past the end" },
 		{ flags, -EINVAL, "unknown flags 0x1" },
 		{ magic, -EINVAL, "not an mvm snapshot state file (bad magic)" },
-		{ version, -ENOTSUP, "format version 7, this mvm reads version 1" },
+		{ version, -ENOTSUP, "format version 7, this mvm reads version 2" },
 		{ arch, -ENOTSUP,
 		  "taken on architecture 2 (aarch64), this mvm restores x86_64 (1)" },
 		{ total, -EINVAL, "its header says" },
@@ -475,18 +476,18 @@ Test(snap_format, rejects_crafted_headers_with_specific_messages)
 	size_t len;
 	uint8_t *buf = sample_bytes(&len);
 	uint8_t *bad = malloc(len);
-	char err[256];
+	struct err err = { 0 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		memcpy(bad, buf, len);
 		cases[i].tamper(bad, len);
 		reseal(bad, len);
-		err[0] = 0;
-		cr_expect_eq(open_bytes(bad, len, 0, err, sizeof(err)), cases[i].ret,
-			     "case %zu: %s", i, err);
-		cr_expect(strstr(err, cases[i].msg), "case %zu: want \"%s\", got \"%s\"", i,
-			  cases[i].msg, err);
-		cr_expect_eq(strncmp(err, "snapshot state file: ", 21), 0, "%s", err);
+		err_clear(&err);
+		cr_expect_eq(open_bytes(bad, len, 0, &err), cases[i].ret, "case %zu: %s", i,
+			     err.msg);
+		cr_expect(strstr(err.msg, cases[i].msg), "case %zu: want \"%s\", got \"%s\"", i,
+			  cases[i].msg, err.msg);
+		cr_expect_eq(strncmp(err.msg, "snapshot state file: ", 21), 0, "%s", err.msg);
 	}
 	free(bad);
 	free(buf);
@@ -494,7 +495,8 @@ Test(snap_format, rejects_crafted_headers_with_specific_messages)
 
 Test(snap_format, messages_name_the_file)
 {
-	char path[] = "/tmp/mvm-snap-XXXXXX", want[128], err[256] = "";
+	char path[] = "/tmp/mvm-snap-XXXXXX", want[128];
+	struct err err = { 0 };
 	struct snap_reader *r;
 	size_t len;
 	uint8_t *buf = sample_bytes(&len);
@@ -504,15 +506,15 @@ Test(snap_format, messages_name_the_file)
 	buf[len - 20] ^= 1; /* inside the last payload */
 	cr_assert_eq(write_full(fd, buf, len), 0);
 	close(fd);
-	cr_expect_eq(snap_reader_open_file(path, 0, &r, err, sizeof(err)), -EBADMSG);
+	cr_expect_eq(snap_reader_open_file(path, 0, &r, &err), -EBADMSG);
 	snprintf(want, sizeof(want),
 		 "snapshot state file %s: CRC mismatch (file corrupt or truncated)", path);
-	cr_expect_str_eq(err, want);
+	cr_expect_str_eq(err.msg, want);
 	unlink(path);
 
-	cr_expect_eq(snap_reader_open_file(path, 0, &r, err, sizeof(err)), -ENOENT);
+	cr_expect_eq(snap_reader_open_file(path, 0, &r, &err), -ENOENT);
 	snprintf(want, sizeof(want), "snapshot state file %s: open: %s", path, strerror(ENOENT));
-	cr_expect_str_eq(err, want);
+	cr_expect_str_eq(err.msg, want);
 	free(buf);
 }
 
@@ -520,11 +522,11 @@ Test(snap_format, rejects_what_is_not_a_regular_file)
 {
 	int p[2];
 	struct snap_reader *r;
-	char err[256] = "";
+	struct err err = { 0 };
 
 	cr_assert_eq(pipe(p), 0);
-	cr_expect_eq(snap_reader_open_fd(p[0], 0, &r, err, sizeof(err)), -EINVAL);
-	cr_expect_str_eq(err, "snapshot state file: is not a regular file");
+	cr_expect_eq(snap_reader_open_fd(p[0], 0, &r, &err), -EINVAL);
+	cr_expect_str_eq(err.msg, "snapshot state file: is not a regular file");
 	close(p[0]);
 	close(p[1]);
 }

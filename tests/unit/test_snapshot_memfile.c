@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../lib/err.h"
 #include "../../snapshot/memfile.h"
 #include "../../lib/util.h"
 
@@ -294,30 +295,30 @@ Test(snap_memfile, rejects_bad_layouts_and_missing_bitmaps)
 Test(snap_memfile, check_explains_a_short_file)
 {
 	int fd = tmp_file();
-	char err[256] = "";
+	struct err err = { 0 };
 
 	cr_assert_eq(ftruncate(fd, MiB(64)), 0);
-	cr_expect_eq(memfile_check(fd, "vm.mem", MiB(128), err, sizeof(err)), -EINVAL);
-	cr_expect_str_eq(err, "memory file vm.mem is 64 MiB, the snapshot's RAM is 128 MiB");
-	cr_expect_eq(memfile_check(fd, NULL, MiB(64) + 1, err, sizeof(err)), -EINVAL);
-	cr_expect_str_eq(err, "memory file is 64 MiB, the snapshot's RAM is 67108865 bytes");
+	cr_expect_eq(memfile_check(fd, "vm.mem", MiB(128), &err), -EINVAL);
+	cr_expect_str_eq(err.msg, "memory file vm.mem is 64 MiB, the snapshot's RAM is 128 MiB");
+	cr_expect_eq(memfile_check(fd, NULL, MiB(64) + 1, &err), -EINVAL);
+	cr_expect_str_eq(err.msg, "memory file is 64 MiB, the snapshot's RAM is 67108865 bytes");
 	cr_assert_eq(ftruncate(fd, KiB(12)), 0);
-	cr_expect_eq(memfile_check(fd, "m", MiB(1), err, sizeof(err)), -EINVAL);
-	cr_expect_str_eq(err, "memory file m is 12 KiB, the snapshot's RAM is 1 MiB");
+	cr_expect_eq(memfile_check(fd, "m", MiB(1), &err), -EINVAL);
+	cr_expect_str_eq(err.msg, "memory file m is 12 KiB, the snapshot's RAM is 1 MiB");
 
-	cr_expect_eq(memfile_check(fd, "vm.mem", KiB(12), err, sizeof(err)), 0);
-	cr_expect_eq(memfile_check(fd, "vm.mem", KiB(8), NULL, 0), 0, "longer is fine");
+	cr_expect_eq(memfile_check(fd, "vm.mem", KiB(12), &err), 0);
+	cr_expect_eq(memfile_check(fd, "vm.mem", KiB(8), NULL), 0, "longer is fine");
 	close(fd);
 }
 
 Test(snap_memfile, check_rejects_what_is_not_a_regular_file)
 {
 	int p[2];
-	char err[256] = "";
+	struct err err = { 0 };
 
 	cr_assert_eq(pipe(p), 0);
-	cr_expect_eq(memfile_check(p[0], "vm.mem", MiB(1), err, sizeof(err)), -EINVAL);
-	cr_expect_str_eq(err, "memory file vm.mem is not a regular file");
+	cr_expect_eq(memfile_check(p[0], "vm.mem", MiB(1), &err), -EINVAL);
+	cr_expect_str_eq(err.msg, "memory file vm.mem is not a regular file");
 	close(p[0]);
 	close(p[1]);
 }

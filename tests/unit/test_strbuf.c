@@ -1,4 +1,4 @@
-/* vmm/strbuf.c: the growable string behind every JSON body and metrics line. */
+/* lib/strbuf.c: the growable string behind every JSON body and metrics line. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* virtio/vsock_pkt.c: packet headers from hostile chains; virtio/vsock.c over fake guest RAM. */
+/* virtio/vsock/pkt.c: packet headers from hostile chains; vsock.c over fake guest RAM. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../../lib/err.h"
 #include "../../virtio/vsock/vsock.h"
 #include "../../virtio/vsock/pkt.h"
 #include "../../lib/log.h"
@@ -173,7 +174,8 @@ Test(vsock, guest_request_connects_to_the_port_socket)
 		queue_at(&q[i], (uint64_t)i * 0x4000);
 	snprintf(dir, sizeof(dir), "/tmp/mvm-vsock-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	char uds[128], port_path[140], err[256];
+	char uds[128], port_path[140];
+	struct err err = { 0 };
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	snprintf(port_path, sizeof(port_path), "%s_52000", uds);
 	int srv = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -182,11 +184,12 @@ Test(vsock, guest_request_connects_to_the_port_socket)
 	cr_assert_eq(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(listen(srv, 1), 0);
 
-	struct vsock *v = vsock_create(CID, uds, err, sizeof(err));
-	cr_assert_not_null(v, "%s", err);
-	struct vsock *dup = vsock_create(CID, uds, err, sizeof(err));
+	struct vsock *v = vsock_create(CID, uds, &err);
+	cr_assert_not_null(v, "%s", err.msg);
+	struct vsock *dup = vsock_create(CID, uds, &err);
 	cr_expect_null(dup, "a second bind of the same path must fail");
-	cr_expect(strstr(err, "exists") != NULL, "%s", err);
+	cr_expect(strstr(err.msg, "exists") != NULL, "%s", err.msg);
+	cr_expect_lt(err.code, 0, "the sentence comes with its errno");
 	cr_assert_eq(vsock_ops.activate(v, 0, q), 0);
 
 	struct vsock_hdr h = hdr(VSOCK_OP_REQUEST, 0);

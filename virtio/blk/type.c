@@ -203,9 +203,11 @@ static int parse_patch(const struct json *j, int obj, void *patch, struct err *e
 	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "drive_id"))
 			r = json_string_buf(j, v, "drive_id", p->drive_id, sizeof(p->drive_id), e);
-		else if (json_key_is(j, k, "path_on_host"))
+		else if (json_key_is(j, k, "path_on_host")) {
+			free(p->path_on_host);
+			p->path_on_host = NULL;
 			r = json_string(j, v, "path_on_host", &p->path_on_host, e);
-		else if (json_key_is(j, k, "rate_limiter"))
+		} else if (json_key_is(j, k, "rate_limiter"))
 			r = rl_cfg_parse(j, v, "rate_limiter", &p->rate_limiter, &p->rl_which, e);
 		else
 			r = json_unknown_field(j, k, "a drive update", e);
@@ -219,6 +221,11 @@ static int parse_patch(const struct json *j, int obj, void *patch, struct err *e
 	return 0;
 }
 
+static const char *patch_id(const void *patch)
+{
+	return ((const struct drive_patch *)patch)->drive_id;
+}
+
 static void patch_fini(void *patch)
 {
 	free(((struct drive_patch *)patch)->path_on_host);
@@ -228,9 +235,6 @@ static int patch(void *dev, void *cfg, void *patch, struct err *e)
 {
 	struct drive_cfg *d = cfg;
 	struct drive_patch *p = patch;
-	if (strcmp(p->drive_id, d->drive_id))
-		return err_inval(e, "drive_id '%s' in the body does not match the path's '%s'",
-				 p->drive_id, d->drive_id);
 	int r = blk_change(dev, p->path_on_host, &p->rate_limiter, p->rl_which, e);
 	if (r)
 		return r;
@@ -333,6 +337,7 @@ const struct device_type blk_type = {
 	.boot_args = boot_args,
 	.patch_size = sizeof(struct drive_patch),
 	.parse_patch = parse_patch,
+	.patch_id = patch_id,
 	.patch = patch,
 	.patch_fini = patch_fini,
 	.metrics_key = "block",

@@ -218,13 +218,15 @@ static int parse_patch(const struct json *j, int obj, void *patch, struct err *e
 	return 0;
 }
 
+static const char *patch_id(const void *patch)
+{
+	return ((const struct net_patch *)patch)->iface_id;
+}
+
 static int patch(void *dev, void *cfg, void *patch, struct err *e)
 {
 	struct net_cfg *c = cfg;
 	struct net_patch *p = patch;
-	if (strcmp(p->iface_id, c->iface_id))
-		return err_inval(e, "iface_id '%s' in the body does not match the path's '%s'",
-				 p->iface_id, c->iface_id);
 	int r = net_change_limiters(dev, &p->rx, p->rx_which, &p->tx, p->tx_which, e);
 	if (r)
 		return r;
@@ -323,6 +325,7 @@ const struct device_type net_type = {
 	.destroy = destroy,
 	.patch_size = sizeof(struct net_patch),
 	.parse_patch = parse_patch,
+	.patch_id = patch_id,
 	.patch = patch,
 	.metrics_key = "net",
 	.metrics = metrics,
