@@ -20,7 +20,7 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 
 #define log_at(lvl, ...)                                                 \
 	do {                                                             \
-		if ((lvl) <= log_get_level())                           \
+		if ((lvl) <= log_get_level())                            \
 			log_msg((lvl), __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 #define log_err(...)   log_at(LOG_ERROR, __VA_ARGS__)
