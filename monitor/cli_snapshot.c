@@ -23,15 +23,20 @@
 #define PATH_MAX_MVM 4096
 #define NAME_MAX_MVM (PATH_MAX_MVM + 64)
 
+void cli_vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "mvm: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "mvm: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
