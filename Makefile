@@ -41,7 +41,7 @@ VIRTIO_SRCS := virtio/virtq.c virtio/mmio.c virtio/ratelimit.c virtio/ratelimit_
 	virtio/vsock/vsock.c virtio/vsock/host.c virtio/vsock/pkt.c virtio/vsock/type.c \
 	virtio/balloon/balloon.c virtio/balloon/type.c \
 	virtio/pmem.c
-API_SRCS := api-socket/http.c api-socket/server.c api-socket/client.c
+API_SRCS := api-socket/http.c api-socket/conn.c api-socket/server.c api-socket/client.c
 MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
 	monitor/metrics.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
 	monitor/requests_dev.c

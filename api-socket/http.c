@@ -27,6 +27,7 @@ static int on_message_begin(http_parser *p)
 	c->req.path[0] = '\0';
 	c->req.body_len = 0;
 	c->header_bytes = 0;
+	c->phase = HTTP_PHASE_HEADERS;
 	return 0;
 }
 
@@ -89,6 +90,7 @@ static int on_headers_complete(http_parser *p)
 	struct http_conn *c = conn_of(p);
 	char msg[160];
 	header_done(c);
+	c->phase = HTTP_PHASE_BODY;
 	if (p->http_major != 1)
 		return fail(c, 400, "only HTTP/1.0 and HTTP/1.1 are spoken here");
 	if (p->flags & F_CHUNKED)
@@ -125,6 +127,7 @@ static int on_message_complete(http_parser *p)
 {
 	struct http_conn *c = conn_of(p);
 	c->complete = true;
+	c->phase = HTTP_PHASE_IDLE;
 	c->req.method = (enum http_method)p->method;
 	c->req.keep_alive = http_should_keep_alive(p);
 	char *q = strchr(c->req.path, '?');

@@ -20,6 +20,13 @@ enum http_state {
 	HTTP_BAD,	 /* c->err_status/err_msg say why; answer and close */
 };
 
+/* Where the request being parsed is, for the server's deadlines. */
+enum http_phase {
+	HTTP_PHASE_IDLE,    /* no byte of a request yet (or the last one done) */
+	HTTP_PHASE_HEADERS, /* request line and headers */
+	HTTP_PHASE_BODY,    /* headers done, body bytes to come */
+};
+
 struct http_request {
 	enum http_method method;
 	char path[HTTP_MAX_URL + 1]; /* without the query string */
@@ -31,6 +38,7 @@ struct http_request {
 struct http_conn {
 	http_parser p;
 	struct http_request req;
+	enum http_phase phase;
 	size_t max_body;
 	size_t header_bytes;
 	bool complete;

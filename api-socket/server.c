@@ -20,29 +20,36 @@
 #include "../lib/util.h"
 #include "http.h"
 
-#define CLIENT_INBUF 16384
-
-struct api_client {
-	int fd;
-	struct http_conn http;
-	char in[CLIENT_INBUF];
-	size_t in_len;
-	char *out; /* unsent response bytes */
-	size_t out_len, out_off;
-	bool closing; /* close once the output is sent */
-};
-
 static void client_free(struct api_server *s, int slot)
 {
-	struct api_client *c = s->clients[slot];
-	if (!c)
+	struct api_client *c = &s->clients[slot];
+	if (c->fd < 0)
 		return;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	http_conn_fini(&c->http);
 	free(c->out);
-	free(c);
-	s->clients[slot] = NULL;
+	c->out = NULL;
+	c->fd = -1;
+}
+
+/* Is a monitor answering on path? Only "connection refused" means no. */
+static int socket_in_use(const char *path, const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	int err = errno;
+	close(fd);
+	if (r == 0) {
+		log_err("API socket %s belongs to a running monitor: not taking it over", path);
+		return -EADDRINUSE;
+	}
+	if (err == ECONNREFUSED)
+		return 0;
+	log_err("API socket %s exists and cannot be probed: %s", path, strerror(err));
+	return -err;
 }
 
 int api_server_bind(struct api_server *s, const char *path, size_t max_body)
@@ -60,21 +67,31 @@ int api_server_bind(struct api_server *s, const char *path, size_t max_body)
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
-	/* Replace a stale socket, never anything else. */
+	/* Replace a stale socket, never a live one nor anything else. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_err("API socket path %s exists and is not a socket", path);
 			return -EEXIST;
 		}
+		int r = socket_in_use(path, &addr);
+		if (r)
+			return r;
+		log_info("API socket %s was left by a monitor that is gone: replacing it", path);
 		unlink(path);
 	}
+	/* Every client slot now, before any thread runs under its filter. */
+	s->clients = calloc(API_MAX_CLIENTS, sizeof(*s->clients));
+	if (!s->clients)
+		return -ENOMEM;
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		s->clients[i].fd = -1;
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->listen_fd < 0)
 		return -errno;
 	mode_t old = umask(0177);
 	int r = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
-	if (r < 0 || listen(s->listen_fd, 64) < 0) {
+	if (r < 0 || listen(s->listen_fd, SOMAXCONN) < 0) {
 		int err = errno;
 		log_err("API socket %s: %s", path, strerror(err));
 		close(s->listen_fd);
@@ -86,15 +103,17 @@ int api_server_bind(struct api_server *s, const char *path, size_t max_body)
 	s->chan.resp_fd = eventfd(0, EFD_CLOEXEC);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!s->sock_path || s->chan.req_fd < 0 || s->chan.resp_fd < 0 || s->stop_fd < 0 ||
-	    s->epfd < 0)
-		return -ENOMEM;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = API_MAX_CLIENTS };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0)
-		return -errno;
-	ev.data.u32 = API_MAX_CLIENTS + 1;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stop_fd, &ev) < 0)
-		return -errno;
+	struct epoll_event stop = { .events = EPOLLIN, .data.u32 = API_MAX_CLIENTS + 1 };
+	if (!s->sock_path || s->chan.req_fd < 0 || s->chan.resp_fd < 0 || s->stop_fd < 0 ||
+	    s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stop_fd, &stop) < 0) {
+		log_err("API socket %s: cannot set up its server", path);
+		if (!s->sock_path)
+			unlink(path);
+		api_server_stop(s);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -153,14 +172,24 @@ void api_channel_reply(struct api_channel *c)
 	(void)r;
 }
 
+static uint64_t now_ms(void)
+{
+	return mono_us() / 1000;
+}
+
+static int slot_of(const struct api_server *s, const struct api_client *c)
+{
+	return (int)(c - s->clients);
+}
+
 static void queue_output(struct api_client *c, char *buf, size_t len)
 {
 	if (!buf) {
 		c->closing = true;
 		return;
 	}
-	if (c->out && c->out_off < c->out_len) {
-		/* Pipelined: append to what is still unsent. */
+	if (conn_output_pending(c)) {
+		/* A response after its 100 Continue: the only time two queue up. */
 		char *n = realloc(c->out, c->out_len + len);
 		if (!n) {
 			free(buf);
@@ -180,25 +209,22 @@ static void queue_output(struct api_client *c, char *buf, size_t len)
 }
 
 /* Write what the socket takes now; false if the client is gone. */
-static bool flush_output(struct api_server *s, struct api_client *c)
+static bool flush_output(struct api_client *c)
 {
-	while (c->out && c->out_off < c->out_len) {
+	while (conn_output_pending(c)) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			break;
+			return true;
 		if (n <= 0)
 			return false;
 		c->out_off += (size_t)n;
 	}
-	bool pending = c->out && c->out_off < c->out_len;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (pending ? EPOLLOUT : 0) };
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
-		if (s->clients[i] == c)
-			ev.data.u32 = (uint32_t)i;
-	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-	return pending || !c->closing;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	return true;
 }
 
 static void respond(struct api_client *c, const struct api_response *resp, bool keep_alive)
@@ -227,10 +253,13 @@ static void handle_request(struct api_server *s, struct api_client *c)
 	api_response_fini(&resp);
 }
 
-/* Parse and answer every complete request in the input buffer. */
-static void process_input(struct api_server *s, struct api_client *c)
+/*
+ * Answer the complete requests in the input buffer, one at a time: the next
+ * is parsed only once the previous answer is on its way. False: close it.
+ */
+static bool process_input(struct api_server *s, struct api_client *c)
 {
-	while (!c->closing) {
+	while (!c->closing && !conn_output_pending(c)) {
 		enum http_state st;
 		size_t used = http_conn_feed(&c->http, c->in, c->in_len, &st);
 		memmove(c->in, c->in + used, c->in_len - used);
@@ -247,43 +276,96 @@ static void process_input(struct api_server *s, struct api_client *c)
 			log_info("API: bad request: %s", c->http.err_msg);
 			respond(c, &resp, false);
 			api_response_fini(&resp);
-			return;
+		} else if (st == HTTP_READY) {
+			handle_request(s, c);
+			http_conn_next(&c->http);
 		}
-		if (st != HTTP_READY)
-			return;
-		handle_request(s, c);
-		http_conn_next(&c->http);
+		if (!flush_output(c))
+			return false;
+		if (st == HTTP_INCOMPLETE)
+			break;
 	}
+	return !c->closing || conn_output_pending(c);
+}
+
+/* Watch the connection for what its phase needs; false if epoll refused. */
+static bool rearm(struct api_server *s, struct api_client *c)
+{
+	conn_update_phase(c, now_ms());
+	uint32_t want = conn_events(c);
+	if (want == c->events)
+		return true;
+	struct epoll_event ev = { .events = want, .data.u32 = (uint32_t)slot_of(s, c) };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+		return false;
+	c->events = want;
+	return true;
+}
+
+/* Read what there is; false when the client is gone (perhaps mid-request:
+ * nothing to answer) or sent more than a request may be. */
+static bool read_input(struct api_client *c)
+{
+	if (c->in_len == sizeof(c->in))
+		return false;
+	ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	c->in_len += (size_t)n;
+	return true;
 }
 
 static void on_client(struct api_server *s, int slot, uint32_t events)
 {
-	struct api_client *c = s->clients[slot];
-	if (events & EPOLLOUT) {
-		if (!flush_output(s, c)) {
-			client_free(s, slot);
-			return;
-		}
-	}
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		if (c->in_len == sizeof(c->in)) {
-			/* A request larger than our buffer that http-parser did not finish. */
-			client_free(s, slot);
-			return;
-		}
-		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			/* Gone, perhaps mid-request: nothing to answer. */
-			client_free(s, slot);
-			return;
-		}
-		c->in_len += (size_t)n;
-		process_input(s, c);
-	}
-	if (!flush_output(s, c))
+	struct api_client *c = &s->clients[slot];
+	bool ok;
+	if (c->phase == CONN_WRITING)
+		/* Drained: what was pipelined behind it is answered now. */
+		ok = flush_output(c) && (conn_output_pending(c) || process_input(s, c));
+	else
+		ok = !(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+		     (read_input(c) && process_input(s, c));
+	if (!ok || (c->closing && !conn_output_pending(c)) || !rearm(s, c))
 		client_free(s, slot);
+}
+
+/* A client that hung up whose end-of-file epoll has not reported yet. */
+static bool peer_gone(const struct api_client *c)
+{
+	char b;
+	return c->phase != CONN_WRITING && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static int free_slot(struct api_server *s)
+{
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (s->clients[i].fd < 0)
+			return i;
+	/* Full: first the slots of clients that already left. */
+	int gone = -1;
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		if (peer_gone(&s->clients[i])) {
+			client_free(s, i);
+			gone = i;
+		}
+	}
+	if (gone >= 0)
+		return gone;
+	uint64_t now = now_ms();
+	int victim = conn_pick_victim(s->clients, API_MAX_CLIENTS, now);
+	if (victim < 0)
+		return -1;
+	struct api_client *v = &s->clients[victim];
+	unsigned missed;
+	if (rate_log_allow(&s->dropped_log, now, 10000, &missed))
+		log_warn("API: all %d client slots taken: dropped one %s for %llu ms to make room"
+			 " (and %u more since the last such line)",
+			 API_MAX_CLIENTS, conn_phase_name(v->phase),
+			 (unsigned long long)(now - v->since_ms), missed);
+	client_free(s, victim);
+	return victim;
 }
 
 static void on_accept(struct api_server *s)
@@ -292,28 +374,52 @@ static void on_accept(struct api_server *s)
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
-		int slot = -1;
-		for (int i = 0; i < API_MAX_CLIENTS && slot < 0; i++)
-			if (!s->clients[i])
-				slot = i;
-		struct api_client *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
-		if (!c) {
-			log_warn("API: too many clients (%d), refusing one", API_MAX_CLIENTS);
+		int slot = free_slot(s);
+		unsigned missed;
+		if (slot < 0) {
+			if (rate_log_allow(&s->refused_log, now_ms(), 10000, &missed))
+				log_warn("API: all %d client slots busy with requests under %d ms"
+					 " old: refused a client (and %u more since the last"
+					 " such line)",
+					 API_MAX_CLIENTS, API_EVICT_AFTER_MS, missed);
 			close(fd);
 			continue;
 		}
+		struct api_client *c = &s->clients[slot];
 		c->fd = fd;
+		c->in_len = 0;
+		c->out_len = c->out_off = 0;
+		c->closing = false;
+		c->phase = CONN_IDLE;
+		c->since_ms = now_ms();
+		c->events = conn_events(c);
 		http_conn_init(&c->http, s->max_body);
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
-					  .data.u32 = (uint32_t)slot };
+		struct epoll_event ev = { .events = c->events, .data.u32 = (uint32_t)slot };
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			http_conn_fini(&c->http);
-			free(c);
 			close(fd);
-			continue;
+			c->fd = -1;
 		}
-		s->clients[slot] = c;
 	}
+}
+
+/* Close whoever is past its deadline; the ms until the next one (-1: none). */
+static int expire(struct api_server *s)
+{
+	uint64_t now = now_ms(), next = UINT64_MAX;
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		struct api_client *c = &s->clients[i];
+		if (c->fd < 0)
+			continue;
+		uint64_t d = conn_deadline(c);
+		if (d <= now) {
+			log_debug("API: closing a client %s for %llu ms", conn_phase_name(c->phase),
+				  (unsigned long long)(now - c->since_ms));
+			client_free(s, i);
+		} else if (d < next) {
+			next = d;
+		}
+	}
+	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
 static void *api_thread(void *arg)
@@ -327,7 +433,7 @@ static void *api_thread(void *arg)
 	if (s->handler.thread_init && s->handler.thread_init(s->handler.opaque))
 		return NULL;
 	for (;;) {
-		int n = epoll_wait(s->epfd, evs, 16, -1);
+		int n = epoll_wait(s->epfd, evs, 16, expire(s));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -340,7 +446,7 @@ static void *api_thread(void *arg)
 				return NULL; /* stop */
 			if (id == API_MAX_CLIENTS)
 				on_accept(s);
-			else if (s->clients[id])
+			else if (s->clients[id].fd >= 0)
 				on_client(s, (int)id, evs[i].events);
 		}
 	}
@@ -369,8 +475,10 @@ void api_server_stop(struct api_server *s)
 		pthread_join(s->thread, NULL);
 		s->running = false;
 	}
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
+	for (int i = 0; s->clients && i < API_MAX_CLIENTS; i++)
 		client_free(s, i);
+	free(s->clients);
+	s->clients = NULL;
 	if (s->sock_path) {
 		unlink(s->sock_path);
 		free(s->sock_path);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define API_MAX_CLIENTS 32
+#include "conn.h"
 
 /* What goes back to a client: 200 with a JSON body, 204, or 4xx with
  * {"fault_message": ...}. */
@@ -57,10 +57,12 @@ struct api_server {
 	bool running;
 	struct api_channel chan;
 	struct api_handler handler;
-	struct api_client *clients[API_MAX_CLIENTS];
+	struct api_client *clients; /* API_MAX_CLIENTS slots, allocated once at bind */
+	struct rate_log refused_log, dropped_log;
 };
 
-/* Bind and listen (mode 0600, a stale socket replaced). No thread yet. */
+/* Bind and listen (mode 0600). A socket file left by a monitor that is gone
+ * (connect refused) is replaced; a live monitor's is never taken over. */
 int api_server_bind(struct api_server *s, const char *path, size_t max_body);
 int api_server_start(struct api_server *s, const struct api_handler *h);
 /* Stop the thread, close clients, remove the socket file. */

@@ -150,6 +150,34 @@ static bool well_formed(const struct json *j)
 	return true;
 }
 
+static bool same_text(const struct json *j, int a, int b)
+{
+	int la = j->t[a].end - j->t[a].start, lb = j->t[b].end - j->t[b].start;
+	return la == lb && !memcmp(j->s + j->t[a].start, j->s + j->t[b].start, (size_t)la);
+}
+
+/* A key twice in one object is refused, as Firecracker's parser does: which
+ * one would win is not something a client should have to guess. */
+static int no_duplicate_keys(struct json *j, struct err *e)
+{
+	for (int o = 0; o < j->n; o++) {
+		if (j->t[o].type != JSMN_OBJECT)
+			continue;
+		int end = json_next(j, o);
+		for_each_member (j, o, k, v) {
+			for (int k2 = json_next(j, v); k2 < end; k2 = json_next(j, k2 + 1)) {
+				if (!same_text(j, k, k2))
+					continue;
+				char name[64];
+				json_tok_text(j, k, name, sizeof(name));
+				json_free(j);
+				return err_inval(e, "duplicate key '%s' in a JSON object", name);
+			}
+		}
+	}
+	return 0;
+}
+
 int json_parse(struct json *j, const char *s, size_t len, struct err *e)
 {
 	jsmn_parser p;
@@ -194,7 +222,7 @@ int json_parse(struct json *j, const char *s, size_t len, struct err *e)
 	}
 	if (!well_formed(j))
 		goto bad;
-	return 0;
+	return no_duplicate_keys(j, e);
 bad:
 	json_free(j);
 	return err_inval(e, "malformed JSON");

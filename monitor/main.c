@@ -1,5 +1,7 @@
 /* mvm: a microVM monitor. Command-line parsing and the top-level modes. */
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <http_parser.h>
@@ -26,9 +28,15 @@
 #include "monitor.h"
 #include "request.h"
 
+/* The API socket once bound: every way out of main removes its file. */
+static struct api_server api;
+static bool have_api;
+
 static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
 {
 	va_list ap;
+	if (have_api)
+		api_server_stop(&api);
 	va_start(ap, fmt);
 	cli_vsay(fmt, ap);
 	va_end(ap);
@@ -308,14 +316,31 @@ static int exit_code_for(int r)
 	}
 }
 
+/*
+ * glibc's allocator, set up so that no thread under a seccomp filter ever
+ * needs a system call its filter forbids: it never gives memory back by
+ * shrinking an arena (shrinking a thread's arena first reads
+ * /proc/sys/vm/overcommit_memory: an open), large blocks are mapped and
+ * unmapped on their own at a fixed size (no threshold that moves), and the
+ * arenas are capped so that a new one is never sized from the CPU count
+ * (sched_getaffinity). The API's buffers are bounded, so not trimming costs
+ * at most their high-water mark.
+ */
+static void malloc_for_filters(void)
+{
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_ARENA_MAX, 4);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct monitor m;
-	struct api_server api;
 	struct err e;
 	uint64_t t0 = mono_us(), c0 = cpu_us();
-	bool have_api = false;
+
+	malloc_for_filters();
 
 	/* Operator commands that drive other monitors. */
 	if (argc > 1 && !strcmp(argv[1], "snapshot"))

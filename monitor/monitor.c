@@ -54,7 +54,14 @@ static void on_signal(void *opaque, uint32_t events)
 	(void)events;
 	if (read(m->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+	/* sigabbrev_np: a table, where strsignal may look for a translation. */
+	const char *name = sigabbrev_np((int)si.ssi_signo);
+	if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
+		log_info("received SIG%s from pid %u: it means nothing to mvm, ignored", name,
+			 si.ssi_pid);
+		return;
+	}
+	log_info("received SIG%s, stopping", name);
 	m->exit_code = 128 + (int)si.ssi_signo;
 	m->stop = true;
 	if (m->vm_built)
@@ -64,7 +71,9 @@ static void on_signal(void *opaque, uint32_t events)
 /*
  * Termination signals are taken on the event loop (signalfd), never by their
  * default action: blocked before the API socket exists, so that a signal
- * that comes early still ends in a clean exit that removes the socket.
+ * that comes early still ends in a clean exit (128 + its number) that
+ * removes the socket. SIGUSR1 and SIGUSR2, whose default would kill mvm
+ * and leave the socket behind, are taken the same way and ignored.
  * Every thread created later inherits the mask.
  */
 void monitor_block_signals(sigset_t *set)
@@ -73,6 +82,8 @@ void monitor_block_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
