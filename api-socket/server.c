@@ -59,7 +59,7 @@ int api_server_bind(struct api_server *s, const char *path, size_t max_body)
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = s->epfd = s->stop_fd = -1;
-	s->chan.req_fd = s->chan.resp_fd = -1;
+	s->chan.req_fd = s->chan.resp_fd = s->chan.stop_fd = -1;
 	s->max_body = max_body;
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		log_err("API socket path %s is longer than %zu bytes", path,
@@ -102,6 +102,7 @@ int api_server_bind(struct api_server *s, const char *path, size_t max_body)
 	s->chan.req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->chan.resp_fd = eventfd(0, EFD_CLOEXEC);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->chan.stop_fd = s->stop_fd;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = API_MAX_CLIENTS };
 	struct epoll_event stop = { .events = EPOLLIN, .data.u32 = API_MAX_CLIENTS + 1 };
@@ -147,8 +148,18 @@ void api_channel_call(struct api_channel *c, void *req, struct api_response *res
 	c->req = req;
 	c->resp.status = 0;
 	c->resp.body = NULL;
-	if (write(c->req_fd, &one, sizeof(one)) != sizeof(one)) {
-		api_response_error(resp, "internal error: cannot reach the vmm thread");
+	if (c->stopping || write(c->req_fd, &one, sizeof(one)) != sizeof(one)) {
+		api_response_error(resp, "mvm is stopping: the request was not run");
+		return;
+	}
+	/* The answer, or the server stopping: the vmm thread may be gone. */
+	struct pollfd p[2] = { { .fd = c->resp_fd, .events = POLLIN },
+			       { .fd = c->stop_fd, .events = POLLIN } };
+	while (poll(p, 2, -1) < 0 && errno == EINTR)
+		;
+	if (!(p[0].revents & POLLIN)) {
+		c->stopping = true;
+		api_response_error(resp, "mvm is stopping: the request was not run");
 		return;
 	}
 	while (read(c->resp_fd, &v, sizeof(v)) < 0 && errno == EINTR)
@@ -470,8 +481,7 @@ void api_server_stop(struct api_server *s)
 		uint64_t one = 1;
 		ssize_t r = write(s->stop_fd, &one, sizeof(one));
 		(void)r;
-		/* A request in flight waits on resp_fd: answer it so the thread can stop. */
-		r = write(s->chan.resp_fd, &one, sizeof(one));
+		/* A request in flight sees stop_fd too (api_channel_call). */
 		pthread_join(s->thread, NULL);
 		s->running = false;
 	}

@@ -29,6 +29,8 @@ void api_response_fini(struct api_response *resp);
 struct api_channel {
 	int req_fd;  /* api -> vmm: a request is waiting (vmm polls it) */
 	int resp_fd; /* vmm -> api: the response is ready */
+	int stop_fd; /* the server's: readable once it stops (not owned) */
+	bool stopping;
 	void *req;
 	struct api_response resp;
 };

@@ -113,6 +113,8 @@ static const struct seccomp_rule vmm_rules[] = {
 static const struct seccomp_rule api_rules[] = {
 	COMMON,
 	ANY(SYS_read, "the channel's eventfd"),
+	ANY(SYS_poll, "waiting for the vmm thread's answer or the server's stop"),
+	ANY(SYS_ppoll, "ditto, where libc's poll() is ppoll"),
 	ANY(SYS_epoll_wait, "client sockets"),
 	ANY(SYS_epoll_pwait, "client sockets"),
 	ANY(SYS_epoll_ctl, "client sockets come and go"),

@@ -225,7 +225,7 @@ def snapshot_bad_requests(ctx):
         st, b = a.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),
                                              "mem_backend": {"backend_type": "File",
                                                              "backend_path": os.path.join(d, "vm.mem")}})
-        check(st == 400 and "fresh" in b["fault_message"], f"load into a running VM: {b}")
+        check(st == 400 and "not supported after starting" in b["fault_message"], f"load into a running VM: {b}")
     finally:
         a.stop()
     # Loading into a configured VM is refused too.
