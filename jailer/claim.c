@@ -74,13 +74,24 @@ void jail_lock_note_pid(struct jail *j, pid_t pid)
 /* Open <id>/jailer.lock, making it if absent: *made says whether we did. */
 static int open_lock(struct jail *j, int id_fd, bool *made)
 {
-	int fd = openat(id_fd, JAIL_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put there must not hang us (it is refused below). */
+	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = openat(id_fd, JAIL_LOCK_NAME, flags);
+	struct stat st;
 
 	*made = false;
-	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : jail_errno(j, "open %s/" JAIL_LOCK_NAME, j->jail_dir);
-	fd = openat(id_fd, JAIL_LOCK_NAME, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	if (fd >= 0) {
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode))
+			return fd;
+		close(fd);
+		return jail_err(j, -EINVAL,
+				"%s/" JAIL_LOCK_NAME ": not a regular file (the jailer's lock "
+				"file; remove what is there)",
+				j->jail_dir);
+	}
+	if (errno != ENOENT)
+		return jail_errno(j, "open %s/" JAIL_LOCK_NAME, j->jail_dir);
+	fd = openat(id_fd, JAIL_LOCK_NAME, flags | O_CREAT | O_EXCL, 0600);
 	if (fd >= 0) {
 		*made = true;
 		return fd;

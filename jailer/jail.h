@@ -66,7 +66,7 @@ struct jail {
 	int id_fd;	   /* <jail_dir> */
 	int lock_fd;	   /* <jail_dir>/jailer.lock, read-only: the one fd the monitor inherits */
 	int lock_wr_fd;	   /* the same file, to write the owner's pid in; O_CLOEXEC */
-	bool made_lock;	   /* we created the lock file (in an id directory that was there) */
+	bool made_lock;	   /* we created the lock file */
 	bool stale;	   /* the lock file was there and nobody held it: a dead jail, reclaimed */
 	pid_t stale_owner; /* the pid that dead jail's lock file named, 0 if none */
 	bool made_exec_copy, made_dev, made_run, made_pid_file;
@@ -85,7 +85,7 @@ struct jail {
 	int status_rd, status_wr;
 
 	uint64_t start_us, start_cpu_us, parent_cpu_us;
-	char test_stop[16]; /* MVM_JAILER_TEST_STOP: a claim point to stop at (tests only) */
+	char test_stop[32]; /* MVM_JAILER_TEST_STOP: where to stop (claim.c; tests only) */
 	char why[1024];
 	bool why_is_line; /* why is a whole "step '...': ..." line from a child */
 };

@@ -326,3 +326,22 @@ def jail_live_id_is_refused(ctx):
         check(tree(j.dir) == before, "the refused jailer changed the used jail")
     finally:
         j.cleanup()
+
+
+@test(needs_kvm=False)
+def jail_lock_file_not_regular_is_refused(ctx):
+    """<id>/jailer.lock as a FIFO (or anything but a file): one clear line, exit 1, no
+    hang on opening it, the FIFO left as it is."""
+    need_root()
+    j = Jail(ctx, "fifo")
+    try:
+        os.makedirs(j.dir, mode=0o700)
+        lock = os.path.join(j.dir, "jailer.lock")
+        os.mkfifo(lock, 0o600)
+        r = ctx.run(j.argv(mvm=API), timeout=20)
+        lines = [l for l in r.out.splitlines() if l.strip()]
+        check(not r.timed_out and r.rc == 1 and len(lines) == 1 and
+              f"{lock}: not a regular file" in lines[0], f"exit code {r.rc}", r.out)
+        check(os.path.exists(lock) and not os.path.exists(j.root), "the jailer changed the jail")
+    finally:
+        j.cleanup()
