@@ -53,7 +53,7 @@ MVM_SRCS := monitor/main.c monitor/cli_snapshot.c $(CORE_SRCS)
 
 # jailer/: the mvm-jailer binary.
 JAILER_SRCS := \
-	jailer/main.c jailer/args.c jailer/validate.c jailer/chroot.c jailer/dev.c \
+	jailer/main.c jailer/args.c jailer/validate.c jailer/claim.c jailer/chroot.c jailer/dev.c \
 	jailer/cgroup.c jailer/proc.c jailer/caps.c jailer/interp.c lib/util.c
 JAILER_LIBS := -lcap
 

@@ -285,6 +285,55 @@ static int enable_controller(struct jail *j, const char *ctrl)
 	return 0;
 }
 
+/* rmdir, waiting out EBUSY while the children that failed are still exiting. */
+static int rmdir_patiently(int dirfd, const char *path)
+{
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	for (int i = 0; unlinkat(dirfd, path, AT_REMOVEDIR); i++) {
+		if (errno != EBUSY || i == 300)
+			return neg_errno();
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
+/*
+ * <parent>/<id>. One that is there already is refused, unless the jail was
+ * stale (claim.c): then it is the dead monitor's, and goes if it is empty.
+ * The kernel refuses to remove a cgroup that holds a process (EBUSY), so a
+ * live jail's cgroup (another base dir or exec file with this id and parent
+ * cgroup) is never removed.
+ */
+static int make_leaf(struct jail *j)
+{
+	int r;
+
+	if (!mkdirat(j->cg_root_fd, j->cg_dir, 0755))
+		return 0;
+	if (errno != EEXIST)
+		return jail_errno(j, "mkdir %s/%s", j->cg_mount, j->cg_dir);
+	if (!j->stale)
+		return jail_err(j, -EEXIST,
+				"cgroup %s/%s exists already: an instance with id '%s' ran "
+				"before (rmdir it once that monitor has exited)",
+				j->cg_mount, j->cg_dir, j->id);
+	/* Its processes are exiting: they let the lock go before they leave the cgroup. */
+	r = rmdir_patiently(j->cg_root_fd, j->cg_dir);
+	if (r == -EBUSY)
+		return jail_err(j, r,
+				"cgroup %s/%s still holds processes or cgroups, though the jail "
+				"of id '%s' is stale: another jail (another base dir or exec "
+				"file) uses it; stop that one, or pick another --parent-cgroup",
+				j->cg_mount, j->cg_dir, j->id);
+	if (r && r != -ENOENT)
+		return jail_err(j, r, "reclaiming the stale cgroup %s/%s: %s", j->cg_mount,
+				j->cg_dir, strerror(-r));
+	jail_debug(j, "removed the stale cgroup %s/%s", j->cg_mount, j->cg_dir);
+	if (mkdirat(j->cg_root_fd, j->cg_dir, 0755))
+		return jail_errno(j, "mkdir %s/%s", j->cg_mount, j->cg_dir);
+	return 0;
+}
+
 int jail_cgroup_setup(struct jail *j)
 {
 	char path[PATH_MAX + 64];
@@ -295,14 +344,8 @@ int jail_cgroup_setup(struct jail *j)
 	if ((r = save_own_cgroup(j)) || (r = make_parents(j)))
 		return r;
 	snprintf(j->cg_dir, sizeof(j->cg_dir), "%s/%s", j->parent_cgroup, j->id);
-	if (mkdirat(j->cg_root_fd, j->cg_dir, 0755)) {
-		if (errno == EEXIST)
-			return jail_err(j, -EEXIST,
-					"cgroup %s/%s exists already: an instance with id '%s' ran "
-					"before (rmdir it once that monitor has exited)",
-					j->cg_mount, j->cg_dir, j->id);
-		return jail_errno(j, "mkdir %s/%s", j->cg_mount, j->cg_dir);
-	}
+	if ((r = make_leaf(j)))
+		return r;
 	j->cg_made_leaf = true;
 
 	for (size_t i = 0; i < j->n_cgroups; i++) {
@@ -329,18 +372,6 @@ int jail_cgroup_setup(struct jail *j)
 	if ((r = move_self(j, j->cg_dir)))
 		return r;
 	j->cg_moved = true;
-	return 0;
-}
-
-/* rmdir, waiting out EBUSY while the children that failed are still exiting. */
-static int rmdir_patiently(int dirfd, const char *path)
-{
-	const struct timespec tick = { 0, 10 * 1000 * 1000 };
-	for (int i = 0; unlinkat(dirfd, path, AT_REMOVEDIR); i++) {
-		if (errno != EBUSY || i == 300)
-			return neg_errno();
-		nanosleep(&tick, NULL);
-	}
 	return 0;
 }
 

@@ -42,7 +42,7 @@ static int make_base(struct jail *j)
 static int make_dir_at(struct jail *j, int dirfd, const char *name, bool *made, int *fd)
 {
 	*made = !mkdirat(dirfd, name, 0700);
-	/* EEXIST: shared (<exec>) or prepared by the operator (<id>, root): validate checked it. */
+	/* EEXIST: shared (<exec>), or root/ prepared by the operator (the claim looked at it). */
 	if (!*made && errno != EEXIST)
 		return jail_errno(j, "mkdir %s/%s", j->jail_dir, name);
 	*fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -53,7 +53,7 @@ static int make_dir_at(struct jail *j, int dirfd, const char *name, bool *made, 
 
 int jail_make_root(struct jail *j)
 {
-	cleanup_close int base_fd = -1, id_fd = -1;
+	cleanup_close int base_fd = -1;
 	int r;
 
 	if ((r = make_base(j)))
@@ -62,9 +62,10 @@ int jail_make_root(struct jail *j)
 	if (base_fd < 0)
 		return jail_errno(j, "open %s", j->base_dir);
 	if ((r = make_dir_at(j, base_fd, j->exec_name, &j->made_exec_dir, &j->exec_dir_fd)) ||
-	    (r = make_dir_at(j, j->exec_dir_fd, j->id, &j->made_id_dir, &id_fd)) ||
-	    (r = make_dir_at(j, id_fd, "root", &j->made_root_dir, &j->root_fd)))
+	    (r = jail_claim(j)) ||
+	    (r = make_dir_at(j, j->id_fd, "root", &j->made_root_dir, &j->root_fd)))
 		return r;
+	/* Under the claim only a jailer that takes none (an older one) can get here. */
 	if (!j->made_root_dir && !j->root_exists)
 		return jail_err(j, -EEXIST,
 				"%s appeared meanwhile: is another jailer using id '%s'?",
@@ -189,9 +190,27 @@ static void undo_in_root(struct jail *j)
 			strerror(errno));
 }
 
+/*
+ * <id>/ as we made it: root/ first, the lock file last, so that a jailer
+ * waiting on the lock finds it gone (claim.c tries again) and never an
+ * id directory it could take while we are still emptying it.
+ */
+static void undo_id_dir(struct jail *j)
+{
+	if (j->made_root_dir)
+		warn_rm(jail_remove_tree(j->id_fd, "root"), j->jail_dir, "root");
+	else if (j->root_fd >= 0)
+		undo_in_root(j);
+	if (j->made_lock || j->made_id_dir)
+		warn_rm(unlinkat(j->id_fd, JAIL_LOCK_NAME, 0) ? neg_errno() : 0, j->jail_dir,
+			JAIL_LOCK_NAME);
+	/* ENOTEMPTY: another jailer made its lock file here meanwhile: the directory is its own. */
+	if (j->made_id_dir && unlinkat(j->exec_dir_fd, j->id, AT_REMOVEDIR) && errno != ENOTEMPTY)
+		warn_rm(neg_errno(), j->jail_dir, "");
+}
+
 void jail_fs_undo(struct jail *j)
 {
-	cleanup_close int id_fd = -1;
 	char path[PATH_MAX];
 
 	/* Back to the host's mount namespace: the jail's bind mount dies with ours. */
@@ -202,16 +221,8 @@ void jail_fs_undo(struct jail *j)
 		return;
 	}
 	j->in_mount_ns = false;
-	if (j->made_id_dir) {
-		warn_rm(jail_remove_tree(j->exec_dir_fd, j->id), j->jail_dir, "");
-	} else if (j->made_root_dir) {
-		id_fd =
-		    openat(j->exec_dir_fd, j->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		warn_rm(id_fd < 0 ? neg_errno() : jail_remove_tree(id_fd, "root"), j->jail_dir,
-			"root");
-	} else if (j->root_fd >= 0) {
-		undo_in_root(j);
-	}
+	if (j->id_fd >= 0)
+		undo_id_dir(j); /* nothing in <id>/ is ours unless we hold its lock */
 	/* ENOTEMPTY: another jail lives there too. */
 	if (j->made_exec_dir) {
 		snprintf(path, sizeof(path), "%s/%s", j->base_dir, j->exec_name);

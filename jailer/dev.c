@@ -74,6 +74,7 @@ int jail_write_pid_file(struct jail *j, pid_t pid)
 	if (fchmod(fd, 0644) || write_full(fd, text, strlen(text)))
 		return jail_errno(j, "write %s (in the jail)", path);
 	jail_debug(j, "%s%s = %s", j->root_dir, path, text);
+	jail_lock_note_pid(j, pid);
 	return 0;
 }
 

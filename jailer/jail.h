@@ -18,6 +18,7 @@
 #define JAIL_DEFAULT_BASE   "/srv/jailer"
 #define JAIL_DEFAULT_NOFILE 2048
 #define JAIL_OLD_ROOT	    "old_root"
+#define JAIL_LOCK_NAME	    "jailer.lock" /* in <id>/: flock'd by the jail's owner */
 
 /* A step's return value meaning "this process is done": the monitor runs in a child. */
 #define JAIL_PARENT_DONE 1
@@ -61,6 +62,13 @@ struct jail {
 	int exec_dir_fd; /* <base>/<exec_name> */
 	int root_fd;	 /* <jail_dir>/root, still valid after pivot_root */
 	bool made_exec_dir, made_id_dir, made_root_dir, made_old_root;
+	/* The claim (claim.c): <id>/ and its lock, LOCK_EX held until the monitor is gone. */
+	int id_fd;	   /* <jail_dir> */
+	int lock_fd;	   /* <jail_dir>/jailer.lock, read-only: the one fd the monitor inherits */
+	int lock_wr_fd;	   /* the same file, to write the owner's pid in; O_CLOEXEC */
+	bool made_lock;	   /* we created the lock file */
+	bool stale;	   /* the lock file was there and nobody held it: a dead jail, reclaimed */
+	pid_t stale_owner; /* the pid that dead jail's lock file named, 0 if none */
 	bool made_exec_copy, made_dev, made_run, made_pid_file;
 	struct stat root_orig; /* owner and mode before we chowned it */
 	bool root_chowned;
@@ -77,6 +85,7 @@ struct jail {
 	int status_rd, status_wr;
 
 	uint64_t start_us, start_cpu_us, parent_cpu_us;
+	char test_stop[32]; /* MVM_JAILER_TEST_STOP: where to stop (claim.c; tests only) */
 	char why[1024];
 	bool why_is_line; /* why is a whole "step '...': ..." line from a child */
 };
@@ -92,6 +101,11 @@ void jail_parse_args(struct jail *j, int argc, char **argv);
 
 /* validate.c */
 int jail_validate(struct jail *j);
+
+/* claim.c */
+int jail_claim(struct jail *j);
+void jail_lock_note_pid(struct jail *j, pid_t pid);
+void jail_test_stop(const struct jail *j, const char *point);
 
 /* chroot.c */
 int jail_make_root(struct jail *j);

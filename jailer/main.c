@@ -22,7 +22,7 @@ static const struct step {
 } steps[] = {
 	{ "sanitize", jail_sanitize },		     /* close fds > 2, clear env, reset signals */
 	{ "validate", jail_validate },		     /* every input, before anything is created */
-	{ "chroot_dir", jail_make_root },	     /* <base>/<exec>/<id>/root */
+	{ "chroot_dir", jail_make_root },	     /* claim <base>/<exec>/<id>, make root/ */
 	{ "copy_exec", jail_copy_exec },	     /* root/<exec>, 0755, owned by root */
 	{ "netns", jail_join_netns },		     /* setns(--netns) */
 	{ "rlimits", jail_set_rlimits },	     /* no-file (default 2048), fsize */
@@ -91,10 +91,15 @@ static void jail_undo(struct jail *j)
 	if (j->privileges_dropped) {
 		/* Without capabilities nothing can be removed: say what is left. */
 		if (j->cg_made_leaf)
-			fprintf(stderr, "mvm-jailer: left in place: %s and cgroup %s/%s\n",
-				j->jail_dir, j->cg_mount, j->cg_dir);
+			fprintf(stderr,
+				"mvm-jailer: left in place: %s and cgroup %s/%s (the next start "
+				"with id '%s' reclaims them)\n",
+				j->jail_dir, j->cg_mount, j->cg_dir, j->id);
 		else
-			fprintf(stderr, "mvm-jailer: left in place: %s\n", j->jail_dir);
+			fprintf(stderr,
+				"mvm-jailer: left in place: %s (the next start with id '%s' "
+				"reclaims it)\n",
+				j->jail_dir, j->id);
 		return;
 	}
 	jail_cgroup_undo(j);
@@ -111,6 +116,7 @@ static void init_jail(struct jail *j)
 	j->uffd_minor = -1;
 	j->exec_fd = j->netns_fd = j->devnull_fd = j->cg_root_fd = -1;
 	j->exec_dir_fd = j->root_fd = j->host_mnt_fd = -1;
+	j->id_fd = j->lock_fd = j->lock_wr_fd = -1;
 	j->status_rd = j->status_wr = -1;
 }
 
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 		if (r == 0) {
 			jail_debug(j, "step '%s' done (%llu us)", steps[i].name,
 				   (unsigned long long)(mono_us() - t0));
+			jail_test_stop(j, steps[i].name);
 			continue;
 		}
 		if (j->why_is_line)

@@ -24,10 +24,12 @@
 
 int jail_sanitize(struct jail *j)
 {
-	const char *debug = getenv("MVM_JAILER_DEBUG");
+	const char *debug = getenv("MVM_JAILER_DEBUG"), *stop = getenv("MVM_JAILER_TEST_STOP");
 	sigset_t none;
 
 	j->debug = debug && !strcmp(debug, "1");
+	if (stop && strlen(stop) < sizeof(j->test_stop)) /* longer: no point has such a name */
+		strcpy(j->test_stop, stop);
 	/* Nothing the caller left open reaches the monitor. */
 	if (close_range(3, ~0U, 0))
 		return jail_errno(j, "close_range(3, ~0)");
@@ -223,6 +225,13 @@ int jail_exec(struct jail *j)
 	 */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) && errno != EINVAL && errno != ENOSYS)
 		return jail_errno(j, "close_range(CLOSE_RANGE_CLOEXEC)");
+	/*
+	 * But one: the lock on the jail (claim.c) lives as long as the monitor.
+	 * The monitor never closes an fd it did not open, so the kernel lets the
+	 * lock go only when the monitor is gone.
+	 */
+	if (fcntl(j->lock_fd, F_SETFD, 0))
+		return jail_errno(j, "keeping %s/" JAIL_LOCK_NAME " open across exec", j->jail_dir);
 	jail_debug(j, "exec %s with %d extra argument(s)", path, j->n_extra);
 	execve(path, argv, env);
 	return jail_errno(j, "execve %s (in the jail)", path);

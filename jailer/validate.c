@@ -70,35 +70,6 @@ static int check_exec_file(struct jail *j)
 	return 0;
 }
 
-/*
- * A root/ the operator prepared (kernel, drives, config copied in beforehand)
- * is welcome; one a previous run used is not: the names the jailer creates
- * must all be absent.
- */
-static int check_not_reused(struct jail *j)
-{
-	cleanup_close int fd = open(j->root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	char pid_name[NAME_MAX + 1];
-	const char *ours[] = { j->exec_name, pid_name, "dev", "run", JAIL_OLD_ROOT };
-	struct stat st;
-
-	if (fd < 0 && errno == ENOENT)
-		return 0; /* the usual case: the jailer makes root/ */
-	if (fd < 0)
-		return jail_errno(j, "%s", j->root_dir);
-	snprintf(pid_name, sizeof(pid_name), "%s.pid", j->exec_name);
-	for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
-		if (!fstatat(fd, ours[i], &st, AT_SYMLINK_NOFOLLOW))
-			return jail_err(
-			    j, -EEXIST,
-			    "id '%s' was used before: %s/%s exists (ids must be unique; "
-			    "remove %s once its monitor has exited)",
-			    j->id, j->root_dir, ours[i], j->jail_dir);
-	}
-	j->root_exists = true;
-	return 0;
-}
-
 /* Does path p have a "." or ".." component? */
 static bool has_dot_component(const char *p)
 {
@@ -137,7 +108,7 @@ static int check_base_dir(struct jail *j)
 	    (size_t)snprintf(j->root_dir, sizeof(j->root_dir), "%s/root", j->jail_dir) >=
 		sizeof(j->root_dir))
 		return jail_err(j, -ENAMETOOLONG, "--chroot-base-dir %s: path too long", b);
-	return check_not_reused(j);
+	return 0; /* what is there already is looked at under the claim (claim.c) */
 }
 
 static int check_netns(struct jail *j)

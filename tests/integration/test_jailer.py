@@ -605,34 +605,6 @@ def jail_bad_input_leaves_nothing(ctx):
         guard.restore()
 
 
-@test()
-def jail_reused_id_is_refused(ctx):
-    """A second jailer with the same id: one clear line, exit 1, the first jail untouched."""
-    need_root()
-    j = Jail(ctx, "reuse")
-    try:
-        j.prepare("hello")
-        r = ctx.run(j.argv(), timeout=30)
-        check(r.rc == 0 and "MVM-TEST hello: PASS" in r.out, "first run failed", r.out)
-
-        def tree():
-            out = {}
-            for d, _, files in os.walk(j.dir):
-                for n in files + [""]:
-                    st = os.lstat(os.path.join(d, n))
-                    out[os.path.join(d, n)] = (st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns)
-            return out
-
-        before = tree()
-        r = ctx.run(j.argv(), timeout=20)
-        lines = [l for l in r.out.splitlines() if l.strip()]
-        check(r.rc == 1 and len(lines) == 1, f"second run: exit code {r.rc}", r.out)
-        check(f"id '{j.id}' was used before" in lines[0], "the error does not say why", r.out)
-        check(tree() == before, "the second jailer changed the first jail")
-    finally:
-        j.cleanup()
-
-
 @test(needs_kvm=False)
 def jail_help_and_version(ctx):
     jailer = jailer_bin(ctx)
