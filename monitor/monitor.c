@@ -206,9 +206,9 @@ static void on_metrics_timer(void *opaque, uint32_t events)
 		metrics_flush(&m->metrics, m->vm_built ? &m->vm : NULL);
 }
 
-int monitor_set_metrics(struct monitor *m, const char *path)
+int monitor_set_metrics(struct monitor *m, const char *path, bool create)
 {
-	int r = metrics_set_path(&m->metrics, path);
+	int r = metrics_set_path(&m->metrics, path, create);
 	if (r)
 		return r;
 	m->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

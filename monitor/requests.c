@@ -111,10 +111,10 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 				 "Trace or Off",
 				 l->level);
 	if (l->log_path) {
-		int r = log_set_path(l->log_path);
+		int r = log_set_path(l->log_path, false);
 		if (r)
-			return err_set(e, r, "cannot open log_path %s: %s", l->log_path,
-				       strerror(-r));
+			return err_set(e, r, "Failed to open target file: %s (log_path %s)",
+				       strerror(-r), l->log_path);
 		free(m->cfg.log_path);
 		m->cfg.log_path = steal_ptr(&l->log_path);
 	}
@@ -133,11 +133,12 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 
 static int put_metrics(struct monitor *m, char **path, struct err *e)
 {
-	int r = monitor_set_metrics(m, *path);
+	int r = monitor_set_metrics(m, *path, false);
 	if (r == -EALREADY)
 		return err_set(e, r, "metrics are already configured (to %s)", m->cfg.metrics_path);
 	if (r)
-		return err_set(e, r, "cannot open metrics_path %s: %s", *path, strerror(-r));
+		return err_set(e, r, "Failed to open target file: %s (metrics_path %s)",
+			       strerror(-r), *path);
 	free(m->cfg.metrics_path);
 	m->cfg.metrics_path = steal_ptr(path);
 	return 0;

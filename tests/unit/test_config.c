@@ -176,7 +176,7 @@ Test(config, entropy_section_rejects_what_it_cannot_do)
 		const char *needle;
 	} bad[] = {
 		{ "{\"rate_limiter\":{\"bandwidth\":{\"size\":1}}}", "refill_time" },
-		{ "{\"rate_limiter\":{\"ops\":{\"size\":0,\"refill_time\":1}}}",
+		{ "{\"rate_limiter\":{\"ops\":{\"size\":-1,\"refill_time\":1}}}",
 		  "rate_limiter.ops.size" },
 		{ "{\"bogus\":1}", "'bogus'" },
 		{ "[]", "entropy" },

@@ -265,7 +265,7 @@ static void full_config(struct vm_config *c)
 	add_drive(c, "data_1", "/img/data \"1\"", false, NULL, CACHE_UNSAFE, IO_ENGINE_ASYNC);
 	struct rng_cfg *rng = calloc(1, sizeof(*rng));
 	cr_assert_not_null(rng);
-	rng->rate_limiter.bandwidth = (struct bucket_cfg){ 1 << 20, 4096, 1000 };
+	rng->rate_limiter.bandwidth = (struct bucket_cfg){ 1 << 20, 4096, 1000, false, false };
 	put(c, &rng_type, rng);
 	struct net_cfg *n = calloc(1, sizeof(*n));
 	cr_assert_not_null(n);
@@ -273,7 +273,7 @@ static void full_config(struct vm_config *c)
 			       .host_dev_name = "tap0",
 			       .has_mac = true,
 			       .guest_mac = { 0x06, 0, 0xac, 0x10, 0, 2 } };
-	n->tx_rate_limiter.ops = (struct bucket_cfg){ 100, 0, 10 };
+	n->tx_rate_limiter.ops = (struct bucket_cfg){ 100, 0, 10, false, false };
 	put(c, &net_type, n);
 	struct vsock_cfg *v = calloc(1, sizeof(*v));
 	cr_assert_not_null(v);

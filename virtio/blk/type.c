@@ -285,12 +285,11 @@ static void save_cfg(const void *cfg, struct wire *w)
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 {
 	struct drive_cfg *d = cfg;
-	(void)version;
 	wire_get_strbuf(r, d->drive_id, sizeof(d->drive_id));
 	d->path_on_host = wire_get_str(r, PATH_MAX_LEN);
 	d->partuuid = wire_get_str(r, 64);
 	uint32_t f = wire_get_u32(r);
-	bool rl_ok = rl_cfg_load(r, &d->rate_limiter);
+	bool rl_ok = rl_cfg_load(r, &d->rate_limiter, version >= RL_CFG_WIRE_FLAGS);
 	if (r->bad || !rl_ok || (f & ~(uint32_t)F_ALL) || !config_id_valid(d->drive_id) ||
 	    !d->path_on_host || !*d->path_on_host)
 		return err_inval(e, "drive record out of range");
@@ -344,7 +343,7 @@ const struct device_type blk_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 1,
+	.snap_version = RL_CFG_WIRE_FLAGS, /* 2: rate limiter flags */
 	.snapshot_prepare = snapshot_prepare,
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,

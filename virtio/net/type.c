@@ -274,13 +274,12 @@ static void save_cfg(const void *cfg, struct wire *w)
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 {
 	struct net_cfg *n = cfg;
-	(void)version;
 	wire_get_strbuf(r, n->iface_id, sizeof(n->iface_id));
 	wire_get_strbuf(r, n->host_dev_name, sizeof(n->host_dev_name));
 	uint32_t has_mac = wire_get_u32(r);
 	wire_get(r, n->guest_mac, 6);
-	bool ok = rl_cfg_load(r, &n->rx_rate_limiter);
-	ok = rl_cfg_load(r, &n->tx_rate_limiter) && ok;
+	bool ok = rl_cfg_load(r, &n->rx_rate_limiter, version >= RL_CFG_WIRE_FLAGS);
+	ok = rl_cfg_load(r, &n->tx_rate_limiter, version >= RL_CFG_WIRE_FLAGS) && ok;
 	n->has_mac = has_mac;
 	if (r->bad || !ok || has_mac > 1 || !config_id_valid(n->iface_id) ||
 	    !ifname_valid(n->host_dev_name))
@@ -331,7 +330,7 @@ const struct device_type net_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 1,
+	.snap_version = RL_CFG_WIRE_FLAGS, /* 2: rate limiter flags */
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 	.override = override,
