@@ -185,8 +185,13 @@ static void api_handle(void *opaque, struct api_channel *chan, int method, const
 	if (api_route(method, path, body, len, &req, resp))
 		return;
 	req.received_us = received_us;
+	const char *deprecation = req.deprecation;
 	api_channel_call(chan, &req, resp);
 	api_request_fini(&req);
+	if (deprecation) {
+		log_warn("%s", deprecation);
+		resp->deprecated = true;
+	}
 }
 
 int monitor_attach_api(struct monitor *m, struct api_server *api)

@@ -67,3 +67,58 @@ def fc_logger_and_metrics_paths_must_exist(ctx):
             check(not os.path.exists(p), f"PUT {route} created {p}")
     finally:
         m.stop()
+
+
+@test(needs_kvm=False)
+def fc_missing_files_are_refused_at_put(ctx):
+    """A missing kernel, initrd or drive file is a 400 at its PUT, not at InstanceStart."""
+    kernel, disk = ctx.disk("vmlinux"), ctx.disk("d.img")  # opened, not booted
+    m = Monitor(ctx)
+    try:
+        a = m.api
+        st, b = a.put("/boot-source", {"kernel_image_path": ctx.path("no-kernel")})
+        check(st == 400 and b["fault_message"].startswith("The kernel file cannot be opened: "
+                                                          "No such file or directory"),
+              f"missing kernel: {st} {b}")
+        st, b = a.put("/boot-source", {"kernel_image_path": kernel,
+                                       "initrd_path": ctx.path("no-initrd")})
+        check(st == 400 and b["fault_message"].startswith("The initrd file cannot be opened"),
+              f"missing initrd: {st} {b}")
+        st, b = a.put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": ctx.path("no.img"),
+                                         "is_root_device": True, "is_read_only": False})
+        check(st == 400 and b["fault_message"].startswith(
+            "Unable to create the virtio block device") and "No such file" in b["fault_message"],
+              f"missing drive file: {st} {b}")
+        st, cfg = a.get("/vm/config")
+        check(cfg["drives"] == [] and not cfg.get("boot-source", {}).get("kernel_image_path"),
+              f"a refused PUT left something behind: {cfg}")
+        check(a.put("/boot-source", {"kernel_image_path": kernel})[0] == 204, "good kernel")
+        check(a.put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": disk,
+                                       "is_root_device": True, "is_read_only": False})[0] == 204,
+              "good drive")
+    finally:
+        m.stop()
+
+
+@test(needs_kvm=False)
+def fc_zero_token_buckets_mean_no_limit(ctx):
+    """Clients send zeros for buckets they do not use; they read back as given."""
+    disk = ctx.disk("d.img")
+    m = Monitor(ctx)
+    try:
+        rl = {"bandwidth": {"size": 0, "refill_time": 0},
+              "ops": {"size": 100, "refill_time": 0, "one_time_burst": 0}}
+        st, b = m.api.put("/drives/d", {"drive_id": "d", "path_on_host": disk,
+                                        "is_root_device": False, "is_read_only": False,
+                                        "rate_limiter": rl})
+        check(st == 204, f"zero buckets refused: {st} {b}")
+        st, b = m.api.put("/entropy", {"rate_limiter": {"bandwidth": {"size": 0, "refill_time": 100}}})
+        check(st == 204, f"entropy with a zero bucket refused: {st} {b}")
+        st, cfg = m.api.get("/vm/config")
+        want = {"bandwidth": {"size": 0, "one_time_burst": None, "refill_time": 0},
+                "ops": {"size": 100, "one_time_burst": 0, "refill_time": 0}}
+        check(cfg["drives"][0]["rate_limiter"] == want, f"read back: {cfg['drives'][0]}")
+        check(cfg["entropy"]["rate_limiter"]["bandwidth"] ==
+              {"size": 0, "one_time_burst": None, "refill_time": 100}, f"entropy: {cfg['entropy']}")
+    finally:
+        m.stop()
