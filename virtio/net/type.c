@@ -29,8 +29,7 @@ int net_parse_mac(const char *s, uint8_t mac[6])
 			return -EINVAL;
 		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
-	if (mac[0] & 1)
-		return -EINVAL; /* a multicast address cannot be a NIC's */
+	/* Any address, the group bit too: Firecracker accepts every MAC. */
 	return 0;
 }
 
@@ -67,7 +66,7 @@ static int parse_mac(const struct json *j, int v, struct net_cfg *n, struct err 
 				    "06:00:ac:10:00:02");
 	if (net_parse_mac(mac, n->guest_mac))
 		return err_inval(e,
-				 "field 'guest_mac': '%s' is not a unicast MAC address like "
+				 "field 'guest_mac': '%s' is not a MAC address like "
 				 "06:00:ac:10:00:02",
 				 mac);
 	n->has_mac = true;
