@@ -122,3 +122,64 @@ def fc_zero_token_buckets_mean_no_limit(ctx):
               {"size": 0, "one_time_burst": None, "refill_time": 100}, f"entropy: {cfg['entropy']}")
     finally:
         m.stop()
+
+
+NOT_BEFORE = "The requested operation is not supported before starting the microVM."
+NOT_AFTER = "The requested operation is not supported after starting the microVM"
+
+
+@test(needs_kvm=False)
+def fc_machine_config_smt_templates_and_deprecation(ctx):
+    """smt accepted (firectl sends it), Firecracker's template words, Deprecation header."""
+    m = Monitor(ctx)
+    try:
+        a = m.api
+        st, b = a.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128, "smt": True})
+        check(st == 204, f"smt true refused: {st} {b}")
+        check("deprecation" not in a.last_headers, f"Deprecation without cpu_template: {a.last_headers}")
+        check(a.get("/machine-config")[1]["smt"] is True, "smt not reported")
+        check(a.get("/vm/config")[1]["machine-config"]["smt"] is True, "smt not in /vm/config")
+        st, b = a.patch("/machine-config", {"vcpu_count": 3})
+        check(st == 400 and "1 or an even number if SMT is enabled" in b["fault_message"],
+              f"odd vcpu_count with smt: {st} {b}")
+        st, b = a.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128, "cpu_template": "None"})
+        check(st == 204 and a.last_headers.get("deprecation") == "true",
+              f"cpu_template None: {st} {b} {a.last_headers}")
+        check(m.wait_text("PUT /machine-config: cpu_template field is deprecated."),
+              "no deprecation warning in the log", m.text())
+        st, b = a.patch("/machine-config", {"cpu_template": "random_string"})
+        check(st == 400 and "unknown variant `random_string`" in b["fault_message"],
+              f"unknown template: {st} {b}")
+        st, b = a.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "C3"})
+        check(st == 400 and "C3" in b["fault_message"], f"C3: {st} {b}")
+        check(a.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
+                                        "cpu_template": "Host"})[0] == 204, "Host")
+        mc = a.get("/vm/config")[1]["machine-config"]
+        check("cpu_template" not in mc and mc.get("mvm_cpu_template") == "Host",
+              f"mvm's template leaked into Firecracker's field: {mc}")
+    finally:
+        m.stop()
+
+
+@test(needs_kvm=False)
+def fc_wording_before_boot(ctx):
+    """The sentences Firecracker's clients and tests match on, before InstanceStart."""
+    m = Monitor(ctx)
+    try:
+        a = m.api
+        st, cfg = a.get("/vm/config")
+        check(cfg["boot-source"] == {"kernel_image_path": "", "boot_args": None, "initrd_path": None},
+              f"boot-source before PUT: {cfg['boot-source']}")
+        for method, path, body in (("GET", "/balloon/statistics", None),
+                                   ("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 1}),
+                                   ("PUT", "/actions", {"action_type": "SendCtrlAltDel"})):
+            st, b = a.call(method, path, body)
+            check(st == 400 and b["fault_message"].startswith(NOT_BEFORE),
+                  f"{method} {path} before boot: {st} {b}")
+        st, b = a.patch("/drives/rootfs", {"drive_id": "rootfs"})
+        check(st == 400 and "nothing to update" in b["fault_message"], f"PATCH only drive_id: {st} {b}")
+        st, b = a.put("/vsock", {"vsock_id": "v", "guest_cid": 3, "uds_path": ctx.path("v.sock")})
+        check(st == 204 and a.last_headers.get("deprecation") == "true",
+              f"vsock_id: {st} {b} {a.last_headers}")
+    finally:
+        m.stop()
