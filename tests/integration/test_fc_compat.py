@@ -183,3 +183,56 @@ def fc_wording_before_boot(ctx):
               f"vsock_id: {st} {b} {a.last_headers}")
     finally:
         m.stop()
+
+
+@test()
+def fc_running_guest_answers_and_restore_keeps_boot_source(ctx):
+    """After InstanceStart: machine-config and boot-source are refused with Firecracker's
+    sentence, SendCtrlAltDel is accepted; a restored VM keeps its kernel path and a null
+    one_time_burst."""
+    disk = ctx.disk("d.img")
+    m = Monitor(ctx)
+    r = None
+    try:
+        a = m.api
+        kernel = ctx.elf("counter")
+        check(a.put("/boot-source", {"kernel_image_path": kernel,
+                                     "boot_args": "console=ttyS0 counter.step=20000"})[0] == 204, "boot")
+        check(a.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 64, "smt": True})[0] == 204,
+              "machine with smt")
+        rl = {"bandwidth": {"size": 1000000, "refill_time": 100}, "ops": None}
+        check(a.put("/drives/d", {"drive_id": "d", "path_on_host": disk, "is_root_device": False,
+                                  "is_read_only": False, "rate_limiter": rl})[0] == 204, "drive")
+        st, b = a.put("/actions", {"action_type": "InstanceStart"})
+        check(st == 204, f"InstanceStart: {st} {b}", m.text())
+        check(m.wait_text("counter: 3"), "counter guest not running", m.text())
+        for method, path, body in (("PATCH", "/machine-config", {"vcpu_count": 4}),
+                                   ("PUT", "/machine-config", {"vcpu_count": 4, "mem_size_mib": 128}),
+                                   ("PUT", "/boot-source", {"kernel_image_path": kernel})):
+            st, b = a.call(method, path, body)
+            check(st == 400 and b["fault_message"].startswith(NOT_AFTER),
+                  f"{method} {path} after boot: {st} {b}")
+        st, b = a.patch("/drives/d", {"drive_id": "d"})
+        check(st == 400 and "nothing to update" in b["fault_message"], f"PATCH only drive_id: {st} {b}")
+        check(a.patch("/vm", {"state": "Paused"})[0] == 204, "pause")
+        snap, mem = ctx.path("vm.snap"), ctx.path("vm.mem")
+        st, b = a.put("/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem})
+        check(st == 204, f"snapshot/create: {st} {b}", m.text())
+        m.stop()
+        r = Monitor(ctx, name="restored-")
+        st, b = r.api.put("/snapshot/load", {"snapshot_path": snap, "mem_file_path": mem,
+                                             "resume_vm": True})
+        check(st == 204, f"snapshot/load: {st} {b}", r.text())
+        check(r.api.last_headers.get("deprecation") == "true", "mem_file_path: no Deprecation header")
+        cfg = r.api.get("/vm/config")[1]
+        check(cfg["boot-source"]["kernel_image_path"] == kernel, f"boot-source: {cfg['boot-source']}")
+        got = cfg["drives"][0]["rate_limiter"]
+        check(got["bandwidth"]["one_time_burst"] is None and got["ops"] is None,
+              f"rate limiter after restore: {got}")
+        st, b = r.api.put("/actions", {"action_type": "SendCtrlAltDel"})
+        check(st in (204, 400), f"SendCtrlAltDel: {st} {b}")
+        check(st == 204 or "keyboard" in b["fault_message"], f"SendCtrlAltDel: {st} {b}")
+    finally:
+        m.stop()
+        if r:
+            r.stop()
