@@ -144,8 +144,7 @@ Test(config_out, machine_json_names_a_chosen_template)
 		strbuf_fini(&out);
 		config_machine_json(&m, &out);
 		parse_out();
-		/* Not Firecracker's enum: mvm's own field, never cpu_template. */
-		expect_str(0, "mvm_cpu_template", cases[i].name);
+		expect_str(0, "mvm_cpu_template", cases[i].name); /* not Firecracker's enum */
 		cr_expect_eq(member(0, "cpu_template"), -1);
 		expect_str(0, "huge_pages", "None");
 		cr_expect_not(get_bool(0, "track_dirty_pages"));
