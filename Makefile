@@ -20,7 +20,8 @@ LDLIBS := -lhttp_parser -lseccomp -luring
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
-	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c
+	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c \
+	snapshot/boot_record.c
 
 # The floors, bottom up (make check-layers): lib/ includes nothing above it;
 # vmm/ (KVM, memory, vCPUs, x86) and api-socket/ (HTTP server) only lib/;

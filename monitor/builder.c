@@ -248,8 +248,11 @@ static int create_vcpus(struct vm *vm, bool boot)
 		return -errno;
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		struct cpuid_cfg cc = { (unsigned)i, (unsigned)vm->nr_vcpus, vm->cpu_template,
-					vm->kvm.tsc_deadline };
+		struct cpuid_cfg cc = { .vcpu_id = (unsigned)i,
+					.nr_vcpus = (unsigned)vm->nr_vcpus,
+					.tmpl = vm->cpu_template,
+					.tsc_deadline = vm->kvm.tsc_deadline,
+					.smt = vm->cfg->machine.smt };
 		if ((r = vcpu_create(v, vm, i)) || (r = regs_set_cpuid(v->fd, vm->cpuid, &cc)) ||
 		    (r = regs_set_boot_msrs(&vm->kvm, v->fd)) || (r = regs_set_lapic_lints(v->fd)))
 			return r;

@@ -17,20 +17,22 @@ void config_machine_json(const struct machine_cfg *m, struct strbuf *b)
 		      m->vcpu_count, m->mem_size_mib, bool_str(m->smt),
 		      bool_str(m->track_dirty_pages),
 		      m->huge_pages == HUGE_PAGES_2M ? "2M" : "None");
-	/* Firecracker leaves cpu_template out unless one was chosen. */
+	/*
+	 * cpu_template holds only Firecracker's names, and like Firecracker mvm
+	 * leaves it out for None. mvm's own templates (Host, PvmSafe) are not in
+	 * Firecracker's enum: they show as the extension field mvm_cpu_template.
+	 */
 	if (m->cpu_template != CPU_TEMPLATE_AUTO)
-		strbuf_printf(b, ", \"cpu_template\": \"%s\"", cpu_template_name(m->cpu_template));
+		strbuf_printf(b, ", \"mvm_cpu_template\": \"%s\"",
+			      cpu_template_name(m->cpu_template));
 	strbuf_printf(b, "}");
 }
 
+/* Always an object, as Firecracker's: kernel_image_path "" until one is set. */
 static void boot_json(const struct boot_cfg *bc, struct strbuf *b)
 {
-	if (!bc->kernel_image_path) {
-		strbuf_printf(b, "null");
-		return;
-	}
 	strbuf_printf(b, "{\"kernel_image_path\": ");
-	strbuf_json_str(b, bc->kernel_image_path);
+	strbuf_json_str(b, bc->kernel_image_path ? bc->kernel_image_path : "");
 	strbuf_printf(b, ", \"boot_args\": ");
 	strbuf_json_str(b, bc->boot_args);
 	strbuf_printf(b, ", \"initrd_path\": ");

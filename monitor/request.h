@@ -95,6 +95,9 @@ struct api_request {
 		struct snapshot_load snap_load;
 	} u;
 	void *dev_body; /* a device config (PUT), patch (PATCH) or route body */
+	/* Firecracker's warning when the body used a deprecated field: logged,
+	 * and the response carries "Deprecation: true" (static string). */
+	const char *deprecation;
 };
 
 /* Build the table once, before any thread runs: the fixed routes and the

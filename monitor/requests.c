@@ -102,6 +102,47 @@ static int pause_resume(struct monitor *m, bool pause, struct err *e)
 	return 0;
 }
 
+/* PUT replaces, PATCH merges; the whole result must hold (smt and vcpu_count). */
+static int put_machine(struct monitor *m, struct api_request *req, struct err *e)
+{
+	struct machine_cfg next = m->cfg.machine;
+	if (req->op == API_PUT_MACHINE)
+		next = req->u.machine.cfg;
+	else
+		config_machine_apply(&next, &req->u.machine.cfg, req->u.machine.present);
+	int r = config_machine_check(&next, e);
+	if (!r)
+		m->cfg.machine = next;
+	return r;
+}
+
+/* The files must open now, as Firecracker checks them at PUT, not at InstanceStart. */
+static int check_readable(const char *path, const char *what, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s%s (os error %d): %s", what, strerror(errno), errno,
+			       path);
+	close(fd);
+	return 0;
+}
+
+static int put_boot(struct monitor *m, struct boot_cfg *b, struct err *e)
+{
+	int r = check_readable(b->kernel_image_path, "The kernel file cannot be opened: ", e);
+	if (!r && b->initrd_path)
+		r = check_readable(b->initrd_path,
+				   "The initrd file cannot be opened due to invalid path or "
+				   "invalid permissions. ",
+				   e);
+	if (r)
+		return r;
+	boot_cfg_fini(&m->cfg.boot);
+	m->cfg.boot = *b;
+	memset(b, 0, sizeof(*b));
+	return 0;
+}
+
 static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 {
 	enum log_level lvl;
@@ -111,10 +152,10 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 				 "Trace or Off",
 				 l->level);
 	if (l->log_path) {
-		int r = log_set_path(l->log_path);
+		int r = log_set_path(l->log_path, false);
 		if (r)
-			return err_set(e, r, "cannot open log_path %s: %s", l->log_path,
-				       strerror(-r));
+			return err_set(e, r, "Failed to open target file: %s (log_path %s)",
+				       strerror(-r), l->log_path);
 		free(m->cfg.log_path);
 		m->cfg.log_path = steal_ptr(&l->log_path);
 	}
@@ -133,11 +174,12 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 
 static int put_metrics(struct monitor *m, char **path, struct err *e)
 {
-	int r = monitor_set_metrics(m, *path);
+	int r = monitor_set_metrics(m, *path, false);
 	if (r == -EALREADY)
 		return err_set(e, r, "metrics are already configured (to %s)", m->cfg.metrics_path);
 	if (r)
-		return err_set(e, r, "cannot open metrics_path %s: %s", *path, strerror(-r));
+		return err_set(e, r, "Failed to open target file: %s (metrics_path %s)",
+			       strerror(-r), *path);
 	free(m->cfg.metrics_path);
 	m->cfg.metrics_path = steal_ptr(path);
 	return 0;
@@ -232,15 +274,9 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 		return 0;
 	case API_GET_MACHINE: config_machine_json(&m->cfg.machine, b); return 0;
 	case API_GET_VM_CONFIG: config_vm_json(&m->cfg, b); return 0;
-	case API_PUT_MACHINE: m->cfg.machine = req->u.machine.cfg; return 0;
-	case API_PATCH_MACHINE:
-		config_machine_apply(&m->cfg.machine, &req->u.machine.cfg, req->u.machine.present);
-		return 0;
-	case API_PUT_BOOT:
-		boot_cfg_fini(&m->cfg.boot);
-		m->cfg.boot = req->u.boot;
-		memset(&req->u.boot, 0, sizeof(req->u.boot));
-		return 0;
+	case API_PUT_MACHINE:
+	case API_PATCH_MACHINE: return put_machine(m, req, e);
+	case API_PUT_BOOT: return put_boot(m, &req->u.boot, e);
 	case API_START: return start(m, req->received_us, e);
 	case API_CTRL_ALT_DEL:
 		return vm_send_ctrl_alt_del(&m->vm)

@@ -239,6 +239,34 @@ static int parse_device(const struct json *j, struct api_request *req, struct er
 	return 0;
 }
 
+/* Fields Firecracker's swagger marks deprecated, and its warning for each. */
+static const struct {
+	int method;
+	const char *path, *field, *message;
+} deprecated[] = {
+	{ HTTP_PUT, "/machine-config", "cpu_template",
+	  "PUT /machine-config: cpu_template field is deprecated." },
+	{ HTTP_PATCH, "/machine-config", "cpu_template",
+	  "PATCH /machine-config: cpu_template field is deprecated." },
+	{ HTTP_PUT, "/vsock", "vsock_id", "PUT /vsock: vsock_id field is deprecated." },
+	{ HTTP_PUT, "/snapshot/load", "mem_file_path",
+	  "PUT /snapshot/load: mem_file_path field is deprecated." },
+};
+
+static const char *deprecation_of(const struct route *rt, const struct json *j)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(deprecated); i++) {
+		if (deprecated[i].method != rt->method || strcmp(deprecated[i].path, rt->path))
+			continue;
+		for_each_member (j, 0, k, v) {
+			(void)v;
+			if (json_key_is(j, k, deprecated[i].field))
+				return deprecated[i].message;
+		}
+	}
+	return NULL;
+}
+
 static int parse_body(const struct route *rt, const char *body, size_t len, struct api_request *req,
 		      struct err *e)
 {
@@ -250,6 +278,8 @@ static int parse_body(const struct route *rt, const char *body, size_t len, stru
 		return r;
 	if (!(r = json_expect_object(&j, 0, "the request body", e)))
 		r = rt->parse ? rt->parse(&j, req, e) : parse_device(&j, req, e);
+	if (!r)
+		req->deprecation = deprecation_of(rt, &j);
 	json_free(&j);
 	return r;
 }
@@ -315,6 +345,8 @@ static int parse_machine(const struct json *j, struct api_request *r, bool put, 
 	int rc = config_parse_machine_fields(j, 0, &r->u.machine.cfg, &r->u.machine.present, e);
 	if (!rc && put && (!(r->u.machine.present & MC_VCPUS) || !(r->u.machine.present & MC_MEM)))
 		rc = err_inval(e, "machine-config needs both 'vcpu_count' and 'mem_size_mib'");
+	if (!rc && put)
+		rc = config_machine_check(&r->u.machine.cfg, e);
 	return rc;
 }
 

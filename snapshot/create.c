@@ -144,6 +144,8 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	};
 	if ((r = snap_writer_add(w, SNAP_SEC_MACHINE, SNAP_MACHINE_V, &sm, sizeof(sm))))
 		goto enc_fail;
+	if (vm->cfg->boot.kernel_image_path && (r = snap_boot_save(w, &vm->cfg->boot)))
+		goto enc_fail;
 
 	/* Devices first, so an interrupt they raise while we save is not lost. */
 	struct serial_state ss;

@@ -163,7 +163,8 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.cpu_template = (enum cpu_template)sm->cpu_template;
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
-	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)))
+	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)) ||
+	    (r = snap_boot_load(rd, &cfg->boot, e)))
 		goto out;
 
 	/* File: RAM maps the memory file copy-on-write. Uffd: RAM starts empty and the

@@ -76,6 +76,8 @@ enum {
 int config_parse_machine_fields(const struct json *j, int obj, struct machine_cfg *out,
 				unsigned *present, struct err *e);
 void config_machine_apply(struct machine_cfg *dst, const struct machine_cfg *src, unsigned present);
+/* Rules on the whole machine (after a PATCH merges): smt needs 1 or an even vcpu_count. */
+int config_machine_check(const struct machine_cfg *m, struct err *e);
 int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,
 			 struct err *e);
 int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struct err *e);

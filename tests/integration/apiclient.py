@@ -36,6 +36,7 @@ class Api:
             self.conn.request(method, path, body=data, headers=headers)
             r = self.conn.getresponse()
         raw = r.read()
+        self.last_headers = {k.lower(): v for k, v in r.getheaders()}
         payload = json.loads(raw) if raw else None
         return r.status, payload
 

@@ -176,7 +176,7 @@ Test(config, entropy_section_rejects_what_it_cannot_do)
 		const char *needle;
 	} bad[] = {
 		{ "{\"rate_limiter\":{\"bandwidth\":{\"size\":1}}}", "refill_time" },
-		{ "{\"rate_limiter\":{\"ops\":{\"size\":0,\"refill_time\":1}}}",
+		{ "{\"rate_limiter\":{\"ops\":{\"size\":-1,\"refill_time\":1}}}",
 		  "rate_limiter.ops.size" },
 		{ "{\"bogus\":1}", "'bogus'" },
 		{ "[]", "entropy" },
@@ -208,7 +208,7 @@ static const struct {
 	{ "\"vcpu_count\":1,\"mem_size_mib\":1048577", "mem_size_mib" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":4294967424", "mem_size_mib" }, /* 2^32 + 128 */
 	{ "\"vcpu_count\":1,\"mem_size_mib\":null", "mem_size_mib" },
-	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":true", "smt" },
+	{ "\"vcpu_count\":3,\"mem_size_mib\":128,\"smt\":true", "SMT is enabled" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":0", "smt" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"track_dirty_pages\":\"yes\"",
 	  "track_dirty_pages" },

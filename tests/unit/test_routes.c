@@ -446,7 +446,7 @@ static const struct {
 	{ HTTP_PUT, "/snapshot/load", LOAD(FILE_BACKEND), NULL },
 	{ HTTP_PUT, "/drives/x",
 	  "{\"drive_id\": \"x\", \"path_on_host\": \"/d\", \"is_root_device\": false}", "drives" },
-	{ HTTP_PATCH, "/drives/x", "{\"drive_id\": \"x\"}", "drives" },
+	{ HTTP_PATCH, "/drives/x", "{\"drive_id\": \"x\", \"rate_limiter\": null}", "drives" },
 	{ HTTP_PUT, "/entropy", "{}", "entropy" },
 	{ HTTP_PUT, "/network-interfaces/x", "{\"iface_id\": \"x\", \"host_dev_name\": \"t\"}",
 	  "network-interfaces" },

@@ -29,8 +29,7 @@ int net_parse_mac(const char *s, uint8_t mac[6])
 			return -EINVAL;
 		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
-	if (mac[0] & 1)
-		return -EINVAL; /* a multicast address cannot be a NIC's */
+	/* Any address, the group bit too: Firecracker accepts every MAC. */
 	return 0;
 }
 
@@ -67,7 +66,7 @@ static int parse_mac(const struct json *j, int v, struct net_cfg *n, struct err 
 				    "06:00:ac:10:00:02");
 	if (net_parse_mac(mac, n->guest_mac))
 		return err_inval(e,
-				 "field 'guest_mac': '%s' is not a unicast MAC address like "
+				 "field 'guest_mac': '%s' is not a MAC address like "
 				 "06:00:ac:10:00:02",
 				 mac);
 	n->has_mac = true;
@@ -274,13 +273,12 @@ static void save_cfg(const void *cfg, struct wire *w)
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 {
 	struct net_cfg *n = cfg;
-	(void)version;
 	wire_get_strbuf(r, n->iface_id, sizeof(n->iface_id));
 	wire_get_strbuf(r, n->host_dev_name, sizeof(n->host_dev_name));
 	uint32_t has_mac = wire_get_u32(r);
 	wire_get(r, n->guest_mac, 6);
-	bool ok = rl_cfg_load(r, &n->rx_rate_limiter);
-	ok = rl_cfg_load(r, &n->tx_rate_limiter) && ok;
+	bool ok = rl_cfg_load(r, &n->rx_rate_limiter, version >= RL_CFG_WIRE_FLAGS);
+	ok = rl_cfg_load(r, &n->tx_rate_limiter, version >= RL_CFG_WIRE_FLAGS) && ok;
 	n->has_mac = has_mac;
 	if (r->bad || !ok || has_mac > 1 || !config_id_valid(n->iface_id) ||
 	    !ifname_valid(n->host_dev_name))
@@ -331,7 +329,7 @@ const struct device_type net_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 1,
+	.snap_version = RL_CFG_WIRE_FLAGS, /* 2: rate limiter flags */
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 	.override = override,

@@ -35,8 +35,14 @@ static const struct {
 	{ "PvmSafe", CPU_TEMPLATE_PVM_SAFE },
 };
 
+/* Firecracker's static templates: known names, not applied by mvm yet. */
+static const char *const fc_static[] = { "C3", "T2", "T2S", "T2CL", "T2A", "V1N1" };
+
 int cpu_template_parse(const char *s, enum cpu_template *out)
 {
+	for (size_t i = 0; i < sizeof(fc_static) / sizeof(fc_static[0]); i++)
+		if (!strcmp(s, fc_static[i]))
+			return -ENOTSUP;
 	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
 		if (!strcasecmp(s, templates[i].name)) {
 			*out = templates[i].t;
@@ -90,15 +96,21 @@ static unsigned order_base2(unsigned n)
 	return s;
 }
 
-/* Leaves 0xb and 0x1f: one thread per core, all cores in one package. */
+unsigned cpuid_threads_per_core(const struct cpuid_cfg *cfg)
+{
+	return cfg->smt && cfg->nr_vcpus >= 2 && cfg->nr_vcpus % 2 == 0 ? 2 : 1;
+}
+
+/* Leaves 0xb and 0x1f: 1 or 2 threads per core, all cores in one package. */
 static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cfg)
 {
 	unsigned shift = order_base2(cfg->nr_vcpus);
+	unsigned threads = cpuid_threads_per_core(cfg);
 	e->edx = cfg->vcpu_id;
 	switch (e->index) {
 	case 0: /* SMT level */
-		e->eax = 0;
-		e->ebx = 1;
+		e->eax = order_base2(threads);
+		e->ebx = threads;
 		e->ecx = (1u << 8) | e->index;
 		break;
 	case 1: /* core level */
@@ -117,12 +129,14 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cf
 static void cache_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cfg, bool intel)
 {
 	unsigned level = (e->eax >> 5) & 7;
-	unsigned sharing = level >= 3 ? cfg->nr_vcpus - 1 : 0;
+	unsigned threads = cpuid_threads_per_core(cfg);
+	/* L1 and L2 belong to a core (its threads share them), L3 to the package. */
+	unsigned sharing = level >= 3 ? cfg->nr_vcpus - 1 : threads - 1;
 	e->eax &= ~(0xfffu << 14);
 	e->eax |= (sharing & 0xfff) << 14;
 	if (intel) {
 		e->eax &= ~(0x3fu << 26);
-		e->eax |= ((cfg->nr_vcpus - 1) & 0x3f) << 26;
+		e->eax |= ((cfg->nr_vcpus / threads - 1) & 0x3f) << 26;
 	}
 }
 
@@ -186,8 +200,10 @@ void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
 		case 0x8000001d: cache_leaf(e, cfg, false); break;
 		case 0x8000001e:
 			e->eax = cfg->vcpu_id;
-			e->ebx = cfg->vcpu_id & 0xff; /* core id; one thread per core */
-			e->ecx = 0;		      /* node 0, one node */
+			/* core id, and threads per core - 1 in bits 15:8 */
+			e->ebx = ((cfg->vcpu_id / cpuid_threads_per_core(cfg)) & 0xff) |
+				 ((cpuid_threads_per_core(cfg) - 1) << 8);
+			e->ecx = 0; /* node 0, one node */
 			break;
 		}
 	}

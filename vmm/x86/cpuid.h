@@ -17,8 +17,13 @@ struct cpuid_cfg {
 	unsigned nr_vcpus;
 	enum cpu_template tmpl; /* resolved: never AUTO */
 	bool tsc_deadline;	/* KVM emulates the LAPIC's TSC-deadline mode */
+	bool smt;		/* two threads per core (an even nr_vcpus; else one) */
 };
 
+/* Threads per core the guest is shown: 2 with smt and an even count, else 1. */
+unsigned cpuid_threads_per_core(const struct cpuid_cfg *cfg);
+
+/* 0, -ENOTSUP for Firecracker's static templates (C3, T2...), -EINVAL. */
 int cpu_template_parse(const char *s, enum cpu_template *out);
 const char *cpu_template_name(enum cpu_template t);
 enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm);
