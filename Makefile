@@ -1,11 +1,12 @@
 # mvm — one Makefile, explicit source lists.
 #   make            build/bin/mvm
-#   make test       unit + integration tests (builds the guests it needs)
+#   make test       unit + integration tests (builds the guests it needs), fuzz regressions
 #   make demo       boot the default guest and print its boot time
 #   make guest      build/guest/{vmlinux,bzImage,rootfs.ext4,initrd.cpio}
 #   make asan       unit tests under ASan + UBSan
 #   make perf       the benchmark suite against QEMU microvm -> perf/report.md
 #   make check-layers   no file includes a floor above its own (part of make test)
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each; make fuzz-regress
 #   make format-check / make install PREFIX=/usr/local / make clean
 
 CC ?= gcc
@@ -67,7 +68,7 @@ UNIT_ASAN := $(BUILD)/asan/unit
 GUEST_KIT := $(BUILD)/tests/guest
 
 .PHONY: all test unit integration demo guest guest-kit asan format format-check install \
-	clean deps perf check-layers
+	clean deps perf check-layers fuzz fuzz-build fuzz-regress fuzz-seeds
 
 UFFD_HANDLER := $(BUILD)/bin/mvm-uffd-handler
 
@@ -142,6 +143,7 @@ check-layers:
 
 test: deps check-layers
 	@$(MAKE) --no-print-directory all $(UNIT) guest-kit guest
+	@$(MAKE) --no-print-directory fuzz-regress
 	@python3 tests/run_all.py --unit $(UNIT) --mvm $(MVM) --guest-kit $(GUEST_KIT) \
 		--guest $(BUILD)/guest
 
@@ -151,6 +153,47 @@ demo: deps all guest
 # The benchmark suite, beside QEMU microvm: perf/report.md, perf/*.json, perf/*.png.
 perf: all guest-kit guest
 	$(WITH_KVM) tests/perf/run all --fresh --mvm $(MVM) --guest-kit $(GUEST_KIT) --guest $(BUILD)/guest
+
+# Fuzzing (tests/fuzz/): one libFuzzer target per parser of outside input, on
+# clang with ASan + UBSan, linked with the project compiled the same way.
+# make fuzz: the kept regressions, then each target for FUZZ_SECONDS on a
+# scratch copy of its seed corpus; make fuzz-regress: the regressions and
+# seeds only (seconds).
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := http json_config snapshot_state loaders
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	-Wno-format-nonliteral -Wno-gnu-variable-sized-type-not-at-end
+FUZZ_OBJS := $(CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_MAIN_OBJS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+.SECONDARY: $(FUZZ_MAIN_OBJS)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC/FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	@echo "  LD/FUZZ $@"
+	@$(FUZZ_CC) $(LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# The seed corpora (tests/fuzz/corpus/) from the tests' own inputs: make fuzz-seeds.
+$(BUILD)/fuzz/seed_snapshot: $(BUILD)/obj/tests/fuzz/seed_snapshot.o $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz/seed_snapshot guest-kit
+	python3 tests/fuzz/seed.py --seed-snapshot $(BUILD)/fuzz/seed_snapshot --guest-kit $(GUEST_KIT)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh --bin $(BUILD)/fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	tests/fuzz/run.sh --bin $(BUILD)/fuzz --regress $(FUZZ_TARGETS)
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' | grep -v '^tests/guest/')
 format:
@@ -168,3 +211,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(MVM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(JAILER_OBJS:.o=.d)
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_MAIN_OBJS:.o=.d) $(BUILD)/obj/tests/fuzz/seed_snapshot.d
