@@ -168,7 +168,7 @@ FUZZ_CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 $(FUZZ_SAN) -fsan
 FUZZ_OBJS := $(CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_MAIN_OBJS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
-.SECONDARY: $(FUZZ_MAIN_OBJS)
+.SECONDARY: $(FUZZ_MAIN_OBJS) $(FUZZ_OBJS)
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -1,7 +1,7 @@
 /*
  * api-socket/http.c as the api thread drives it (server.c's process_input):
- * bytes arrive in reads of any size, collect in a client's 16 KiB input
- * buffer, complete requests come out one at a time and the rest of the
+ * bytes arrive in reads of any size, collect in a client's input buffer
+ * (API_CLIENT_INBUF), complete requests come out one at a time and the rest of the
  * buffer moves up; a bad request, or one without keep-alive, ends the
  * connection. The first input byte picks the read sizes and the body limit;
  * the rest is what the client sends. Every request and every refusal that
@@ -9,12 +9,11 @@
  */
 #include <string.h>
 
+#include "../../api-socket/conn.h"
 #include "../../api-socket/http.h"
 #include "../../lib/log.h"
 #include "../../lib/util.h"
 #include "fuzz.h"
-
-#define CLIENT_INBUF 16384 /* api-socket/server.c */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -41,6 +40,7 @@ static size_t next_read(unsigned shape, uint32_t *x)
 static void check_request(const struct http_conn *c, size_t max_body)
 {
 	const struct http_request *r = &c->req;
+	FUZZ_CHECK(c->phase == HTTP_PHASE_IDLE, "a complete request in phase %d", c->phase);
 	size_t plen = strnlen(r->path, sizeof(r->path));
 	FUZZ_CHECK(plen <= HTTP_MAX_URL, "path of %zu bytes", plen);
 	FUZZ_CHECK(!strchr(r->path, '?'), "query string left in %s", r->path);
@@ -92,7 +92,7 @@ static bool process_input(struct http_conn *c, char *in, size_t *in_len, size_t 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char in[CLIENT_INBUF];
+	static char in[API_CLIENT_INBUF];
 	size_t in_len = 0, off = 0;
 	uint8_t sel = fuzz_take(&data, &size);
 	uint32_t x = 0x9e3779b9u ^ sel;

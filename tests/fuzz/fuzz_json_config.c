@@ -7,9 +7,10 @@
  *   "PUT /drives/rootfs\n{...}"   api_route(PUT, "/drives/rootfs", body)
  *   "CONFIG\n{...}"               config_parse_file(body)
  * Checks: a refusal is a 400 whose body is JSON with a fault_message; a
- * device config the API took describes itself as JSON; a config file mvm took
- * comes back from GET /vm/config's writer as a config file mvm takes again,
- * written the same way.
+ * device config the API took describes itself as JSON; a config mvm would
+ * boot from (a config file it took, or what a request made of one with a
+ * kernel) comes back from GET /vm/config's writer as a config file mvm takes
+ * again, written the same way.
  */
 #include <http_parser.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * without the load request's overrides), the serial and i8042 state, and for
  * the devices that need no host resource (entropy, balloon) the virtio-mmio
  * transport state and the device's own state, then a kick of every queue as
- * a resumed VM would get.
+ * a resumed VM would get and the guest's reads of its registers.
  *
  * The input is the file; the harness writes its length and CRC into it
  * (a fuzzer cannot guess a CRC-64) so that what follows the CRC check runs.
@@ -205,6 +205,15 @@ static void fill_ram(const struct snap_reader *rd)
 		memcpy(mem.r[0].hva, p, MIN(len, (size_t)RAM_SIZE));
 }
 
+/* The guest reads every register and the config space of a restored device. */
+static void guest_reads(struct virtio_mmio *t)
+{
+	for (uint64_t off = 0; off < 0x140; off += 4) {
+		uint32_t v;
+		virtio_mmio_rw(t, off, (uint8_t *)&v, 4, false);
+	}
+}
+
 static bool buildable(const struct device_type *t)
 {
 	return !strcmp(t->name, "entropy") || !strcmp(t->name, "balloon");
@@ -239,9 +248,12 @@ static void restore_devices(const struct snap_reader *rd, const struct vm_config
 			virtio_mmio_restore(d->t, &vs, &why);
 	}
 	if (all && !snap_devices_restore(rd, &vm, &e)) {
-		for (int i = 0; i < vm.nr_devs; i++)
+		for (int i = 0; i < vm.nr_devs; i++) {
 			for (int q = 0; vm.devs[i].t && q < vm.devs[i].type->ops->num_queues; q++)
 				virtio_mmio_kick(vm.devs[i].t, q);
+			if (vm.devs[i].t)
+				guest_reads(vm.devs[i].t);
+		}
 		ram_dirty = true;
 	}
 	for (int i = 0; i < vm.nr_devs; i++) {

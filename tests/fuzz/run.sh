@@ -54,7 +54,7 @@ replay() {
 	local log=$bin/log/$t.replay
 	if ! "$bin/fuzz_$t" -runs=1 "${files[@]}" >"$log" 2>&1; then
 		echo "fuzz: $t: a kept input crashes (${#files[@]} replayed): see $log" >&2
-		grep -m1 -A3 -E "ERROR: |invariant broken" "$log" >&2
+		grep -m1 -A3 -E "ERROR: |runtime error|invariant broken" "$log" >&2
 		return 1
 	fi
 	echo "fuzz: $t: ${#files[@]} regressions and seeds replayed, no crash"
@@ -84,7 +84,7 @@ fuzz() {
 		echo "fuzz: $t: exit $rc, inputs in $crashes/ (log $log); minimise one with" >&2
 		echo "  $bin/fuzz_$t -minimize_crash=1 -runs=100000 FILE" >&2
 		echo "  and keep it in $FUZZ_DIR/regressions/$t/ with the fix" >&2
-		grep -m1 -A3 -E "ERROR: |invariant broken" "$log" >&2
+		grep -m1 -A3 -E "ERROR: |runtime error|invariant broken" "$log" >&2
 		return 1
 	fi
 }

@@ -102,6 +102,15 @@ def http_seeds():
             if re.match(rb"^ ?[A-Za-z]+ /", s) or b"GET / HTTP/1.1\r\nHost: x".startswith(s) \
                     or s.startswith(b"\x16"):
                 reqs.append(s)
+    # What test_http.c builds in code: url_request() at the URL cap and one
+    # past it, padded_request() under and over the header cap.
+    url_max = int(re.search(r"#define HTTP_MAX_URL\s+(\d+)",
+                            open(os.path.join(ROOT, "api-socket", "http.h")).read())[1])
+    for n in (url_max, url_max + 1):
+        reqs.append(b"GET /" + b"a" * (n - 1) + macros["GET_HDR"])
+    for count, size in ((7, 1000), (9, 1000)):
+        reqs.append(b"GET / HTTP/1.1\r\n" + b"".join(
+            b"X-Pad-%d: %s\r\n" % (i, b"v" * size) for i in range(count)) + b"\r\n")
     # The API requests the README shows, and two pipelines of them.
     for method, path, body in readme_requests():
         reqs.append(put_request(path.encode(), body.encode()) if body else
