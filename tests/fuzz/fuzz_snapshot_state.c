@@ -34,8 +34,6 @@
 
 static int state_fd;
 static struct guest_mem mem;
-static struct serial *serial;
-static struct i8042 *i8042;
 static struct irq_line no_irq = { .fd = -1 };
 static bool ram_dirty;
 
@@ -52,9 +50,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	state_fd = memfd_create("fuzz-state", MFD_CLOEXEC);
 	FUZZ_CHECK(state_fd >= 0, "memfd_create");
 	FUZZ_CHECK(!guest_mem_init(&mem, RAM_SIZE, MEM_ANON, -1, false), "guest RAM");
-	serial = serial_create(-1, -1, &no_irq);
-	i8042 = i8042_create(&no_irq, no_reset, NULL);
-	FUZZ_CHECK(serial && i8042, "serial, i8042");
 	return 0;
 }
 
@@ -152,10 +147,34 @@ static void check_records(const struct snap_reader *rd, const struct vm_config *
 	}
 }
 
+/* A device a snapshot brings in is one the API would take: its description
+ * goes through the type's own parser (the API's and the config file's). */
+static void check_like_api(const struct vm_config *cfg)
+{
+	for (int i = 0; i < cfg->nr_devs; i++) {
+		const struct device_type *t = cfg->devs[i].type;
+		struct strbuf b;
+		struct json j;
+		struct err e = { 0 };
+		strbuf_init(&b);
+		t->describe(cfg->devs[i].cfg, &b);
+		FUZZ_CHECK(!b.oom && !json_parse(&j, b.s, b.len, &e), "%s: %s", t->name, b.s);
+		void *back = calloc(1, t->cfg_size);
+		FUZZ_CHECK(back, "out of memory");
+		FUZZ_CHECK(!t->parse(&j, 0, back, &e),
+			   "a snapshot brought in %s %s, which the API refuses: %s", t->name, b.s,
+			   e.msg);
+		config_free_device_cfg(t, back);
+		json_free(&j);
+		strbuf_fini(&b);
+	}
+}
+
 /* A restored config is what GET /vm/config shows, and a clone may override it. */
 static void check_config(const struct snap_reader *rd, uint32_t nr, const struct vm_config *cfg)
 {
 	check_records(rd, cfg);
+	check_like_api(cfg);
 	struct strbuf b;
 	strbuf_init(&b);
 	config_vm_json(cfg, &b);
@@ -174,12 +193,15 @@ static void check_config(const struct snap_reader *rd, uint32_t nr, const struct
 	snapshot_load_fini(&req);
 }
 
-/* The serial and i8042 state; a restored device then answers the guest. */
+/* The serial and i8042 state into new devices; a restored one then answers the guest. */
 static void restore_legacy(const struct snap_reader *rd)
 {
+	struct serial *serial = serial_create(-1, -1, &no_irq);
+	struct i8042 *i8042 = i8042_create(&no_irq, no_reset, NULL);
 	struct serial_state ss;
 	struct i8042_state is;
 	uint8_t v;
+	FUZZ_CHECK(serial && i8042, "serial, i8042");
 	if (!snap_reader_get_struct(rd, SNAP_SEC_SERIAL, 1, &ss, sizeof(ss), NULL) &&
 	    !serial_restore(serial, &ss)) {
 		for (unsigned k = 0; k < 8 * 3; k++)
@@ -190,6 +212,8 @@ static void restore_legacy(const struct snap_reader *rd)
 		for (unsigned k = 0; k < 20; k++)
 			i8042_pio(i8042, k % 2 ? 4 : 0, &v, 1, false);
 	}
+	serial_destroy(serial);
+	i8042_destroy(i8042);
 }
 
 /* Guest RAM: zero, then the harness section's bytes at address 0. */
