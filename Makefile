@@ -21,6 +21,7 @@ LDLIBS := -lhttp_parser -lseccomp -luring
 
 # snapshot/: state-file codec and memory files (pure: also unit-tested).
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
+	snapshot/binding.c snapshot/publish.c \
 	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c \
 	snapshot/boot_record.c
 
@@ -28,7 +29,7 @@ SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/
 # vmm/ (KVM, memory, vCPUs, x86) and api-socket/ (HTTP server) only lib/;
 # virtio/ adds vmm/; snapshot/ adds virtio/; monitor/ (main, the request
 # controller, the builder) sits on top. jailer/ is its own binary on lib/.
-LIB_SRCS := lib/err.c lib/util.c lib/log.c lib/json.c lib/strbuf.c lib/wire.c
+LIB_SRCS := lib/err.c lib/util.c lib/log.c lib/json.c lib/strbuf.c lib/wire.c lib/fault.c
 VMM_SRCS := vmm/config.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm/bus.c vmm/eventloop.c \
 	vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/boot_timer.c vmm/seccomp.c vmm/seccomp_policy.c \
 	vmm/x86/bootparam.c vmm/x86/pagetable.c vmm/x86/mptable.c vmm/x86/elf.c \
@@ -44,7 +45,7 @@ MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monito
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := $(LIB_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(SNAPSHOT_SRCS) $(API_SRCS) $(MONITOR_SRCS)
-MVM_SRCS := monitor/main.c monitor/cli_snapshot.c $(CORE_SRCS)
+MVM_SRCS := monitor/main.c monitor/cli_snapshot.c monitor/cli_merge.c $(CORE_SRCS)
 
 
 # jailer/: the mvm-jailer binary.

@@ -14,6 +14,7 @@
 
 #include "../api-socket/http.h"
 #include "../api-socket/server.h"
+#include "../lib/fault.h"
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
@@ -342,6 +343,7 @@ int main(int argc, char **argv)
 
 	malloc_for_filters();
 
+	fault_init(); /* test-only MVM_FAULT (lib/fault.h) */
 	/* Operator commands that drive other monitors. */
 	if (argc > 1 && !strcmp(argv[1], "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);

@@ -21,6 +21,7 @@ enum snap_section {
 	SNAP_SEC_SERIAL = 4,	     /* struct serial_state */
 	SNAP_SEC_I8042 = 5,	     /* struct i8042_state */
 	SNAP_SEC_BOOT = 6,	     /* optional: the boot source (boot_record.c) */
+	SNAP_SEC_MEMFILE = 7,	     /* struct snap_binding (binding.h) */
 	SNAP_SEC_VCPU = 0x100,	     /* + vCPU index: struct snap_vcpu */
 	SNAP_SEC_VCPU_MSRS = 0x200,  /* + vCPU index: struct kvm_msr_entry[] */
 	SNAP_SEC_VCPU_CPUID = 0x300, /* + vCPU index: struct kvm_cpuid_entry2[] */
@@ -40,7 +41,8 @@ struct snap_machine {
 	uint64_t ram_bytes;  /* for the memory file check */
 };
 
-#define SNAP_BOOT_V 1 /* kernel, initrd, boot_args: three wire strings */
+#define SNAP_BOOT_V    1 /* kernel, initrd, boot_args: three wire strings */
+#define SNAP_MEMFILE_V 1 /* struct snap_binding: the memory file's generation and length */
 
 #define SNAP_VM_V 1
 struct snap_vm {
