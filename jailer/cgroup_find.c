@@ -8,6 +8,7 @@
  * one hierarchy. Without --cgroup-version, the version is 1 where the host
  * has a v1 hierarchy with a controller (Firecracker's default), else 2.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -184,8 +185,12 @@ static int check_v1(struct jail *j, struct jail_cgroup_kv *kv)
 int jail_cgroup_check_key(struct jail *j, struct jail_cgroup_kv *kv)
 {
 	const char *why = cg_parse_kv(kv->arg, kv);
+	int shown = 0;
 
+	while (kv->arg[shown] && !iscntrl((unsigned char)kv->arg[shown]))
+		shown++; /* the line stays one line */
 	if (why)
-		return jail_err(j, -EINVAL, "--cgroup '%s': %s", kv->arg, why);
+		return jail_err(j, -EINVAL, "--cgroup '%.*s%s': %s", shown, kv->arg,
+				kv->arg[shown] ? "..." : "", why);
 	return j->cg_version == 1 ? check_v1(j, kv) : check_v2(j, kv);
 }

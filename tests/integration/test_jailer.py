@@ -352,7 +352,8 @@ def cgroup_test(ctx, knobs):
     j = Jail(ctx, "cgroup")
     guard = RootControllers()
     try:
-        flags = [a for k, v in knobs.items() for a in ("--cgroup", f"{k}={v}")]
+        flags = ["--cgroup-version", "2"]
+        flags += [a for k, v in knobs.items() for a in ("--cgroup", f"{k}={v}")]
         m = start_counter(ctx, j, *flags)
         pid = m.p.pid
         with open(f"/proc/{pid}/cgroup") as f:
@@ -567,10 +568,11 @@ def jail_bad_input_leaves_nothing(ctx):
         ("uid not a number", dict(uid="nobody"), ["--uid 'nobody'", "not a number"]),
         ("relative base dir", dict(base="jails"), ["--chroot-base-dir 'jails'", "absolute"]),
         ("base dir with ..", dict(base=ctx.path("x/../y")), ["'..'"]),
-        ("unknown cgroup controller", dict(flags=["--cgroup", "nosuch.knob=1"]),
+        ("unknown cgroup controller",
+         dict(flags=["--cgroup-version", "2", "--cgroup", "nosuch.knob=1"]),
          ["--cgroup nosuch.knob", "no controller 'nosuch'"]),
         ("malformed cgroup", dict(flags=["--cgroup", "cpu.max"]), ["CONTROLLER.KNOB=VALUE"]),
-        ("cgroup v1", dict(flags=["--cgroup-version", "1"]), ["v1", "not supported"]),
+        ("cgroup version 3", dict(flags=["--cgroup-version", "3"]), ["use 1 or 2"]),
         ("parent cgroup escape", dict(parent="../escape"), ["--parent-cgroup '../escape'"]),
         ("netns: a plain file", dict(flags=["--netns", plain]), ["not a namespace"]),
         ("netns: a UTS namespace", dict(flags=["--netns", "/proc/self/ns/uts"]),
@@ -587,8 +589,9 @@ def jail_bad_input_leaves_nothing(ctx):
         ("interpreter not in the jail", dict(exe=script), ["/bin/sh", "not in the jail"]),
     ]
     if some_ctrl:
-        cases.append(("unknown knob", dict(flags=["--cgroup", f"{some_ctrl[0]}.nosuchknob=1"]),
-                      ["no such knob"]))
+        cases.append(("unknown knob", dict(flags=["--cgroup-version", "2", "--cgroup",
+                                                  f"{some_ctrl[0]}.nosuchknob=1"]),
+                      ["no such file"]))
     guard = RootControllers()
     try:
         for i, (what, o, needles) in enumerate(cases):
