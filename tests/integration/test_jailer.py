@@ -112,6 +112,20 @@ def wait_gone(pid, timeout=10):
     return False
 
 
+def rmdir_cgroups(*dirs):
+    """rmdir each cgroup, waiting out EBUSY while a killed monitor is still leaving."""
+    for d in dirs:
+        for _ in range(250):
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
+                continue
+            break
+
+
 def status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
@@ -173,16 +187,7 @@ class Jail:
             wait_gone(pid)
         shutil.rmtree(self.dir, ignore_errors=True)
         if self.cg_mount:
-            for d in (self.cgroup_dir(), os.path.join(self.cg_mount, self.parent_cg)):
-                for _ in range(250):
-                    try:
-                        os.rmdir(d)
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        time.sleep(0.02)  # EBUSY: the killed monitor is still leaving
-                        continue
-                    break
+            rmdir_cgroups(self.cgroup_dir(), os.path.join(self.cg_mount, self.parent_cg))
 
 
 class Running:
@@ -571,7 +576,7 @@ def jail_bad_input_leaves_nothing(ctx):
         ("unknown cgroup controller",
          dict(flags=["--cgroup-version", "2", "--cgroup", "nosuch.knob=1"]),
          ["--cgroup nosuch.knob", "no controller 'nosuch'"]),
-        ("malformed cgroup", dict(flags=["--cgroup", "cpu.max"]), ["CONTROLLER.KNOB=VALUE"]),
+        ("malformed cgroup", dict(flags=["--cgroup", "cpu.max"]), ["CONTROLLER.FILE=VALUE"]),
         ("cgroup version 3", dict(flags=["--cgroup-version", "3"]), ["use 1 or 2"]),
         ("parent cgroup escape", dict(parent="../escape"), ["--parent-cgroup '../escape'"]),
         ("netns: a plain file", dict(flags=["--netns", plain]), ["not a namespace"]),

@@ -5,16 +5,15 @@ cgroup v2 while no v2 cgroup below the root uses it). The cpuset must be in effe
 the monitor's Cpus_allowed_list is the value given. Real jailer, real mvm serving its
 API socket (no guest, so no KVM needed), real cgroups; as root."""
 import os
-import re
 import signal
 import subprocess
-import time
 import uuid
 
 from apiclient import wait_for_socket
 from harness import Skip, check, test
 from test_jailer import (Jail, RootControllers, Running, cgroup2_mount, expect_clean_failure,
-                         jailer_bin, need_root, status, v2_controllers, wait_gone)
+                         jailer_bin, need_root, rmdir_cgroups, status, v2_controllers,
+                         wait_gone)
 
 API = ("--api-sock", "/run/mvm.socket")
 
@@ -48,16 +47,7 @@ class V1Cpuset:
         self.path, self.mounted = d, True
 
     def rmdir(self, *rel):
-        for d in rel:
-            for _ in range(250):
-                try:
-                    os.rmdir(os.path.join(self.path, d))
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.02)  # EBUSY: a killed monitor is still leaving
-                    continue
-                break
+        rmdir_cgroups(*(os.path.join(self.path, d) for d in rel))
 
     def close(self):
         if self.mounted:

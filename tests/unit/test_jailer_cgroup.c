@@ -6,24 +6,25 @@
 #include "../../jailer/cgroup_parse.h"
 #include "../../jailer/jail.h"
 
+static void expect_mount(const char *line, int version, const char *path, const char *opts)
+{
+	struct cg_mount m;
+
+	cr_assert_eq(cg_parse_mountinfo(line, &m), 1, "%s", line);
+	cr_expect_eq(m.version, version);
+	cr_expect_str_eq(m.path, path);
+	cr_expect_str_eq(m.opts, opts);
+}
+
 Test(jailer_cgroup, mountinfo_v1_v2_and_others)
 {
 	struct cg_mount m;
 
-	cr_assert_eq(cg_parse_mountinfo("34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime shared:9 - "
-					"cgroup cgroup rw,cpuset\n",
-					&m),
-		     1);
-	cr_expect_eq(m.version, 1);
-	cr_expect_str_eq(m.path, "/sys/fs/cgroup/cpuset");
-	cr_expect_str_eq(m.opts, "rw,cpuset");
-
-	cr_assert_eq(cg_parse_mountinfo("41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 "
-					"rw,nsdelegate\n",
-					&m),
-		     1);
-	cr_expect_eq(m.version, 2);
-	cr_expect_str_eq(m.path, "/sys/fs/cgroup/unified");
+	expect_mount("34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime shared:9 - cgroup cgroup "
+		     "rw,cpuset\n",
+		     1, "/sys/fs/cgroup/cpuset", "rw,cpuset");
+	expect_mount("41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n", 2,
+		     "/sys/fs/cgroup/unified", "rw,nsdelegate");
 
 	/* Escapes in the mount point are undone; "cpu,cpuacct" is one hierarchy. */
 	cr_assert_eq(cg_parse_mountinfo("50 31 0:40 / /mnt/my\\040cg rw - cgroup none "
