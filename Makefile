@@ -51,15 +51,19 @@ MVM_SRCS := monitor/main.c monitor/cli_snapshot.c monitor/cli_merge.c $(CORE_SRC
 # jailer/: the mvm-jailer binary.
 JAILER_SRCS := \
 	jailer/main.c jailer/args.c jailer/validate.c jailer/claim.c jailer/chroot.c jailer/dev.c \
-	jailer/cgroup.c jailer/proc.c jailer/caps.c jailer/interp.c lib/util.c
+	jailer/cgroup.c jailer/cgroup_find.c jailer/cgroup_parse.c jailer/cgroup_cpuset.c \
+	jailer/proc.c jailer/caps.c jailer/interp.c lib/util.c
 JAILER_LIBS := -lcap
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+# The jailer's pure parts, unit-tested beside the monitor's.
+UNIT_JAILER_SRCS := jailer/cgroup_parse.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MVM_OBJS := $(MVM_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
-ASAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/asan/%.o) $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o)
+ASAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/asan/%.o) $(UNIT_SRCS:%.c=$(BUILD)/asan/%.o) \
+	$(UNIT_JAILER_SRCS:%.c=$(BUILD)/asan/%.o)
 
 MVM := $(BUILD)/bin/mvm
 JAILER := $(BUILD)/bin/mvm-jailer
@@ -98,7 +102,7 @@ $(BUILD)/obj/%.o: %.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests: criterion, no KVM needed.
-$(UNIT): $(UNIT_OBJS) $(CORE_OBJS)
+$(UNIT): $(UNIT_OBJS) $(CORE_OBJS) $(UNIT_JAILER_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
