@@ -103,3 +103,43 @@ def cpu_templates_vendor_check(ctx):
             check(a.get("/")[0] == 200, "the monitor stopped answering", m.text())
         finally:
             m.stop()
+
+
+@test(needs_kvm=False)
+def cpu_templates_api_last_one_wins(ctx):
+    """PUT /cpu-config and a static cpu_template replace each other; a PUT
+    /machine-config without cpu_template keeps it; bad bodies get a 400 that
+    names the field, and the monitor keeps answering."""
+    m = Monitor(ctx)
+    try:
+        a = m.api
+
+        def template():
+            return a.get("/vm/config")[1]["machine-config"].get("cpu_template")
+
+        st, b = a.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
+                                          "cpu_template": "T2A"})
+        check(st == 204 and template() == "T2A", f"T2A: {st} {b}")
+        st, b = a.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128})
+        check(st == 204 and template() == "T2A", f"PUT without cpu_template: {template()}")
+        st, b = a.put("/cpu-config", NO_POPCNT)
+        check(st == 204 and template() == "None", f"custom: {st} {b} {template()}")
+        check(a.get("/vm/config")[1]["cpu-config"] is None, "cpu-config as Firecracker: null")
+        st, b = a.patch("/machine-config", {"cpu_template": "C3"})
+        check(st == 204 and template() == "C3", f"static after custom: {st} {b}")
+        st, b = a.patch("/machine-config", {"cpu_template": "None"})
+        check(st == 204 and template() is None, f"None clears: {template()}")
+        for body, field in (({"cpuid_modifiers": [{"leaf": "1", "subleaf": "0x0", "flags": 0,
+                                                   "modifiers": []}]}, "cpuid_modifiers[0].leaf"),
+                            ({"msr_modifiers": [{"addr": "0x10a", "bitmap": "0b" + "1" * 65}]},
+                             "msr_modifiers[0].bitmap"),
+                            ({"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                                                   "modifiers": [{"register": "rax",
+                                                                  "bitmap": "0b1"}]}]},
+                             "register")):
+            st, b = a.put("/cpu-config", body)
+            check(st == 400 and field in b.get("fault_message", ""), f"{body}: {st} {b}")
+        check(template() is None, "a refused template changed the config")
+        check(a.get("/")[0] == 200, "the monitor stopped answering", m.text())
+    finally:
+        m.stop()
