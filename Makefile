@@ -33,7 +33,7 @@ LIB_SRCS := lib/err.c lib/util.c lib/log.c lib/json.c lib/strbuf.c lib/wire.c li
 VMM_SRCS := vmm/config.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm/bus.c vmm/eventloop.c \
 	vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/boot_timer.c vmm/seccomp.c vmm/seccomp_policy.c \
 	vmm/x86/bootparam.c vmm/x86/pagetable.c vmm/x86/mptable.c vmm/x86/elf.c \
-	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/regs.c \
+	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/cpu_tmpl.c vmm/x86/cpu_tmpl_static.c vmm/x86/regs.c \
 	vmm/x86/serial.c vmm/x86/i8042.c
 # A device type is one unit (a file, or a folder for a big one); registry.c
 # lists them. Every .c under virtio/ is built: a new device needs no line here.

@@ -23,6 +23,7 @@ enum api_op {
 	API_PUT_MACHINE,
 	API_PATCH_MACHINE,
 	API_PUT_BOOT,
+	API_PUT_CPU_CONFIG,
 	API_START,
 	API_CTRL_ALT_DEL,
 	API_FLUSH_METRICS,
@@ -89,6 +90,7 @@ struct api_request {
 			unsigned present; /* MC_* bits */
 		} machine;
 		struct boot_cfg boot;
+		struct cpu_tmpl *cpu_config; /* PUT /cpu-config (owned until handled) */
 		struct logger_req logger;
 		char *path; /* metrics_path, serial_out_path */
 		struct snapshot_create_req snap_create;

@@ -102,18 +102,43 @@ static int pause_resume(struct monitor *m, bool pause, struct err *e)
 	return 0;
 }
 
-/* PUT replaces, PATCH merges; the whole result must hold (smt and vcpu_count). */
+/*
+ * PUT replaces, PATCH merges; the whole result must hold (smt and vcpu_count).
+ * A PUT without cpu_template keeps the template, as Firecracker's does; one
+ * of Firecracker's template names replaces a custom template (last one wins).
+ */
 static int put_machine(struct monitor *m, struct api_request *req, struct err *e)
 {
 	struct machine_cfg next = m->cfg.machine;
-	if (req->op == API_PUT_MACHINE)
+	bool tmpl = req->u.machine.present & MC_TEMPLATE;
+	if (req->op == API_PUT_MACHINE) {
 		next = req->u.machine.cfg;
-	else
+		if (!tmpl)
+			next.cpu_template = m->cfg.machine.cpu_template;
+	} else {
 		config_machine_apply(&next, &req->u.machine.cfg, req->u.machine.present);
+	}
 	int r = config_machine_check(&next, e);
-	if (!r)
-		m->cfg.machine = next;
-	return r;
+	if (r)
+		return r;
+	m->cfg.machine = next;
+	if (tmpl &&
+	    (next.cpu_template == CPU_TEMPLATE_AUTO || cpu_template_is_static(next.cpu_template))) {
+		free(m->cfg.cpu_config);
+		m->cfg.cpu_config = NULL;
+	}
+	return 0;
+}
+
+/* A custom template replaces a static one (mvm's own Host, PvmSafe stay its base). */
+static int put_cpu_config(struct monitor *m, struct api_request *req)
+{
+	free(m->cfg.cpu_config);
+	m->cfg.cpu_config = req->u.cpu_config;
+	req->u.cpu_config = NULL;
+	if (cpu_template_is_static(m->cfg.machine.cpu_template))
+		m->cfg.machine.cpu_template = CPU_TEMPLATE_AUTO;
+	return 0;
 }
 
 /* The files must open now, as Firecracker checks them at PUT, not at InstanceStart. */
@@ -272,11 +297,14 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 		strbuf_printf(b, "{\"firecracker_version\": \"%s\", \"mvm_version\": \"%s\"}",
 			      MVM_API_VERSION, MVM_VERSION);
 		return 0;
-	case API_GET_MACHINE: config_machine_json(&m->cfg.machine, b); return 0;
+	case API_GET_MACHINE:
+		config_machine_json(&m->cfg.machine, m->cfg.cpu_config != NULL, b);
+		return 0;
 	case API_GET_VM_CONFIG: config_vm_json(&m->cfg, b); return 0;
 	case API_PUT_MACHINE:
 	case API_PATCH_MACHINE: return put_machine(m, req, e);
 	case API_PUT_BOOT: return put_boot(m, &req->u.boot, e);
+	case API_PUT_CPU_CONFIG: return put_cpu_config(m, req);
 	case API_START: return start(m, req->received_us, e);
 	case API_CTRL_ALT_DEL:
 		return vm_send_ctrl_alt_del(&m->vm)

@@ -28,6 +28,7 @@ static int parse_vm_state(const struct json *j, struct api_request *r, struct er
 static int parse_logger(const struct json *j, struct api_request *r, struct err *e);
 static int parse_metrics(const struct json *j, struct api_request *r, struct err *e);
 static int parse_serial(const struct json *j, struct api_request *r, struct err *e);
+static int parse_cpu_config(const struct json *j, struct api_request *r, struct err *e);
 
 /* A fixed route: no body without a parser. */
 #define ROW(m, p, o, st, conf, ctr, fn)                                                      \
@@ -56,10 +57,12 @@ static const struct route fixed[] = {
 	    "snapshot_create", api_parse_snapshot_create),
 	ROW(HTTP_PUT, "/snapshot/load", API_SNAPSHOT_LOAD, NOT_STARTED, false, "snapshot_load",
 	    api_parse_snapshot_load),
+	ROW(HTTP_PUT, "/cpu-config", API_PUT_CPU_CONFIG, NOT_STARTED, true, "cpu_cfg",
+	    parse_cpu_config),
 };
 
 /* Endpoints of Firecracker's that mvm does not have yet: a clear 400, not "unknown". */
-static const char *const not_yet[] = { "/mmds", "/cpu-config", "/hotplug" };
+static const char *const not_yet[] = { "/mmds", "/hotplug" };
 
 #define MAX_ROUTES   64
 #define MAX_COUNTERS 48
@@ -166,6 +169,7 @@ void api_request_fini(struct api_request *r)
 	const struct route *rt = r->route;
 	switch (r->op) {
 	case API_PUT_BOOT: boot_cfg_fini(&r->u.boot); break;
+	case API_PUT_CPU_CONFIG: free(r->u.cpu_config); break;
 	case API_PUT_LOGGER:
 		free(r->u.logger.log_path);
 		free(r->u.logger.level);
@@ -460,4 +464,12 @@ static int parse_metrics(const struct json *j, struct api_request *r, struct err
 static int parse_serial(const struct json *j, struct api_request *r, struct err *e)
 {
 	return parse_one_path(j, "serial_out_path", "serial", false, r, e);
+}
+
+static int parse_cpu_config(const struct json *j, struct api_request *r, struct err *e)
+{
+	r->u.cpu_config = malloc(sizeof(*r->u.cpu_config));
+	if (!r->u.cpu_config)
+		return err_set(e, -ENOMEM, "out of memory");
+	return cpu_tmpl_parse(j, 0, r->u.cpu_config, e);
 }

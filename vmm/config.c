@@ -28,6 +28,7 @@ void boot_cfg_fini(struct boot_cfg *b)
 void vm_config_fini(struct vm_config *c)
 {
 	boot_cfg_fini(&c->boot);
+	free(c->cpu_config);
 	for (int i = 0; i < c->nr_devs; i++)
 		config_free_device_cfg(c->devs[i].type, c->devs[i].cfg);
 	free(c->serial_out_path);
@@ -100,19 +101,13 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 			char t[32];
 			if ((r = json_string_buf(j, v, "cpu_template", t, sizeof(t), e)))
 				return r;
-			if ((r = cpu_template_parse(t, &m.cpu_template)) == -ENOTSUP)
-				return err_inval(
-				    e,
-				    "field 'cpu_template': Firecracker's static template "
-				    "'%s' is not applied by mvm yet; use None (or mvm's "
-				    "Host, PvmSafe)",
-				    t);
-			if (r)
+			/* V1N1 is aarch64's: unknown here, as in Firecracker on x86_64. */
+			if (cpu_template_parse(t, &m.cpu_template))
 				return err_inval(
 				    e,
 				    "field 'cpu_template': unknown variant `%s`, expected "
-				    "one of `C3`, `T2`, `T2S`, `T2CL`, `T2A`, `V1N1`, "
-				    "`None` (mvm also has `Host`, `PvmSafe`)",
+				    "one of `C3`, `T2`, `T2S`, `None`, `T2CL`, `T2A` (mvm "
+				    "also has `Host`, `PvmSafe`)",
 				    t);
 			have |= MC_TEMPLATE;
 		} else if (json_key_is(j, k, "huge_pages")) {

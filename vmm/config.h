@@ -11,6 +11,7 @@
 
 #include "../lib/json.h"
 #include "device.h"
+#include "x86/cpu_tmpl.h"
 #include "x86/cpuid.h"
 
 #define MVM_ID_MAX	      64
@@ -42,6 +43,9 @@ struct boot_cfg {
 struct vm_config {
 	struct machine_cfg machine;
 	struct boot_cfg boot;
+	/* PUT /cpu-config's custom CPU template (NULL: none). The last of it and a
+	 * static machine.cpu_template is the one applied, as in Firecracker. */
+	struct cpu_tmpl *cpu_config;
 	/* Devices in the order they were configured (vmm/device.h). */
 	struct dev_cfg devs[MVM_MAX_DEVICES];
 	int nr_devs;

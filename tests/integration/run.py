@@ -31,6 +31,7 @@ MODULES = [
     "test_devices",
     "test_net",
     "test_fc_compat",
+    "test_cpu_templates",
 ]
 
 

@@ -122,7 +122,7 @@ Test(config_out, machine_json_has_firecracker_fields)
 {
 	struct machine_cfg m;
 	machine(2, 1024, true, CPU_TEMPLATE_AUTO, HUGE_PAGES_2M, &m);
-	config_machine_json(&m, &out);
+	config_machine_json(&m, false, &out);
 	parse_out();
 	cr_expect_eq(get_u64(0, "vcpu_count"), 2);
 	cr_expect_eq(get_u64(0, "mem_size_mib"), 1024);
@@ -142,7 +142,7 @@ Test(config_out, machine_json_names_a_chosen_template)
 		struct machine_cfg m;
 		machine(1, 128, false, cases[i].t, HUGE_PAGES_NONE, &m);
 		strbuf_fini(&out);
-		config_machine_json(&m, &out);
+		config_machine_json(&m, false, &out);
 		parse_out();
 		expect_str(0, "mvm_cpu_template", cases[i].name); /* not Firecracker's enum */
 		cr_expect_eq(member(0, "cpu_template"), -1);
@@ -164,7 +164,7 @@ Test(config_out, machine_json_round_trips_through_the_parser)
 				struct err e;
 				machine(vcpus[v], mibs[v], (t + h + v) % 2, tmpl[t], huge[h], &m);
 				strbuf_fini(&out);
-				config_machine_json(&m, &out);
+				config_machine_json(&m, false, &out);
 				parse_out();
 				back = (struct machine_cfg){ .vcpu_count = 99, .mem_size_mib = 99 };
 				cr_assert_eq(config_parse_machine(&doc, 0, &back, false, &e), 0,

@@ -28,23 +28,20 @@
 static const struct {
 	const char *name;
 	enum cpu_template t;
+	bool exact; /* Firecracker's: case matters, as in its API */
 } templates[] = {
-	{ "None", CPU_TEMPLATE_AUTO },
-	{ "Auto", CPU_TEMPLATE_AUTO },
-	{ "Host", CPU_TEMPLATE_HOST },
-	{ "PvmSafe", CPU_TEMPLATE_PVM_SAFE },
+	{ "None", CPU_TEMPLATE_AUTO, false }, { "Auto", CPU_TEMPLATE_AUTO, false },
+	{ "Host", CPU_TEMPLATE_HOST, false }, { "PvmSafe", CPU_TEMPLATE_PVM_SAFE, false },
+	{ "C3", CPU_TEMPLATE_C3, true },      { "T2", CPU_TEMPLATE_T2, true },
+	{ "T2S", CPU_TEMPLATE_T2S, true },    { "T2CL", CPU_TEMPLATE_T2CL, true },
+	{ "T2A", CPU_TEMPLATE_T2A, true },
 };
-
-/* Firecracker's static templates: known names, not applied by mvm yet. */
-static const char *const fc_static[] = { "C3", "T2", "T2S", "T2CL", "T2A", "V1N1" };
 
 int cpu_template_parse(const char *s, enum cpu_template *out)
 {
-	for (size_t i = 0; i < sizeof(fc_static) / sizeof(fc_static[0]); i++)
-		if (!strcmp(s, fc_static[i]))
-			return -ENOTSUP;
 	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
-		if (!strcasecmp(s, templates[i].name)) {
+		if (templates[i].exact ? !strcmp(s, templates[i].name)
+				       : !strcasecmp(s, templates[i].name)) {
 			*out = templates[i].t;
 			return 0;
 		}
@@ -54,11 +51,15 @@ int cpu_template_parse(const char *s, enum cpu_template *out)
 
 const char *cpu_template_name(enum cpu_template t)
 {
-	switch (t) {
-	case CPU_TEMPLATE_HOST: return "Host";
-	case CPU_TEMPLATE_PVM_SAFE: return "PvmSafe";
-	default: return "None";
-	}
+	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+		if (templates[i].t == t)
+			return templates[i].name;
+	return "None";
+}
+
+bool cpu_template_is_static(enum cpu_template t)
+{
+	return t >= CPU_TEMPLATE_C3 && t <= CPU_TEMPLATE_T2A;
 }
 
 const char *cpu_template_cmdline(enum cpu_template t)
@@ -71,7 +72,7 @@ const char *cpu_template_cmdline(enum cpu_template t)
 
 enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm)
 {
-	if (t != CPU_TEMPLATE_AUTO)
+	if (t == CPU_TEMPLATE_HOST || t == CPU_TEMPLATE_PVM_SAFE)
 		return t;
 	return host_is_pvm ? CPU_TEMPLATE_PVM_SAFE : CPU_TEMPLATE_HOST;
 }
