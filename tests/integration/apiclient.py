@@ -8,7 +8,7 @@ import time
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
+    def __init__(self, path, timeout=120):
         super().__init__("localhost", timeout=timeout)
         self.path = path
 
@@ -30,7 +30,10 @@ class Api:
         try:
             self.conn.request(method, path, body=data, headers=headers)
             r = self.conn.getresponse()
+        except TimeoutError:
+            raise  # the request may have run: never send it twice
         except (http.client.HTTPException, OSError):
+            # A kept-alive connection the server closed (idle deadline): a new one.
             self.conn.close()
             self.conn = UnixHTTPConnection(self.sock)
             self.conn.request(method, path, body=data, headers=headers)

@@ -134,9 +134,14 @@ def api_state_machine_errors(ctx):
             st, b = a.call(method, path, body)
             check(st == 400 and needle in b["fault_message"], f"{method} {path}: {st} {b}")
         # A failed InstanceStart leaves the monitor ready for a corrected one.
-        a.put("/boot-source", {"kernel_image_path": ctx.path("missing-kernel")})
+        st, b = a.put("/boot-source", {"kernel_image_path": ctx.path("missing-kernel")})
+        check(st == 400 and "missing-kernel" in b["fault_message"], f"missing kernel: {st} {b}")
+        junk = ctx.path("junk-kernel")
+        with open(junk, "wb") as f:
+            f.write(b"not a kernel" * 100)
+        check(a.put("/boot-source", {"kernel_image_path": junk})[0] == 204, "PUT junk kernel")
         st, b = a.put("/actions", {"action_type": "InstanceStart"})
-        check(st == 400 and "missing-kernel" in b["fault_message"], f"bad kernel: {st} {b}")
+        check(st == 400 and "junk-kernel" in b["fault_message"], f"bad kernel: {st} {b}")
         check(a.get("/")[1]["state"] == "Not started", "state after failed start")
         boot_counter(ctx, m)
         for method, path, body in [
@@ -197,6 +202,8 @@ def api_config_file_and_socket(ctx):
 def api_metrics_and_logger(ctx):
     metrics = ctx.path("metrics.json")
     logf = ctx.path("mvm-api.log")
+    for f in (metrics, logf):  # as Firecracker: the API opens files, never creates them
+        open(f, "w").close()
     m = Monitor(ctx)
     try:
         a = m.api

@@ -58,7 +58,7 @@ def device_rate_limited_drive_is_slower_and_patch_lifts_it(ctx):
                                                 "rate_limiter": {"bandwidth": None}})
         check(st == 204, f"PATCH rate_limiter: {st} {body}")
         st, body = m.api.patch("/drives/slow", {"drive_id": "slow", "rate_limiter": {
-            "ops": {"size": 0, "refill_time": 10}}})
+            "ops": {"size": -1, "refill_time": 10}}})
         check(st == 400 and "rate_limiter.ops.size" in body["fault_message"], f"{st} {body}")
         check(m.wait_exit(60) == 0, "blk_rate did not finish", m.text())
         out = m.text()

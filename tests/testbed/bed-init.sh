@@ -59,6 +59,9 @@ exec switch_root /host /bin/bash -c '
 	cd "$(cat "$w/cwd")" && mapfile -d "" -t A <"$w/cmd" || exit 98
 	# The console is a terminal; where the caller'"'"'s output is not, the
 	# command'"'"'s is not either (no progress bars redrawn with CRs in a log).
+	# Everything before this line is firmware and kernel noise (the host
+	# drops it); a newline first, in case the noise did not end its line.
+	printf "\n@@mvm-testbed-begin@@\n"
 	if [ -e "$w/notty" ]; then
 		"${A[@]}" </dev/null 2>&1 | cat
 		rc=${PIPESTATUS[0]}
