@@ -19,4 +19,7 @@ int config_add_device_json(struct vm_config *c, const char *key, const char *jso
 void config_vm_json(const struct vm_config *c, struct strbuf *b);
 void config_machine_json(const struct machine_cfg *m, struct strbuf *b);
 
+/* mmds_api.c: GET /vm/config's "mmds-config" (null when MMDS is off). */
+void mmds_config_json(struct strbuf *b);
+
 #endif

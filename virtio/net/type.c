@@ -16,6 +16,7 @@
 #include "../../lib/wire.h"
 #include "../../vmm/config.h"
 #include "../../vmm/seccomp.h"
+#include "mmds/port.h"
 #include "net.h"
 #include "tap.h"
 
@@ -171,12 +172,28 @@ static void describe(const void *cfg, struct strbuf *b)
 	strbuf_printf(b, "}");
 }
 
+/* PUT /mmds/config lists this interface. */
+static bool mmds_on(const char *iface_id)
+{
+	const struct mmds_cfg *m = mmds_config();
+	for (int i = 0; m->enabled && i < m->nr_ifaces; i++)
+		if (!strcmp(m->ifaces[i], iface_id))
+			return true;
+	return false;
+}
+
 static void *create(const void *cfg, const struct dev_env *env, struct err *e)
 {
 	const struct net_cfg *c = cfg;
 	(void)env;
 	struct net *n =
 	    net_create(c->iface_id, c->host_dev_name, c->has_mac ? c->guest_mac : NULL, e);
+	if (n && mmds_on(c->iface_id) && net_enable_mmds(n, mmds_config())) {
+		err_set(e, -ENOMEM, "network interface '%s': MMDS: out of memory or timerfd",
+			c->iface_id);
+		net_destroy(n);
+		return NULL;
+	}
 	if (n)
 		net_set_rate_limiters(n, &c->rx_rate_limiter, RL_BANDWIDTH | RL_OPS,
 				      &c->tx_rate_limiter, RL_BANDWIDTH | RL_OPS);
@@ -269,12 +286,33 @@ static void save_cfg(const void *cfg, struct wire *w)
 	wire_put(w, n->guest_mac, 6);
 	rl_cfg_save(&n->rx_rate_limiter, w);
 	rl_cfg_save(&n->tx_rate_limiter, w);
+	/* Version 2: the MMDS settings (not the data, as Firecracker), if it answers MMDS. */
+	const struct mmds_cfg *m = mmds_config();
+	bool on = mmds_on(n->iface_id);
+	wire_put_u32(w, on);
+	wire_put_u32(w, on ? m->version : 0);
+	wire_put_u32(w, on ? m->ipv4 : 0);
+}
+
+/* A restored interface that answered MMDS answers it again, the same way. */
+static int load_mmds(struct wire *r, const char *iface_id, struct err *e)
+{
+	uint32_t on = wire_get_u32(r), version = wire_get_u32(r), ipv4 = wire_get_u32(r);
+	struct mmds_cfg *m = mmds_config();
+	if (r->bad || on > 1 || (on && version != MMDS_V1 && version != MMDS_V2))
+		return err_inval(e, "network interface record: MMDS settings out of range");
+	if (!on || mmds_on(iface_id) || m->nr_ifaces == 8)
+		return 0;
+	m->enabled = true;
+	m->version = (enum mmds_version)version;
+	m->ipv4 = ipv4;
+	snprintf(m->ifaces[m->nr_ifaces++], sizeof(m->ifaces[0]), "%s", iface_id);
+	return 0;
 }
 
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 {
 	struct net_cfg *n = cfg;
-	(void)version;
 	wire_get_strbuf(r, n->iface_id, sizeof(n->iface_id));
 	wire_get_strbuf(r, n->host_dev_name, sizeof(n->host_dev_name));
 	uint32_t has_mac = wire_get_u32(r);
@@ -285,7 +323,7 @@ static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 	if (r->bad || !ok || has_mac > 1 || !config_id_valid(n->iface_id) ||
 	    !ifname_valid(n->host_dev_name))
 		return err_inval(e, "network interface record out of range");
-	return 0;
+	return version >= 2 ? load_mmds(r, n->iface_id, e) : 0;
 }
 
 static int override(void *cfg, const char *field, const char *value, struct err *e)
@@ -331,7 +369,7 @@ const struct device_type net_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 1,
+	.snap_version = 2,
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 	.override = override,

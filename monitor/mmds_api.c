@@ -1,0 +1,139 @@
+/*
+ * MMDS through the API: PUT /mmds/config (before boot), PUT, PATCH and GET
+ * /mmds (any time). Bodies are parsed on the api thread (the data into a
+ * tree); the store and the settings change on the vmm thread, which is also
+ * where the guest reads them (virtio/net/mmds/).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/json.h"
+#include "../lib/strbuf.h"
+#include "../virtio/net/mmds/jtree.h"
+#include "../virtio/net/mmds/store.h"
+#include "../virtio/net/net.h"
+#include "config_file.h"
+#include "monitor.h"
+#include "request.h"
+
+static int parse_ifaces(const struct json *j, int v, struct mmds_cfg *c, struct err *e)
+{
+	if (j->t[v].type != JSMN_ARRAY)
+		return err_inval(e, "field 'network_interfaces' must be a list of iface_ids");
+	int n = j->t[v].size, r;
+	if (n > (int)(sizeof(c->ifaces) / sizeof(c->ifaces[0])))
+		return err_inval(e,
+				 "field 'network_interfaces' lists %d interfaces; a VM has at "
+				 "most 8",
+				 n);
+	for (int i = 0, t = v + 1; i < n; i++, t = json_next(j, t))
+		if ((r = json_string_buf(j, t, "network_interfaces", c->ifaces[i],
+					 sizeof(c->ifaces[i]), e)))
+			return r;
+	c->nr_ifaces = n;
+	return 0;
+}
+
+static int parse_field(const struct json *j, int k, int v, struct mmds_cfg *c, bool *has_ifaces,
+		       struct err *e)
+{
+	char s[32];
+	bool b;
+	int r;
+	if (json_key_is(j, k, "network_interfaces")) {
+		*has_ifaces = true;
+		return parse_ifaces(j, v, c, e);
+	}
+	if (json_key_is(j, k, "version")) {
+		if ((r = json_string_buf(j, v, "version", s, sizeof(s), e)))
+			return r;
+		if (strcmp(s, "V1") && strcmp(s, "V2"))
+			return err_inval(e, "field 'version': '%s' is unknown; use V1 or V2", s);
+		c->version = s[1] == '1' ? MMDS_V1 : MMDS_V2;
+		return 0;
+	}
+	if (json_key_is(j, k, "ipv4_address")) {
+		if ((r = json_string_buf(j, v, "ipv4_address", s, sizeof(s), e)))
+			return r;
+		if (mmds_parse_ipv4(s, &c->ipv4))
+			return err_inval(e,
+					 "The MMDS IPv4 address is not link local. ('%s': use "
+					 "169.254.1.0 to 169.254.254.255)",
+					 s);
+		return 0;
+	}
+	if (json_key_is(j, k, "imds_compat")) {
+		if (!(r = json_bool(j, v, "imds_compat", &b, e)) && b)
+			r = err_inval(e, "field 'imds_compat': mvm answers by the Accept header "
+					 "only; true is not supported");
+		return r;
+	}
+	return json_unknown_field(j, k, "the MMDS config", e);
+}
+
+int api_parse_mmds_config(const struct json *j, struct api_request *req, struct err *e)
+{
+	struct mmds_cfg *c = &req->u.mmds_cfg;
+	bool has_ifaces = false;
+	int r;
+	*c = (struct mmds_cfg){ .enabled = true, .version = MMDS_V1, .ipv4 = MMDS_DEFAULT_IPV4 };
+	for_each_member (j, 0, k, v)
+		if ((r = parse_field(j, k, v, c, &has_ifaces, e)))
+			return r;
+	if (!has_ifaces)
+		return err_inval(e, "the MMDS config needs 'network_interfaces'");
+	if (!c->nr_ifaces)
+		return err_inval(e, "The list of network interface IDs that allow forwarding MMDS "
+				    "requests is empty.");
+	return 0;
+}
+
+int api_parse_mmds_data(const struct json *j, struct api_request *req, struct err *e)
+{
+	if (!(req->u.mmds_data = jt_from_json(j, 0)))
+		return err_set(e, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int put_config(struct monitor *m, const struct mmds_cfg *c, struct err *e)
+{
+	for (int i = 0; i < c->nr_ifaces; i++)
+		if (!config_find_device(&m->cfg, &net_type, c->ifaces[i]))
+			return err_inval(e,
+					 "The list of network interface IDs provided contains at "
+					 "least one ID that does not correspond to any existing "
+					 "network interface. ('%s' is not configured)",
+					 c->ifaces[i]);
+	*mmds_config() = *c;
+	return 0;
+}
+
+int monitor_mmds_request(struct monitor *m, struct api_request *req, struct strbuf *out,
+			 struct err *e)
+{
+	struct mmds_store *s = mmds_store();
+	struct jt *data = req->u.mmds_data;
+	switch (req->op) {
+	case API_PUT_MMDS_CONFIG: return put_config(m, &req->u.mmds_cfg, e);
+	case API_GET_MMDS: mmds_store_json(s, out); return 0;
+	case API_PUT_MMDS: req->u.mmds_data = NULL; return mmds_store_put(s, data, e);
+	default: req->u.mmds_data = NULL; return mmds_store_patch(s, data, e);
+	}
+}
+
+void mmds_config_json(struct strbuf *b)
+{
+	const struct mmds_cfg *c = mmds_config();
+	if (!c->enabled) {
+		strbuf_printf(b, "null");
+		return;
+	}
+	strbuf_printf(b, "{\"version\": \"V%d\", \"network_interfaces\": [", (int)c->version);
+	for (int i = 0; i < c->nr_ifaces; i++) {
+		strbuf_printf(b, "%s", i ? ", " : "");
+		strbuf_json_str(b, c->ifaces[i]);
+	}
+	strbuf_printf(b, "], \"ipv4_address\": \"%u.%u.%u.%u\"}", c->ipv4 >> 24,
+		      c->ipv4 >> 16 & 0xff, c->ipv4 >> 8 & 0xff, c->ipv4 & 0xff);
+}
