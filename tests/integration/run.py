@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
-MODULES = ["test_guest_kit", "test_bad_input", "test_api", "test_api_hostile", "test_signals", "test_snapshot", "test_linux", "test_linux_user", "test_pmem", "test_docs", "test_jailer", "test_jailer_race", "test_seccomp", "test_devices", "test_net"]
+MODULES = ["test_guest_kit", "test_bad_input", "test_api", "test_api_hostile", "test_signals", "test_snapshot", "test_linux", "test_linux_user", "test_pmem", "test_docs", "test_jailer", "test_jailer_race", "test_seccomp", "test_devices", "test_net", "test_mmds"]
 
 
 def main():

@@ -51,7 +51,8 @@ Test(mmds_jtree, merge_patch_follows_rfc7396)
 		{ "{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}" },
 		{ "{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
 		{ "{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}" },
-		{ "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}" },
+		{ "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}",
+		  "{\"a\":{\"b\":\"d\"}}" },
 		{ "{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}" },
 		{ "[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]" },
 		{ "{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]" },
@@ -92,8 +93,9 @@ Test(mmds_store, imds_text_lists_keys_and_strings_json_on_request)
 	struct mmds_store s = { .limit = 4096 };
 	struct err e = { 0 };
 	int rc;
-	cr_assert_eq(mmds_store_put(&s, tree("{\"latest\": {\"meta-data\": {\"ami-id\": "
-					     "\"ami-1\", \"n\": 3, \"net\": {}}}}"),
+	cr_assert_eq(mmds_store_put(&s,
+				    tree("{\"latest\": {\"meta-data\": {\"ami-id\": "
+					 "\"ami-1\", \"n\": 3, \"net\": {}}}}"),
 				    &e),
 		     0);
 	cr_expect_str_eq(get(&s, "/latest/meta-data", MMDS_FMT_IMDS, &rc), "ami-id\nn\nnet/");
