@@ -12,6 +12,7 @@
 
 #include "../lib/json.h"
 #include "../lib/util.h"
+#include "../virtio/net/mmds/port.h"
 #include "../virtio/registry.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
@@ -100,7 +101,7 @@ static int parse_section(const struct json *j, int v, const struct device_type *
 }
 
 /* Top-level keys of things mvm does not have yet. */
-static const char *const not_yet[] = { "mmds-config", "cpu-config" };
+static const char *const not_yet[] = { "cpu-config" };
 
 static int parse_key(const struct json *j, int k, int v, struct vm_config *c, struct err *e)
 {
@@ -116,6 +117,8 @@ static int parse_key(const struct json *j, int k, int v, struct vm_config *c, st
 		return json_is_null(j, v) ? 0 : parse_logger(j, v, c, e);
 	if (json_key_is(j, k, "metrics"))
 		return json_is_null(j, v) ? 0 : parse_metrics(j, v, c, e);
+	if (json_key_is(j, k, "mmds-config"))
+		return json_is_null(j, v) ? 0 : mmds_cfg_parse(j, v, mmds_config(), e);
 	for (size_t x = 0; x < ARRAY_SIZE(not_yet); x++) {
 		if (!json_key_is(j, k, not_yet[x]))
 			continue;
@@ -138,6 +141,8 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 			if ((r = parse_key(&j, k, v, c, e)))
 				break;
 	}
+	if (!r && (r = mmds_cfg_check(c, mmds_config(), e)))
+		mmds_config()->enabled = false;
 	if (!r)
 		r = config_validate(c, e);
 	json_free(&j);

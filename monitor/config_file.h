@@ -19,7 +19,11 @@ int config_add_device_json(struct vm_config *c, const char *key, const char *jso
 void config_vm_json(const struct vm_config *c, struct strbuf *b);
 void config_machine_json(const struct machine_cfg *m, struct strbuf *b);
 
-/* mmds_api.c: GET /vm/config's "mmds-config" (null when MMDS is off). */
+/* mmds_api.c: GET /vm/config's "mmds-config" (null when MMDS is off); the
+ * section's parser (API and config file) and its check against the config. */
 void mmds_config_json(struct strbuf *b);
+struct mmds_cfg;
+int mmds_cfg_parse(const struct json *j, int obj, struct mmds_cfg *c, struct err *e);
+int mmds_cfg_check(const struct vm_config *vc, const struct mmds_cfg *c, struct err *e);
 
 #endif

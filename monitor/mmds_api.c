@@ -72,13 +72,13 @@ static int parse_field(const struct json *j, int k, int v, struct mmds_cfg *c, b
 	return json_unknown_field(j, k, "the MMDS config", e);
 }
 
-int api_parse_mmds_config(const struct json *j, struct api_request *req, struct err *e)
+static int parse_cfg(const struct json *j, int obj, struct mmds_cfg *c, struct err *e)
 {
-	struct mmds_cfg *c = &req->u.mmds_cfg;
 	bool has_ifaces = false;
 	int r;
-	*c = (struct mmds_cfg){ .enabled = true, .version = MMDS_V1, .ipv4 = MMDS_DEFAULT_IPV4 };
-	for_each_member (j, 0, k, v)
+	if ((r = json_expect_object(j, obj, "the MMDS config", e)))
+		return r;
+	for_each_member (j, obj, k, v)
 		if ((r = parse_field(j, k, v, c, &has_ifaces, e)))
 			return r;
 	if (!has_ifaces)
@@ -89,6 +89,19 @@ int api_parse_mmds_config(const struct json *j, struct api_request *req, struct 
 	return 0;
 }
 
+int mmds_cfg_parse(const struct json *j, int obj, struct mmds_cfg *c, struct err *e)
+{
+	*c = (struct mmds_cfg){ .version = MMDS_V1, .ipv4 = MMDS_DEFAULT_IPV4 };
+	int r = parse_cfg(j, obj, c, e);
+	c->enabled = r == 0;
+	return r;
+}
+
+int api_parse_mmds_config(const struct json *j, struct api_request *req, struct err *e)
+{
+	return mmds_cfg_parse(j, 0, &req->u.mmds_cfg, e);
+}
+
 int api_parse_mmds_data(const struct json *j, struct api_request *req, struct err *e)
 {
 	if (!(req->u.mmds_data = jt_from_json(j, 0)))
@@ -96,17 +109,24 @@ int api_parse_mmds_data(const struct json *j, struct api_request *req, struct er
 	return 0;
 }
 
-static int put_config(struct monitor *m, const struct mmds_cfg *c, struct err *e)
+int mmds_cfg_check(const struct vm_config *vc, const struct mmds_cfg *c, struct err *e)
 {
-	for (int i = 0; i < c->nr_ifaces; i++)
-		if (!config_find_device(&m->cfg, &net_type, c->ifaces[i]))
+	for (int i = 0; c->enabled && i < c->nr_ifaces; i++)
+		if (!config_find_device(vc, &net_type, c->ifaces[i]))
 			return err_inval(e,
 					 "The list of network interface IDs provided contains at "
 					 "least one ID that does not correspond to any existing "
 					 "network interface. ('%s' is not configured)",
 					 c->ifaces[i]);
-	*mmds_config() = *c;
 	return 0;
+}
+
+static int put_config(struct monitor *m, const struct mmds_cfg *c, struct err *e)
+{
+	int r = mmds_cfg_check(&m->cfg, c, e);
+	if (!r)
+		*mmds_config() = *c;
+	return r;
 }
 
 int monitor_mmds_request(struct monitor *m, struct api_request *req, struct strbuf *out,

@@ -4,6 +4,7 @@
  * test_config_devices.c, each device type's section test_config_dev.c.
  */
 #include "config_util.h"
+#include "../../virtio/net/mmds/port.h"
 
 TestSuite(config, .init = config_setup, .fini = config_teardown);
 
@@ -115,8 +116,36 @@ Test(config, unknown_field_message_masks_control_characters)
 }
 
 static const char *const not_yet_keys[] = {
-	"mmds-config",
+	"cpu-config",
 };
+
+/* "mmds-config" names interfaces of the same file (in any order); it is off when it fails. */
+Test(config, mmds_config_section_needs_its_interfaces)
+{
+	static const char net[] = "\"network-interfaces\":[{\"iface_id\":\"eth0\","
+				  "\"host_dev_name\":\"tap0\"}]";
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "{" KERNEL ",\"mmds-config\":{\"network_interfaces\":[\"eth0\"],"
+		 "\"version\":\"V2\",\"ipv4_address\":\"169.254.170.2\"},%s}",
+		 net);
+	cr_expect_eq(parse(text), 0, "%s", err.msg);
+	const struct mmds_cfg *m = mmds_config();
+	cr_expect(m->enabled && m->version == MMDS_V2 && m->ipv4 == 0xa9feaa02u &&
+		  m->nr_ifaces == 1 && !strcmp(m->ifaces[0], "eth0"));
+	snprintf(text, sizeof(text),
+		 "{" KERNEL ",\"mmds-config\":{\"network_interfaces\":"
+		 "[\"eth1\"]},%s}",
+		 net);
+	expect_rejected(0, text, "does not correspond to any existing network interface", NULL);
+	cr_expect_not(mmds_config()->enabled);
+	snprintf(text, sizeof(text),
+		 "{" KERNEL ",\"mmds-config\":{\"network_interfaces\":[\"eth0\"],"
+		 "\"ipv4_address\":\"169.254.0.1\"},%s}",
+		 net);
+	expect_rejected(1, text, "not link local", NULL);
+	cr_expect_not(mmds_config()->enabled);
+}
 
 Test(config, unsupported_firecracker_sections_are_rejected_when_set)
 {
