@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "../virtio/net/mmds/http.h"
+
 struct vm;
 
 struct latencies {
@@ -34,7 +36,11 @@ struct metrics {
 	struct latencies lat;
 	uint64_t startup_us, startup_cpu_us;
 	uint64_t flush_fails;
+	struct mmds_metrics mmds_prev;
 };
+
+/* mmds_api.c: the "mmds" group, growth since prev; the values now into now. */
+void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct mmds_metrics *now);
 
 void metrics_init(struct metrics *mt);
 void metrics_fini(struct metrics *mt);

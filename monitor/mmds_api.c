@@ -5,6 +5,7 @@
  * where the guest reads them (virtio/net/mmds/).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -156,4 +157,39 @@ void mmds_config_json(struct strbuf *b)
 	}
 	strbuf_printf(b, "], \"ipv4_address\": \"%u.%u.%u.%u\"}", c->ipv4 >> 24,
 		      c->ipv4 >> 16 & 0xff, c->ipv4 >> 8 & 0xff, c->ipv4 & 0xff);
+}
+
+/* Firecracker's "mmds" metrics group: each counter's growth since prev. */
+void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct mmds_metrics *now)
+{
+#define F(name)                                            \
+	{                                                  \
+#name, offsetof(struct mmds_metrics, name) \
+	}
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = { F(rx_accepted),
+		       F(rx_accepted_err),
+		       F(rx_accepted_unusual),
+		       F(rx_bad_eth),
+		       F(rx_invalid_token),
+		       F(rx_no_token),
+		       F(rx_count),
+		       F(tx_bytes),
+		       F(tx_count),
+		       F(tx_errors),
+		       F(tx_frames),
+		       F(connections_created),
+		       F(connections_destroyed) };
+#undef F
+	*now = mmds_metrics;
+	strbuf_printf(b, ",\"mmds\":{");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint64_t c = *(const uint64_t *)((const char *)now + fields[i].off);
+		uint64_t p = *(const uint64_t *)((const char *)prev + fields[i].off);
+		strbuf_printf(b, "%s\"%s\":%llu", i ? "," : "", fields[i].name,
+			      (unsigned long long)(c - p));
+	}
+	strbuf_printf(b, "}");
 }

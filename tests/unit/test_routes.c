@@ -98,7 +98,10 @@ static bool registered(const char *path)
 Test(routes, endpoints_of_devices_not_there_yet_say_so)
 {
 	static const char *const paths[] = {
-		"/cpu-config", "/pmem", "/pmem/disk0", "/hotplug/memory",
+		"/cpu-config",
+		"/pmem",
+		"/pmem/disk0",
+		"/hotplug/memory",
 	};
 	static const int methods[] = { HTTP_GET, HTTP_PUT, HTTP_PATCH };
 	int checked = 0;
