@@ -55,12 +55,23 @@ uint64_t mmds_siphash(const uint64_t k[2], const uint8_t *in, size_t len)
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
+#ifndef GRND_INSECURE
+#define GRND_INSECURE 0x0004
+#endif
+
 int mmds_tokens_init(struct mmds_tokens *t)
 {
 	uint8_t *p = (uint8_t *)t->key;
 	size_t got = 0;
+	/* Never block the vmm thread: a host whose entropy pool is not ready yet
+	 * (a VM just booted) still gets keys, the kernel's best at that time. */
+	unsigned flags = GRND_NONBLOCK;
 	while (got < sizeof(t->key)) {
-		ssize_t r = getrandom(p + got, sizeof(t->key) - got, 0);
+		ssize_t r = getrandom(p + got, sizeof(t->key) - got, flags);
+		if (r < 0 && errno == EAGAIN && flags == GRND_NONBLOCK) {
+			flags = GRND_INSECURE;
+			continue;
+		}
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r > 0)
