@@ -93,10 +93,10 @@ static bool next(struct out *o, uint64_t now)
 	return true;
 }
 
-/* A TCP segment from the guest's port 40000. */
-static bool send_seg(uint32_t seq, uint32_t ack, uint8_t flags, const char *data, uint64_t now)
+/* A segment from the guest's port 40000 to MMDS. */
+static struct mmds_seg guest_seg(uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+				 const char *data)
 {
-	uint8_t f[2048];
 	struct mmds_seg g = { .src_ip = GUEST_IP,
 			      .dst_ip = MMDS_IP,
 			      .sport = 40000,
@@ -104,12 +104,19 @@ static bool send_seg(uint32_t seq, uint32_t ack, uint8_t flags, const char *data
 			      .seq = seq,
 			      .ack = ack,
 			      .flags = flags,
-			      .wnd = 65535,
+			      .wnd = wnd,
 			      .mss = (flags & TCP_SYN) ? 1460 : 0,
 			      .data = (const uint8_t *)data,
-			      .len = data ? strlen(data) : 0 };
+			      .len = data ? (uint32_t)strlen(data) : 0 };
 	memcpy(g.src_mac, guest_mac, 6);
 	memcpy(g.dst_mac, mmds_mac, 6);
+	return g;
+}
+
+static bool send_seg(uint32_t seq, uint32_t ack, uint8_t flags, const char *data, uint64_t now)
+{
+	uint8_t f[2048];
+	struct mmds_seg g = guest_seg(seq, ack, flags, 65535, data);
 	size_t n = mmds_pkt_tcp(&g, f, sizeof(f));
 	cr_assert_gt(n, 0);
 	return mmds_stack_input(&st, f, n, now);
@@ -251,18 +258,7 @@ Test(mmds_stack, retransmits_and_respects_the_window)
 	cr_assert(next(&o, 0));
 	uint32_t ours = o.seq + 1;
 	uint8_t f[2048];
-	struct mmds_seg g = { .src_ip = GUEST_IP,
-			      .dst_ip = MMDS_IP,
-			      .sport = 40000,
-			      .dport = 80,
-			      .seq = 5001,
-			      .ack = ours,
-			      .flags = TCP_ACK | TCP_PSH,
-			      .wnd = 16,
-			      .data = (const uint8_t *)req,
-			      .len = (uint32_t)strlen(req) };
-	memcpy(g.src_mac, guest_mac, 6);
-	memcpy(g.dst_mac, mmds_mac, 6);
+	struct mmds_seg g = guest_seg(5001, ours, TCP_ACK | TCP_PSH, 16, req);
 	cr_assert(mmds_stack_input(&st, f, mmds_pkt_tcp(&g, f, sizeof(f)), 1));
 	cr_assert(next(&o, 1)); /* the ACK of the request */
 	cr_assert_eq(o.ack, 5001 + strlen(req));
@@ -284,16 +280,7 @@ Test(mmds_stack, survives_mutated_frames)
 	srand(14);
 	uint8_t base[3][200], f[200];
 	size_t blen[3];
-	struct mmds_seg g = { .src_ip = GUEST_IP,
-			      .dst_ip = MMDS_IP,
-			      .sport = 40001,
-			      .dport = 80,
-			      .seq = 1,
-			      .flags = TCP_SYN,
-			      .wnd = 1000,
-			      .mss = 1460 };
-	memcpy(g.src_mac, guest_mac, 6);
-	memcpy(g.dst_mac, mmds_mac, 6);
+	struct mmds_seg g = guest_seg(1, 0, TCP_SYN, 1000, NULL);
 	blen[0] = mmds_pkt_tcp(&g, base[0], sizeof(base[0]));
 	g.flags = TCP_ACK | TCP_PSH;
 	g.mss = 0;
