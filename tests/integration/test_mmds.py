@@ -5,18 +5,14 @@ guest fetches its metadata with busybox wget over its virtio-net interface
 checks that no frame to the MMDS address reached it."""
 import subprocess
 import sys
-import time
-
 from apiclient import Monitor
 from harness import check, test
 from linuxvm import LinuxVM, need_userspace
 from test_net import GUEST_MAC, TAP, Netns
-
 DATA = {"latest": {"meta-data": {"ami-id": "ami-12345678", "reservation-id": "r-fea54097",
                                  "network": {"mac": "06:00:ac:10:00:02"}, "count": 3}}}
 NET = ("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": TAP,
                                     "guest_mac": GUEST_MAC})
-
 # Counts frames on the tap that carry the MMDS address (ARP or IPv4), until killed.
 SNIFFER = r'''
 import socket, sys, signal
@@ -34,7 +30,6 @@ while True:
     if mmds in f[14:]:
         n += 1
 '''
-
 
 @test()
 def mmds_api_config_data_and_size_limit(ctx):
@@ -81,7 +76,6 @@ def mmds_api_config_data_and_size_limit(ctx):
         finally:
             m.stop()
 
-
 def mmds_guest(ctx, ns, version):
     vm = LinuxVM(ctx, args="ip=172.16.3.2:::255.255.255.0::eth0:off",
                  devices=[NET, ("/mmds/config", {"network_interfaces": ["eth0"],
@@ -92,7 +86,6 @@ def mmds_guest(ctx, ns, version):
                      "169.254.169.254 dev eth0")
     check(st == 0, f"route to MMDS: {out}", vm.text())
     return vm
-
 
 def sniff(ns):
     p = subprocess.Popen(ns.cmd(sys.executable, "-c", SNIFFER, TAP), stdout=subprocess.PIPE,
@@ -108,6 +101,8 @@ def sniffed(p):
 
 
 URL = "http://169.254.169.254"
+TOKEN = ("printf 'PUT /latest/api/token HTTP/1.0\\r\\nX-metadata-token-ttl-seconds: 60\\r\\n"
+         "\\r\\n' | nc 169.254.169.254 80 | tail -n 1 > /tmp/tok")
 
 
 @test(slow=True, needs_linux=True)
@@ -139,7 +134,6 @@ def mmds_v1_guest_fetches_metadata_with_wget(ctx):
             frames = sniffed(p)
         check("MMDS-FRAMES 0" in frames, f"frames to the MMDS address reached the tap: {frames}")
 
-
 @test(slow=True, needs_linux=True)
 def mmds_v2_guest_needs_a_session_token(ctx):
     need_userspace()
@@ -156,9 +150,7 @@ def mmds_v2_guest_needs_a_session_token(ctx):
                              "echo rc=$?")
             check("405" in out, f"POST for a token is not allowed (405): {out!r}")
             # busybox wget has no PUT: the token request goes out by nc.
-            st, out = vm.run("printf 'PUT /latest/api/token HTTP/1.0\\r\\n"
-                             "X-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | "
-                             "nc 169.254.169.254 80 | tail -n 1 > /tmp/tok; cat /tmp/tok")
+            st, out = vm.run(TOKEN + "; cat /tmp/tok")
             tok = out.strip()
             check(st == 0 and len(tok) == 48, f"token: {out!r}", vm.text())
             st, out = vm.run(f"wget -q -O - --header \"X-metadata-token: $(cat /tmp/tok)\" "
@@ -170,3 +162,37 @@ def mmds_v2_guest_needs_a_session_token(ctx):
             check("400" in out, f"a TTL of 0 is refused: {out!r}")
         finally:
             vm.stop()
+
+
+@test(slow=True, needs_linux=True)
+def mmds_v2_settings_survive_a_snapshot_but_not_the_data(ctx):
+    """As Firecracker: a restored clone answers MMDS V2 on the same interface
+    and address; its store is empty until PUT /mmds; old tokens are void."""
+    need_userspace()
+    with Netns(mtu=1500) as ns:
+        vm = mmds_guest(ctx, ns, "V2")
+        snap = ctx.path("snap")
+        try:
+            st, out = vm.run(TOKEN + "; wc -c < /tmp/tok")
+            check(st == 0 and out.strip() == "48", f"token before the snapshot: {out!r}",
+                  vm.text())
+            vm.snapshot(snap)
+        finally:
+            vm.stop()
+        c = LinuxVM.restore(ctx, snap, "clone-", wrap=ns.cmd())
+        try:
+            st, b = c.api.get("/vm/config")
+            check(b.get("mmds-config", {}).get("version") == "V2",
+                  f"the clone's mmds-config: {b.get('mmds-config')}", c.text())
+            st, b = c.api.get("/mmds")
+            check(st == 200 and b == {}, f"the data store is not in a snapshot: {st} {b}")
+            get = f"wget -q -O - --header \"X-metadata-token: $(cat /tmp/tok)\" {URL}/latest"
+            st, out = c.run(get + " 2>&1; echo rc=$?")
+            check("401" in out, f"a token from before the snapshot: {out!r}", c.text())
+            st, b = c.api.put("/mmds", DATA)
+            check(st == 204, f"PUT /mmds on the clone: {st} {b}")
+            st, out = c.run(TOKEN + " && " + get)
+            check(st == 0 and out.strip() == "meta-data/", f"V2 on the clone: {out!r}",
+                  c.text())
+        finally:
+            c.stop()
