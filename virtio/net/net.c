@@ -4,7 +4,9 @@
  * the guest has buffers for it (EPOLLIN is off otherwise), then copied into
  * one chain, or several with mergeable rx buffers. Frames beyond
  * NET_MAX_FRAME, or larger than a guest without mergeable buffers can take,
- * are dropped and counted.
+ * are dropped and counted. On an interface that answers MMDS, frames to the
+ * MMDS address go to mmds/ instead of the tap, and its replies are received
+ * before the tap's frames.
  */
 #include "net.h"
 
