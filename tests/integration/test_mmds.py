@@ -18,6 +18,7 @@ SNIFFER = r'''
 import socket, sys, signal
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((sys.argv[1], 0))
+s.settimeout(600)  # a sniffer its test forgot still ends
 mmds = bytes([169, 254, 169, 254])
 n = 0
 def done(*_):
@@ -110,7 +111,11 @@ def mmds_v1_guest_fetches_metadata_with_wget(ctx):
     need_userspace()
     with Netns(mtu=1500) as ns:
         p = sniff(ns)
-        vm = mmds_guest(ctx, ns, "V1")
+        try:
+            vm = mmds_guest(ctx, ns, "V1")
+        except BaseException:
+            sniffed(p)  # never leave the sniffer behind
+            raise
         try:
             st, out = vm.run(f"wget -q -O - {URL}/latest/meta-data/ami-id")
             check(st == 0 and out.strip() == "ami-12345678", f"V1 GET: {st} {out!r}",
