@@ -218,6 +218,12 @@ const char *http_reason(int status)
 
 char *http_response(int status, const char *body, bool keep_alive, size_t *len)
 {
+	return http_response_dep(status, body, keep_alive, false, len);
+}
+
+char *http_response_dep(int status, const char *body, bool keep_alive, bool deprecated, size_t *len)
+{
+	const char *dep = deprecated ? "Deprecation: true\r\n" : "";
 	size_t blen = body ? strlen(body) : 0;
 	size_t cap = 256 + blen;
 	char *out = malloc(cap);
@@ -226,14 +232,14 @@ char *http_response(int status, const char *body, bool keep_alive, size_t *len)
 	int n;
 	if (body)
 		n = snprintf(out, cap,
-			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n"
+			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n%s"
 			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			     status, http_reason(status), keep_alive ? "keep-alive" : "close",
+			     status, http_reason(status), keep_alive ? "keep-alive" : "close", dep,
 			     blen);
 	else
 		n = snprintf(out, cap,
-			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n\r\n", status,
-			     http_reason(status), keep_alive ? "keep-alive" : "close");
+			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n%s\r\n",
+			     status, http_reason(status), keep_alive ? "keep-alive" : "close", dep);
 	memcpy(out + n, body ? body : "", blen);
 	*len = (size_t)n + blen;
 	return out;

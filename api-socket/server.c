@@ -148,6 +148,7 @@ void api_channel_call(struct api_channel *c, void *req, struct api_response *res
 	c->req = req;
 	c->resp.status = 0;
 	c->resp.body = NULL;
+	c->resp.deprecated = false;
 	if (c->stopping || write(c->req_fd, &one, sizeof(one)) != sizeof(one)) {
 		api_response_error(resp, "mvm is stopping: the request was not run");
 		return;
@@ -241,7 +242,8 @@ static bool flush_output(struct api_client *c)
 static void respond(struct api_client *c, const struct api_response *resp, bool keep_alive)
 {
 	size_t len;
-	char *buf = http_response(resp->status ? resp->status : 500, resp->body, keep_alive, &len);
+	char *buf = http_response_dep(resp->status ? resp->status : 500, resp->body, keep_alive,
+				      resp->deprecated, &len);
 	queue_output(c, buf, len);
 	if (!keep_alive)
 		c->closing = true;

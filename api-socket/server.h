@@ -18,7 +18,8 @@
  * {"fault_message": ...}. */
 struct api_response {
 	int status;
-	char *body; /* JSON, malloc'd; NULL for 204 */
+	char *body;	 /* JSON, malloc'd; NULL for 204 */
+	bool deprecated; /* add "Deprecation: true" (a deprecated field was used) */
 };
 
 /* 400 with {"fault_message": msg}. */

@@ -14,13 +14,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: mvm-jailer --id ID --exec-file PATH --uid UID --gid GID\n"
 		"                  [--chroot-base-dir DIR] [--netns PATH]\n"
-		"                  [--cgroup CONTROLLER.KNOB=VALUE]... [--cgroup-version 2]\n"
+		"                  [--cgroup CONTROLLER.FILE=VALUE]... [--cgroup-version 1|2]\n"
 		"                  [--parent-cgroup PATH] [--resource-limit no-file=N|fsize=N]...\n"
 		"                  [--daemonize] [--new-pid-ns] [-- MVM-ARGS...]\n"
 		"\n"
 		"Builds <chroot-base-dir>/<exec-file name>/<id>/root (default base %s),\n"
 		"copies the exec file into it, joins the network namespace, sets resource\n"
-		"limits and cgroup v2 knobs, pivots into the jail, creates /dev/kvm,\n"
+		"limits and cgroup (v1 or v2) values, pivots into the jail, creates /dev/kvm,\n"
 		"/dev/net/tun and /dev/userfaultfd, drops to UID:GID without capabilities\n"
 		"and execs /<exec-file name> --id ID ... MVM-ARGS.\n"
 		"MVM_JAILER_DEBUG=1 logs each step.\n",

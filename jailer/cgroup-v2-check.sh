@@ -20,7 +20,7 @@ trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/i/bin" "$W/i/proc" "$W/i/sys" "$W/i/dev" "$W/i/srv" "$W/i/new"
 
 make -s build/bin/mvm-jailer
-cc -static -o "$W/i/bin/mvm-jailer" build/obj/jailer/*.o build/obj/vmm/util.o -lcap
+cc -static -o "$W/i/bin/mvm-jailer" build/obj/jailer/*.o build/obj/lib/util.o -lcap
 printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' > "$W/mvm.c"
 cc -static -o "$W/i/bin/mvm" "$W/mvm.c"
 cp "$(command -v busybox)" "$W/i/bin/"

@@ -1,14 +1,16 @@
 /*
- * mvm-jailer: cgroup v2. The hierarchy is found in /proc/self/mountinfo; the
- * jail's cgroup is <mount>/<parent>/<id>: its controllers are enabled in every
- * ancestor's cgroup.subtree_control, each --cgroup value is written, then the
- * jailer moves itself in (its children, and the monitor, inherit it).
+ * mvm-jailer: the 'cgroup' step. The jail's cgroup is <mount>/<parent>/<id>
+ * in each hierarchy the --cgroup values use (cgroup_find.c): the one cgroup v2
+ * hierarchy, or one cgroup v1 hierarchy per controller mount. v2: the
+ * controllers are enabled in every ancestor's cgroup.subtree_control. v1: an
+ * empty cpuset gets the cpus and mems of its parent (cgroup_cpuset.c). Then
+ * each value is written and the jailer moves itself in (v2 cgroup.procs, v1
+ * tasks); its children, and the monitor, inherit that.
  *
  * Undo moves the jailer back and removes the directories it created. A
  * controller it enabled in an ancestor that existed before stays enabled:
  * other jails may rely on it by then.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,258 +20,100 @@
 #include <unistd.h>
 
 #include "../lib/util.h"
+#include "cgroup_parse.h"
 #include "jail.h"
 
-/* Undo mountinfo's octal escapes ("\040" for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* Is word one of the sep-separated items of list? */
-static bool in_list(const char *list, const char *word, char sep)
-{
-	size_t n = strlen(word);
-	const char *p = list;
-
-	while (p && *p) {
-		if (!strncmp(p, word, n) && (p[n] == sep || p[n] == '\0' || p[n] == '\n'))
-			return true;
-		p = strchr(p, sep);
-		if (p)
-			p++;
-	}
-	return false;
-}
-
-/*
- * The mount point of the first mount of type fstype (and, when opt is given,
- * with opt among its super options): 0, or -ENOENT.
- * mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS
- */
-static int find_mount(const char *fstype, const char *opt, char *out, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-	int r = -ENOENT;
-
-	if (!f)
-		return neg_errno();
-	while (r && getline(&line, &cap, f) > 0) {
-		char *sep = strstr(line, " - "), *save, *mnt = NULL, *type, *super;
-		if (!sep)
-			continue;
-		*sep = '\0';
-		strtok_r(line, " ", &save);
-		for (int i = 0; i < 4; i++)
-			mnt = strtok_r(NULL, " ", &save);
-		type = strtok_r(sep + 3, " ", &save);
-		strtok_r(NULL, " ", &save);
-		super = strtok_r(NULL, " \n", &save);
-		if (!mnt || !type || strcmp(type, fstype) || (opt && !in_list(super, opt, ',')))
-			continue;
-		unescape(mnt);
-		if (strlen(mnt) < len) {
-			strcpy(out, mnt);
-			r = 0;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
-/* The whole of a small cgroup file (cgroup.controllers, /proc/self/cgroup), NUL-terminated. */
-static int read_small(int dirfd, const char *path, char *buf, size_t len)
-{
-	cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return neg_errno();
-	n = read(fd, buf, len - 1);
-	if (n < 0)
-		return neg_errno();
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int write_str(int dirfd, const char *path, const char *s)
-{
-	cleanup_close int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return neg_errno();
-	return write_full(fd, s, strlen(s));
-}
-
-int jail_cgroup_find(struct jail *j)
-{
-	char v1[PATH_MAX];
-
-	if (find_mount("cgroup2", NULL, j->cg_mount, sizeof(j->cg_mount))) {
-		j->cg_mount[0] = '\0';
-		if (!j->n_cgroups)
-			return 0; /* --parent-cgroup alone: nothing to join */
-		if (!find_mount("cgroup", NULL, v1, sizeof(v1)))
-			return jail_err(j, -ENOTSUP,
-					"this host has cgroup v1 only (%s): cgroup v1 is not "
-					"supported, mvm-jailer drives cgroup v2 only",
-					v1);
-		return jail_err(j, -ENOENT, "no cgroup v2 hierarchy is mounted (see mountinfo)");
-	}
-	j->cg_root_fd = open(j->cg_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (j->cg_root_fd < 0)
-		return jail_errno(j, "cgroup v2 mount %s", j->cg_mount);
-	if (faccessat(j->cg_root_fd, "cgroup.controllers", F_OK, 0))
-		return jail_errno(j, "%s/cgroup.controllers", j->cg_mount);
-	return 0;
-}
-
-/* "<controller>.<knob>": a lower-case controller; a knob of [A-Za-z0-9_] words and single dots. */
-static bool key_ok(const char *k, size_t klen, size_t clen)
-{
-	if (clen == 0 || clen >= sizeof(((struct jail_cgroup_kv *)0)->ctrl) ||
-	    klen >= sizeof(((struct jail_cgroup_kv *)0)->key) || k[clen] != '.' ||
-	    clen + 1 == klen || k[klen - 1] == '.')
-		return false;
-	for (size_t i = clen + 1; i < klen; i++) {
-		if (!isalnum((unsigned char)k[i]) && k[i] != '_' &&
-		    !(k[i] == '.' && k[i - 1] != '.'))
-			return false;
-	}
-	return true;
-}
-
-/* "<controller>.<knob>=<value>", the controller available in the cgroup v2 hierarchy. */
-int jail_cgroup_check_key(struct jail *j, struct jail_cgroup_kv *kv)
-{
-	const char *a = kv->arg, *eq = strchr(a, '=');
-	size_t klen = eq ? (size_t)(eq - a) : 0;
-	size_t clen = strspn(a, "abcdefghijklmnopqrstuvwxyz_0123456789");
-	char avail[512], v1[PATH_MAX];
-
-	if (!eq || !eq[1] || !key_ok(a, klen, clen))
-		return jail_err(
-		    j, -EINVAL,
-		    "--cgroup '%s': use CONTROLLER.KNOB=VALUE, e.g. memory.max=268435456", a);
-	memcpy(kv->key, a, klen);
-	kv->key[klen] = '\0';
-	memcpy(kv->ctrl, a, clen);
-	kv->ctrl[clen] = '\0';
-	kv->value = eq + 1;
-
-	if (read_small(j->cg_root_fd, "cgroup.controllers", avail, sizeof(avail)))
-		return jail_errno(j, "%s/cgroup.controllers", j->cg_mount);
-	if (in_list(avail, kv->ctrl, ' '))
-		return 0;
-	if (!find_mount("cgroup", kv->ctrl, v1, sizeof(v1)))
-		return jail_err(j, -ENOTSUP,
-				"--cgroup %s: the %s controller is bound to the cgroup v1 "
-				"hierarchy at %s; mvm-jailer supports cgroup v2 only (v2 at %s "
-				"offers: %s)",
-				kv->key, kv->ctrl, v1, j->cg_mount, avail[0] ? avail : "nothing");
-	return jail_err(j, -EINVAL,
-			"--cgroup %s: no controller '%s' in the cgroup v2 hierarchy at %s "
-			"(available: %s)",
-			kv->key, kv->ctrl, j->cg_mount, avail[0] ? avail : "none");
-}
-
-/* Our cgroup v2 path, relative to the mount ("" for the root): the "0::/..." line. */
-static int save_own_cgroup(struct jail *j)
+/* Our cgroup in h before the move, from /proc/self/cgroup. */
+static int save_own_cgroup(struct jail *j, struct jail_cg_hier *h)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	cleanup_free char *line = NULL;
 	size_t cap = 0;
-	int r = -ENOENT;
+	int r = 0;
 
 	if (!f)
 		return jail_errno(j, "/proc/self/cgroup");
-	while (r && getline(&line, &cap, f) > 0) {
-		if (strncmp(line, "0::/", 4))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(j->cg_orig, sizeof(j->cg_orig), "%s", line + 4);
-		r = 0;
-	}
+	while (r == 0 && getline(&line, &cap, f) > 0)
+		r = cg_own_cgroup(line, h->first_ctrl, h->orig, sizeof(h->orig));
 	fclose(f);
-	return r ? jail_err(j, r, "/proc/self/cgroup has no cgroup v2 line") : 0;
+	if (r == 1)
+		return 0;
+	return jail_err(j, -ENOENT, "/proc/self/cgroup has no line for the cgroup %s at %s",
+			h->first_ctrl[0] ? "v1 hierarchy" : "v2 hierarchy", h->mount);
 }
 
-static int move_self(struct jail *j, const char *dir)
+static int move_self(struct jail *j, const struct jail_cg_hier *h, const char *dir)
 {
+	const char *file = j->cg_version == 1 ? "tasks" : "cgroup.procs";
 	char path[PATH_MAX + 16], pid[16];
-	int r;
+	int r = cg_join(path, sizeof(path), dir, file);
 
-	snprintf(path, sizeof(path), "%s%scgroup.procs", dir, dir[0] ? "/" : "");
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	r = write_str(j->cg_root_fd, path, pid);
-	if (r == -EBUSY || r == -EOPNOTSUPP)
+	if (!r)
+		r = jail_cgroup_write(h->root_fd, path, pid);
+	if ((r == -EBUSY || r == -EOPNOTSUPP) && j->cg_version == 2)
 		return jail_err(j, r,
 				"moving into %s/%s: %s (a cgroup with controllers enabled for its "
 				"children cannot hold processes: cgroup v2's no-internal-process "
 				"rule)",
-				j->cg_mount, dir, strerror(-r));
+				h->mount, dir, strerror(-r));
+	if (r == -ENOSPC)
+		return jail_err(j, r,
+				"moving into %s/%s: %s (a cgroup v1 cpuset holds no task until its "
+				"cpuset.cpus and cpuset.mems are set)",
+				h->mount, dir, strerror(-r));
 	if (r)
-		return jail_err(j, r, "moving into %s/%s: %s", j->cg_mount, dir, strerror(-r));
+		return jail_err(j, r, "moving into %s/%s: %s", h->mount, dir, strerror(-r));
 	return 0;
 }
 
-/* Without --cgroup, an existing --parent-cgroup is joined as is (Firecracker does the same). */
+/* Without --cgroup, an existing --parent-cgroup is joined as is (cgroup v2, as Firecracker). */
 static int join_parent(struct jail *j)
 {
+	struct jail_cg_hier *h = &j->cg[0];
 	int r;
 
 	/* No cgroup v2, or no such cgroup (faccessat fails): nothing to join, as in Firecracker. */
-	if (!j->cg_mount[0] || faccessat(j->cg_root_fd, j->parent_cgroup, F_OK, 0)) {
+	if (j->cg_version != 2 || !j->n_cg || faccessat(h->root_fd, j->parent_cgroup, F_OK, 0)) {
 		jail_debug(j, "no cgroup %s to join", j->parent_cgroup);
 		return 0;
 	}
-	if ((r = save_own_cgroup(j)) || (r = move_self(j, j->parent_cgroup)))
+	if ((r = save_own_cgroup(j, h)) || (r = move_self(j, h, j->parent_cgroup)))
 		return r;
-	j->cg_moved = true;
+	h->moved = true;
 	return 0;
 }
 
 /* mkdir -p <parent>, remembering how many trailing components are ours. */
-static int make_parents(struct jail *j)
+static int make_parents(struct jail *j, struct jail_cg_hier *h)
 {
 	char path[PATH_MAX];
 	const char *p = j->parent_cgroup;
 
 	for (size_t n = strcspn(p, "/");; n += 1 + strcspn(p + n + 1, "/")) {
 		snprintf(path, sizeof(path), "%.*s", (int)n, p);
-		if (!mkdirat(j->cg_root_fd, path, 0755))
-			j->cg_made_parents++;
+		if (!mkdirat(h->root_fd, path, 0755))
+			h->made_parents++;
 		else if (errno != EEXIST) /* EEXIST: shared with other jails, not ours */
-			return jail_errno(j, "mkdir %s/%s", j->cg_mount, path);
+			return jail_errno(j, "mkdir %s/%s", h->mount, path);
 		if (!p[n])
 			return 0;
 	}
 }
 
-/* "+ctrl" into the cgroup.subtree_control of the root and of every parent component. */
+/* v2: "+ctrl" into the cgroup.subtree_control of the root and of every parent component. */
 static int enable_controller(struct jail *j, const char *ctrl)
 {
+	const struct jail_cg_hier *h = &j->cg[0];
 	char path[PATH_MAX + 32], plus[40];
 	const char *p = j->parent_cgroup;
 	int r;
 
 	snprintf(plus, sizeof(plus), "+%s", ctrl);
-	r = write_str(j->cg_root_fd, "cgroup.subtree_control", plus);
+	r = jail_cgroup_write(h->root_fd, "cgroup.subtree_control", plus);
 	for (size_t n = strcspn(p, "/"); !r; n += 1 + strcspn(p + n + 1, "/")) {
 		snprintf(path, sizeof(path), "%.*s/cgroup.subtree_control", (int)n, p);
-		r = write_str(j->cg_root_fd, path, plus);
+		r = jail_cgroup_write(h->root_fd, path, plus);
 		if (r || !p[n])
 			break;
 	}
@@ -278,9 +122,9 @@ static int enable_controller(struct jail *j, const char *ctrl)
 				"enabling %s under %s/%s: %s (cgroup v2's no-internal-process "
 				"rule: a cgroup holding processes cannot give controllers to its "
 				"children; pick another --parent-cgroup)",
-				ctrl, j->cg_mount, j->parent_cgroup, strerror(-r));
+				ctrl, h->mount, j->parent_cgroup, strerror(-r));
 	if (r)
-		return jail_err(j, r, "enabling %s under %s/%s: %s", ctrl, j->cg_mount,
+		return jail_err(j, r, "enabling %s under %s/%s: %s", ctrl, h->mount,
 				j->parent_cgroup, strerror(-r));
 	return 0;
 }
@@ -304,49 +148,40 @@ static int rmdir_patiently(int dirfd, const char *path)
  * live jail's cgroup (another base dir or exec file with this id and parent
  * cgroup) is never removed.
  */
-static int make_leaf(struct jail *j)
+static int make_leaf(struct jail *j, struct jail_cg_hier *h)
 {
 	int r;
 
-	if (!mkdirat(j->cg_root_fd, j->cg_dir, 0755))
+	if (!mkdirat(h->root_fd, j->cg_dir, 0755))
 		return 0;
 	if (errno != EEXIST)
-		return jail_errno(j, "mkdir %s/%s", j->cg_mount, j->cg_dir);
+		return jail_errno(j, "mkdir %s/%s", h->mount, j->cg_dir);
 	if (!j->stale)
 		return jail_err(j, -EEXIST,
 				"cgroup %s/%s exists already: an instance with id '%s' ran "
 				"before (rmdir it once that monitor has exited)",
-				j->cg_mount, j->cg_dir, j->id);
+				h->mount, j->cg_dir, j->id);
 	/* Its processes are exiting: they let the lock go before they leave the cgroup. */
-	r = rmdir_patiently(j->cg_root_fd, j->cg_dir);
+	r = rmdir_patiently(h->root_fd, j->cg_dir);
 	if (r == -EBUSY)
 		return jail_err(j, r,
 				"cgroup %s/%s still holds processes or cgroups, though the jail "
 				"of id '%s' is stale: another jail (another base dir or exec "
 				"file) uses it; stop that one, or pick another --parent-cgroup",
-				j->cg_mount, j->cg_dir, j->id);
+				h->mount, j->cg_dir, j->id);
 	if (r && r != -ENOENT)
-		return jail_err(j, r, "reclaiming the stale cgroup %s/%s: %s", j->cg_mount,
-				j->cg_dir, strerror(-r));
-	jail_debug(j, "removed the stale cgroup %s/%s", j->cg_mount, j->cg_dir);
-	if (mkdirat(j->cg_root_fd, j->cg_dir, 0755))
-		return jail_errno(j, "mkdir %s/%s", j->cg_mount, j->cg_dir);
+		return jail_err(j, r, "reclaiming the stale cgroup %s/%s: %s", h->mount, j->cg_dir,
+				strerror(-r));
+	jail_debug(j, "removed the stale cgroup %s/%s", h->mount, j->cg_dir);
+	if (mkdirat(h->root_fd, j->cg_dir, 0755))
+		return jail_errno(j, "mkdir %s/%s", h->mount, j->cg_dir);
 	return 0;
 }
 
-int jail_cgroup_setup(struct jail *j)
+/* v2: each controller once, in the order given. */
+static int enable_controllers(struct jail *j)
 {
-	char path[PATH_MAX + 64];
 	int r;
-
-	if (!j->n_cgroups)
-		return j->parent_cgroup_given ? join_parent(j) : 0;
-	if ((r = save_own_cgroup(j)) || (r = make_parents(j)))
-		return r;
-	snprintf(j->cg_dir, sizeof(j->cg_dir), "%s/%s", j->parent_cgroup, j->id);
-	if ((r = make_leaf(j)))
-		return r;
-	j->cg_made_leaf = true;
 
 	for (size_t i = 0; i < j->n_cgroups; i++) {
 		bool seen = false;
@@ -355,46 +190,97 @@ int jail_cgroup_setup(struct jail *j)
 		if (!seen && (r = enable_controller(j, j->cgroups[i].ctrl)))
 			return r;
 	}
-	for (size_t i = 0; i < j->n_cgroups; i++) {
-		struct jail_cgroup_kv *kv = &j->cgroups[i];
-		snprintf(path, sizeof(path), "%s/%s", j->cg_dir, kv->key);
-		if (faccessat(j->cg_root_fd, path, F_OK, 0))
-			return jail_err(j, -ENOENT,
-					"--cgroup %s: no file %s/%s: the %s controller has no "
-					"such knob",
-					kv->key, j->cg_mount, path, kv->ctrl);
-		r = write_str(j->cg_root_fd, path, kv->value);
-		if (r)
-			return jail_err(j, r, "--cgroup %s: writing '%s' to %s/%s: %s", kv->key,
-					kv->value, j->cg_mount, path, strerror(-r));
-		jail_debug(j, "cgroup %s/%s = %s", j->cg_mount, path, kv->value);
-	}
-	if ((r = move_self(j, j->cg_dir)))
-		return r;
-	j->cg_moved = true;
 	return 0;
 }
 
-void jail_cgroup_undo(struct jail *j)
+static int write_value(struct jail *j, const struct jail_cgroup_kv *kv)
+{
+	const struct jail_cg_hier *h = &j->cg[kv->hier];
+	char path[PATH_MAX + 64];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", j->cg_dir, kv->key);
+	if (faccessat(h->root_fd, path, F_OK, 0))
+		return jail_err(j, -ENOENT,
+				"--cgroup %s: no file %s/%s: the %s controller has no such file "
+				"in cgroup v%d",
+				kv->key, h->mount, path, kv->ctrl, j->cg_version);
+	r = jail_cgroup_write(h->root_fd, path, kv->value);
+	if (r)
+		return jail_err(j, r, "--cgroup %s: writing '%s' to %s/%s: %s", kv->key, kv->value,
+				h->mount, path, strerror(-r));
+	jail_debug(j, "cgroup %s/%s = %s", h->mount, path, kv->value);
+	return 0;
+}
+
+int jail_cgroup_setup(struct jail *j)
+{
+	int r;
+
+	if (!j->n_cgroups)
+		return j->parent_cgroup_given ? join_parent(j) : 0;
+	if (cg_join(j->cg_dir, sizeof(j->cg_dir), j->parent_cgroup, j->id))
+		return jail_err(j, -ENAMETOOLONG, "--parent-cgroup %s: too long", j->parent_cgroup);
+	for (size_t i = 0; i < j->n_cg; i++) {
+		struct jail_cg_hier *h = &j->cg[i];
+		if ((r = save_own_cgroup(j, h)) || (r = make_parents(j, h)) ||
+		    (r = make_leaf(j, h)))
+			return r;
+		h->made_leaf = true;
+		if (j->cg_version == 1 && cg_list_has(h->ctrls, "cpuset", ',') &&
+		    (r = jail_cgroup_v1_cpuset(j, h)))
+			return r;
+	}
+	if (j->cg_version == 2 && (r = enable_controllers(j)))
+		return r;
+	for (size_t i = 0; i < j->n_cgroups; i++) {
+		if ((r = write_value(j, &j->cgroups[i])))
+			return r;
+	}
+	for (size_t i = 0; i < j->n_cg; i++) {
+		if ((r = move_self(j, &j->cg[i], j->cg_dir)))
+			return r;
+		j->cg[i].moved = true;
+	}
+	return 0;
+}
+
+bool jail_cgroup_made(const struct jail *j, char *list, size_t len)
+{
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < j->n_cg && n < len; i++) {
+		if (j->cg[i].made_leaf)
+			n += (size_t)snprintf(list + n, len - n, "%s%s/%s", n ? ", " : "",
+					      j->cg[i].mount, j->cg_dir);
+	}
+	return n > 0;
+}
+
+static void undo_hier(struct jail *j, struct jail_cg_hier *h)
 {
 	char path[PATH_MAX];
 	int r;
 
-	if (j->cg_moved && move_self(j, j->cg_orig))
+	if (h->moved && move_self(j, h, h->orig))
 		fprintf(stderr, "mvm-jailer: cleanup: %s\n", j->why);
-	if (j->cg_made_leaf && (r = rmdir_patiently(j->cg_root_fd, j->cg_dir)))
-		fprintf(stderr, "mvm-jailer: cleanup: rmdir %s/%s: %s\n", j->cg_mount, j->cg_dir,
+	if (h->made_leaf && (r = rmdir_patiently(h->root_fd, j->cg_dir)))
+		fprintf(stderr, "mvm-jailer: cleanup: rmdir %s/%s: %s\n", h->mount, j->cg_dir,
 			strerror(-r));
 	snprintf(path, sizeof(path), "%s", j->parent_cgroup);
-	for (int i = 0; i < j->cg_made_parents; i++) {
+	for (int i = 0; i < h->made_parents && path[0]; i++) {
 		/* EBUSY, ENOTEMPTY: another jail has made its cgroup there meanwhile. */
-		if (unlinkat(j->cg_root_fd, path, AT_REMOVEDIR) && errno != EBUSY &&
+		if (unlinkat(h->root_fd, path, AT_REMOVEDIR) && errno != EBUSY &&
 		    errno != ENOTEMPTY)
-			fprintf(stderr, "mvm-jailer: cleanup: rmdir %s/%s: %s\n", j->cg_mount, path,
+			fprintf(stderr, "mvm-jailer: cleanup: rmdir %s/%s: %s\n", h->mount, path,
 				strerror(errno));
-		char *slash = strrchr(path, '/');
-		if (!slash)
-			break;
-		*slash = '\0';
+		cg_dirname(path);
 	}
+}
+
+void jail_cgroup_undo(struct jail *j)
+{
+	for (size_t i = j->n_cg; i-- > 0;)
+		undo_hier(j, &j->cg[i]);
 }

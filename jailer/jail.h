@@ -14,6 +14,7 @@
 #define JAIL_ID_MAX	    64
 #define JAIL_MAX_CGROUPS    32
 #define JAIL_MAX_CG_DEPTH   16
+#define JAIL_MAX_CG_HIERS   16 /* cgroup v1: one hierarchy per mount; v2: one */
 #define JAIL_MAX_BASE_DEPTH 32
 #define JAIL_DEFAULT_BASE   "/srv/jailer"
 #define JAIL_DEFAULT_NOFILE 2048
@@ -28,6 +29,18 @@ struct jail_cgroup_kv {
 	char key[64];	   /* "cpu.max": the file in the cgroup directory */
 	char ctrl[32];	   /* "cpu": the controller to enable */
 	const char *value; /* "50000 100000" (points into arg) */
+	int hier;	   /* its hierarchy: an index into jail.cg */
+};
+
+/* One cgroup hierarchy the jail uses: the v2 one, or one v1 mount (cpuset, "cpu,cpuacct"). */
+struct jail_cg_hier {
+	char mount[PATH_MAX]; /* its mount point */
+	char ctrls[512];      /* v1: the mount's super options ("rw,cpu,cpuacct") */
+	char first_ctrl[32];  /* v1: a controller it binds (for /proc/self/cgroup) */
+	int root_fd;
+	char orig[PATH_MAX]; /* our cgroup here before the move, relative to mount */
+	int made_parents;    /* how many trailing parent components we created */
+	bool made_leaf, moved;
 };
 
 struct jail {
@@ -52,9 +65,11 @@ struct jail {
 	char jail_dir[PATH_MAX]; /* <base>/<exec_name>/<id> */
 	char root_dir[PATH_MAX]; /* <jail_dir>/root */
 	bool root_exists;	 /* the operator prepared root/ beforehand */
-	char cg_mount[PATH_MAX]; /* the cgroup2 mount point, "" without one */
 	int uffd_minor;		 /* /dev/userfaultfd's misc minor, -1 if the host has none */
-	int exec_fd, netns_fd, devnull_fd, cg_root_fd;
+	int exec_fd, netns_fd, devnull_fd;
+	int cg_version; /* 1 or 2: --cgroup-version, or the host's default (cgroup_find.c) */
+	struct jail_cg_hier cg[JAIL_MAX_CG_HIERS];
+	size_t n_cg; /* v2: 1 with a cgroup2 mount, else 0 */
 
 	/* What the steps built, so that jail_undo() can take it down again. */
 	size_t made_base[JAIL_MAX_BASE_DEPTH]; /* prefix lengths of base_dir we created */
@@ -74,10 +89,7 @@ struct jail {
 	bool root_chowned;
 	int host_mnt_fd;
 	bool in_mount_ns;
-	char cg_orig[PATH_MAX]; /* our cgroup before the move, relative to cg_mount */
-	char cg_dir[PATH_MAX];	/* <parent>/<id>, relative to cg_mount */
-	bool cg_moved, cg_made_leaf;
-	int cg_made_parents; /* how many trailing parent components we created */
+	char cg_dir[PATH_MAX]; /* <parent>/<id>, relative to each hierarchy's mount */
 	bool privileges_dropped;
 
 	/* Processes: a forked child reports a failure to the waiting original. */
@@ -122,11 +134,19 @@ int jail_remove_tree(int dirfd, const char *name);
 /* interp.c */
 int jail_check_interp(struct jail *j);
 
-/* cgroup.c */
+/* cgroup_find.c */
 int jail_cgroup_find(struct jail *j);
 int jail_cgroup_check_key(struct jail *j, struct jail_cgroup_kv *kv);
+int jail_cgroup_read(int dirfd, const char *path, char *buf, size_t len);
+int jail_cgroup_write(int dirfd, const char *path, const char *s);
+
+/* cgroup.c */
 int jail_cgroup_setup(struct jail *j);
 void jail_cgroup_undo(struct jail *j);
+bool jail_cgroup_made(const struct jail *j, char *list, size_t len);
+
+/* cgroup_cpuset.c */
+int jail_cgroup_v1_cpuset(struct jail *j, const struct jail_cg_hier *h);
 
 /* proc.c */
 int jail_sanitize(struct jail *j);

@@ -26,7 +26,7 @@ static const struct step {
 	{ "copy_exec", jail_copy_exec },	     /* root/<exec>, 0755, owned by root */
 	{ "netns", jail_join_netns },		     /* setns(--netns) */
 	{ "rlimits", jail_set_rlimits },	     /* no-file (default 2048), fsize */
-	{ "cgroup", jail_cgroup_setup },	     /* cgroup v2: <parent>/<id>, knobs, move in */
+	{ "cgroup", jail_cgroup_setup },	     /* <parent>/<id> (v1 or v2), values, move in */
 	{ "mount_ns", jail_mount_ns },		     /* unshare(CLONE_NEWNS), / recursive slave */
 	{ "pivot_root", jail_pivot_root },	     /* bind root, pivot_root, detach old root */
 	{ "devices", jail_make_devices },	     /* /dev/kvm, /dev/net/tun, /dev/userfaultfd */
@@ -90,11 +90,12 @@ static void jail_undo(struct jail *j)
 {
 	if (j->privileges_dropped) {
 		/* Without capabilities nothing can be removed: say what is left. */
-		if (j->cg_made_leaf)
+		char cgroups[1024];
+		if (jail_cgroup_made(j, cgroups, sizeof(cgroups)))
 			fprintf(stderr,
-				"mvm-jailer: left in place: %s and cgroup %s/%s (the next start "
-				"with id '%s' reclaims them)\n",
-				j->jail_dir, j->cg_mount, j->cg_dir, j->id);
+				"mvm-jailer: left in place: %s and cgroup %s (the next start with "
+				"id '%s' reclaims them)\n",
+				j->jail_dir, cgroups, j->id);
 		else
 			fprintf(stderr,
 				"mvm-jailer: left in place: %s (the next start with id '%s' "
@@ -114,7 +115,9 @@ static void init_jail(struct jail *j)
 	j->base_dir = JAIL_DEFAULT_BASE;
 	j->nofile = JAIL_DEFAULT_NOFILE;
 	j->uffd_minor = -1;
-	j->exec_fd = j->netns_fd = j->devnull_fd = j->cg_root_fd = -1;
+	j->exec_fd = j->netns_fd = j->devnull_fd = -1;
+	for (size_t i = 0; i < JAIL_MAX_CG_HIERS; i++)
+		j->cg[i].root_fd = -1;
 	j->exec_dir_fd = j->root_fd = j->host_mnt_fd = -1;
 	j->id_fd = j->lock_fd = j->lock_wr_fd = -1;
 	j->status_rd = j->status_wr = -1;

@@ -176,12 +176,12 @@ static int check_cgroups(struct jail *j)
 {
 	int r;
 
-	if (j->cgroup_version && !strcmp(j->cgroup_version, "1"))
-		return jail_err(j, -ENOTSUP,
-				"--cgroup-version 1: cgroup v1 is not supported; mvm-jailer drives "
-				"cgroup v2 only");
-	if (j->cgroup_version && strcmp(j->cgroup_version, "2"))
-		return jail_err(j, -EINVAL, "--cgroup-version '%s': use 2", j->cgroup_version);
+	if (j->cgroup_version) {
+		if (strcmp(j->cgroup_version, "1") && strcmp(j->cgroup_version, "2"))
+			return jail_err(j, -EINVAL, "--cgroup-version '%s': use 1 or 2",
+					j->cgroup_version);
+		j->cg_version = j->cgroup_version[0] - '0';
+	}
 	if (!j->parent_cgroup)
 		j->parent_cgroup = j->exec_name;
 	if (!plain_relative(j->parent_cgroup) || strlen(j->parent_cgroup) > PATH_MAX / 2)
@@ -229,8 +229,10 @@ int jail_validate(struct jail *j)
 		if (j->devnull_fd < 0)
 			return jail_errno(j, "/dev/null");
 	}
-	jail_debug(j, "jail %s, exec %s as /%s, uid %u gid %u, cgroup2 %s, userfaultfd minor %d",
-		   j->root_dir, j->exec_path, j->exec_name, j->uid, j->gid,
-		   j->cg_mount[0] ? j->cg_mount : "(unused)", j->uffd_minor);
+	jail_debug(j,
+		   "jail %s, exec %s as /%s, uid %u gid %u, cgroup v%d (%zu hierarchies), "
+		   "userfaultfd minor %d",
+		   j->root_dir, j->exec_path, j->exec_name, j->uid, j->gid, j->cg_version, j->n_cg,
+		   j->uffd_minor);
 	return 0;
 }

@@ -15,6 +15,7 @@ static bool show_origin;
 static int log_fd = STDERR_FILENO;
 static char instance[65] = "anonymous-instance";
 static __thread char thread_name[16] = "main";
+static unsigned long long dropped; /* lines a full FIFO did not take */
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "Off",   [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
@@ -71,12 +72,30 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
-int log_set_path(const char *path)
+int log_open_sink(const char *path, bool create)
 {
-	/* O_NONBLOCK so a FIFO with no reader never stalls the monitor. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
+	/*
+	 * Read-write, as Firecracker opens it: a FIFO opens with no reader
+	 * attached yet (O_WRONLY would fail with ENXIO), and the monitor never
+	 * sees EPIPE when a reader goes away. O_NONBLOCK: a full FIFO makes a
+	 * write fail with EAGAIN (the line is dropped and counted), it never
+	 * stalls the monitor.
+	 */
+	int fd =
+	    open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0), 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+unsigned long long log_dropped(void)
+{
+	return __atomic_load_n(&dropped, __ATOMIC_RELAXED);
+}
+
+int log_set_path(const char *path, bool create)
+{
+	int fd = log_open_sink(path, create);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (log_fd != STDERR_FILENO)
 		close(log_fd);
 	log_fd = fd;
@@ -119,6 +138,7 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	buf[n++] = '\n';
 	/* One write per line keeps lines whole between threads. */
 	ssize_t r = write(log_fd, buf, n);
-	(void)r;
+	if (r < (ssize_t)n)
+		__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
 	errno = saved;
 }

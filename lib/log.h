@@ -11,7 +11,16 @@ void log_set_thread(const char *name);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 void log_set_format(bool show_level, bool show_origin);
-int log_set_path(const char *path);
+/*
+ * Open a log or metrics sink: read-write and non-blocking, so a FIFO opens
+ * before its reader attaches and a full one never stalls the monitor. With
+ * create false a missing path is refused (-ENOENT), as Firecracker does.
+ * Returns the fd or -errno.
+ */
+int log_open_sink(const char *path, bool create);
+int log_set_path(const char *path, bool create);
+/* Log lines that could not be written whole (a full FIFO, a full disk). */
+unsigned long long log_dropped(void);
 int log_level_parse(const char *s, enum log_level *out);
 const char *log_instance_id(void);
 

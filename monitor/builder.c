@@ -228,42 +228,61 @@ static int write_boot_data(struct vm *vm, struct cmdline *cl, struct err *e)
 		 : 0;
 }
 
-/* boot: give them CPUID, MSRs, LAPIC and the boot CPU's entry state; else bare (restore). */
-static int create_vcpus(struct vm *vm, bool boot)
+/* The CPU template of a boot: the custom one, else Firecracker's static one, else none. */
+static const struct cpu_tmpl *boot_template(const struct vm *vm)
 {
-	int r;
-	vm->vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
-		return -ENOMEM;
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		vm->vcpus[i].fd = -1;
-	if (!boot) {
-		for (int i = 0; i < vm->nr_vcpus; i++)
-			if ((r = vcpu_create(&vm->vcpus[i], vm, i)))
-				return r;
+	return vm->cfg->cpu_config ? vm->cfg->cpu_config
+				   : cpu_tmpl_static(vm->cfg->machine.cpu_template);
+}
+
+/* What the template needs from this host, checked before anything is built. */
+static int check_cpu_template(struct vm *vm, struct err *e)
+{
+	const struct cpu_tmpl *t = boot_template(vm);
+	if (!t)
 		return 0;
-	}
-	vm->cpuid = kvm_supported_cpuid(&vm->kvm);
-	if (!vm->cpuid)
-		return -errno;
-	for (int i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		struct cpuid_cfg cc = { (unsigned)i, (unsigned)vm->nr_vcpus, vm->cpu_template,
-					vm->kvm.tsc_deadline };
-		if ((r = vcpu_create(v, vm, i)) || (r = regs_set_cpuid(v->fd, vm->cpuid, &cc)) ||
-		    (r = regs_set_boot_msrs(&vm->kvm, v->fd)) || (r = regs_set_lapic_lints(v->fd)))
-			return r;
-		/* Application processors wait for INIT/SIPI from the boot CPU. */
-		if (i == 0 && (r = regs_set_boot(v->fd, &vm->kernel, vm->gdt)))
-			return r;
-	}
+	if (!vm->cfg->cpu_config && !cpu_tmpl_vendor_ok(vm->cpuid, vm->cfg->machine.cpu_template))
+		return err_inval(e, "Failed to get CPU template: CPU vendor mismatched between "
+				    "actual CPU and CPU template.");
+	for (unsigned i = 0; i < t->nr_caps; i++)
+		if (!t->caps[i].remove &&
+		    __kvm_ioctl(vm->kvm.sys_fd, KVM_CHECK_EXTENSION, t->caps[i].cap) <= 0)
+			return err_inval(e, "Missing KVM capabilities: %u (kvm_capabilities)",
+					 t->caps[i].cap);
 	return 0;
 }
 
-static int create_vcpus_err(struct vm *vm, bool boot, struct err *e)
+/* boot: give them CPUID, MSRs, LAPIC and the boot CPU's entry state; else bare (restore). */
+static int create_vcpus(struct vm *vm, bool boot, struct err *e)
 {
-	int r = create_vcpus(vm, boot);
-	return r ? err_set(e, r, "vCPUs: %s", strerror(-r)) : 0;
+	const struct cpu_tmpl *t = boot ? boot_template(vm) : NULL;
+	int r;
+	vm->vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return err_set(e, -ENOMEM, "vCPUs: out of memory");
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		struct cpuid_cfg cc = { .vcpu_id = (unsigned)i,
+					.nr_vcpus = (unsigned)vm->nr_vcpus,
+					.tmpl = vm->cpu_template,
+					.tsc_deadline = vm->kvm.tsc_deadline,
+					.smt = vm->cfg->machine.smt };
+		if ((r = vcpu_create(v, vm, i)))
+			return err_set(e, r, "vCPU %d: %s", i, strerror(-r));
+		if (!boot)
+			continue;
+		if ((r = regs_set_cpuid(v->fd, vm->cpuid, &cc, t)) ||
+		    (r = regs_set_boot_msrs(&vm->kvm, v->fd)) ||
+		    (r = regs_set_lapic_lints(v->fd)) ||
+		    /* Application processors wait for INIT/SIPI from the boot CPU. */
+		    (i == 0 && (r = regs_set_boot(v->fd, &vm->kernel, vm->gdt))))
+			return err_set(e, r, "vCPU %d: %s", i, strerror(-r));
+		if ((r = regs_apply_msr_mods(v->fd, t, e)))
+			return r;
+	}
+	return 0;
 }
 
 static void on_exit_event(void *opaque, uint32_t events)
@@ -316,7 +335,7 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 	if (!cl)
 		return err_set(e, -ENOMEM, "out of memory");
 	if (!(r = attach_legacy(vm, e)) && !(r = attach_devices(vm, cl, true, e)))
-		r = create_vcpus_err(vm, false, e);
+		r = create_vcpus(vm, false, e);
 	free(cl);
 	vm->phase_us[2] = vm->phase_us[3] = mono_us();
 	return r;
@@ -332,6 +351,10 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	vm->boot_timer_on = boot_timer;
 
 	if ((r = setup_kvm_and_memory(vm, -1, e)))
+		return r;
+	if (!(vm->cpuid = kvm_supported_cpuid(&vm->kvm)))
+		return err_set(e, -errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+	if ((r = check_cpu_template(vm, e)))
 		return r;
 	vm->phase_us[0] = mono_us();
 
@@ -355,7 +378,7 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 		goto out;
 	vm->phase_us[2] = mono_us();
 
-	if ((r = create_vcpus_err(vm, true, e)))
+	if ((r = create_vcpus(vm, true, e)))
 		goto out;
 	vm->phase_us[3] = mono_us();
 	log_info("VM built in %llu us: kvm+memory %llu, kernel %llu, devices+boot data %llu, "

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "../api-socket/client.h"
-#include "../snapshot/memfile.h"
+#include "../lib/fault.h"
+#include "../snapshot/publish.h"
 #include "cli.h"
 #include "../lib/util.h"
 
@@ -30,8 +31,7 @@ void cli_vsay(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
+int cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -48,10 +48,10 @@ static int call(const char *sock, const char *method, const char *path, const ch
 	char fault[512];
 	int r = api_client_call(sock, method, path, body, &resp);
 	if (r)
-		return fail("%s: %s", sock, strerror(-r));
+		return cli_fail("%s: %s", sock, strerror(-r));
 	if (resp.status < 200 || resp.status > 299) {
-		fail("%s %s: %d: %s", method, path, resp.status,
-		     api_client_fault(&resp, fault, sizeof(fault)));
+		cli_fail("%s %s: %d: %s", method, path, resp.status,
+			 api_client_fault(&resp, fault, sizeof(fault)));
 		free(resp.body);
 		return 1;
 	}
@@ -81,42 +81,6 @@ static void describe_file(const char *label, const char *path)
 	human(a, sizeof(a), (uint64_t)st.st_size);
 	human(d, sizeof(d), (uint64_t)st.st_blocks * 512);
 	printf("  %-8s %s (%s, %s on disk)\n", label, path, a, d);
-}
-
-/* base + diff -> a new file renamed over base: a VM still mapping the old base keeps it. */
-static int merge_into(const char *base, const char *diff)
-{
-	char tmp[PATH_MAX_MVM];
-	struct stat st;
-	int r;
-	snprintf(tmp, sizeof(tmp), "%s.merge", base);
-	cleanup_close int bfd = open(base, O_RDONLY | O_CLOEXEC);
-	cleanup_close int dfd = open(diff, O_RDONLY | O_CLOEXEC);
-	if (bfd < 0 || dfd < 0)
-		return fail("merge: %s: %s", bfd < 0 ? base : diff, strerror(errno));
-	if (fstat(bfd, &st) < 0)
-		return fail("merge: %s: %s", base, strerror(errno));
-	cleanup_close int tfd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (tfd < 0)
-		return fail("merge: %s: %s", tmp, strerror(errno));
-	if (ftruncate(tfd, st.st_size) < 0 || (r = memfile_merge_diff(tfd, bfd)) ||
-	    (r = memfile_merge_diff(tfd, dfd)) || fdatasync(tfd) < 0 || rename(tmp, base) < 0) {
-		unlink(tmp);
-		return fail("merge %s onto %s: %s (are both memory files of the same VM?)", diff,
-			    base, strerror(errno ? errno : EINVAL));
-	}
-	return 0;
-}
-
-int cmd_merge_memory(int argc, char **argv)
-{
-	if (argc != 3)
-		return fail("usage: mvm merge-memory BASE.mem DIFF.mem (DIFF's pages are written "
-			    "into BASE)");
-	if (merge_into(argv[1], argv[2]))
-		return 1;
-	printf("merged %s into %s\n", argv[2], argv[1]);
-	return 0;
 }
 
 static double ms_since(const struct timespec *t0)
@@ -150,23 +114,29 @@ int cmd_snapshot(int argc, char **argv)
 			printf("usage: mvm snapshot --api-sock SOCK --out DIR [--diff] "
 			       "[--then resume|pause|stop]\n");
 			return 0;
-		default: return fail("mvm snapshot: unknown option (see mvm snapshot --help)");
+		default: return cli_fail("mvm snapshot: unknown option (see mvm snapshot --help)");
 		}
 	}
 	if (!sock || !out)
-		return fail("mvm snapshot needs --api-sock SOCK and --out DIR");
+		return cli_fail("mvm snapshot needs --api-sock SOCK and --out DIR");
 	if (then && strcmp(then, "resume") && strcmp(then, "pause") && strcmp(then, "stop"))
-		return fail("--then %s: use resume, pause or stop", then);
+		return cli_fail("--then %s: use resume, pause or stop", then);
 
-	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], dmem[PATH_MAX_MVM], body[3 * PATH_MAX_MVM];
+	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], dmem[PATH_MAX_MVM], staged[PATH_MAX_MVM],
+	    body[3 * PATH_MAX_MVM];
 	snprintf(state, sizeof(state), "%s/vm.snap", out);
 	snprintf(mem, sizeof(mem), "%s/vm.mem", out);
 	snprintf(dmem, sizeof(dmem), "%s/vm.diff.mem", out);
+	if (snap_tmp_path(state, staged, sizeof(staged)))
+		return cli_fail("--out %s: path too long", out);
 	if (mkdir(out, 0700) < 0 && errno != EEXIST)
-		return fail("--out %s: %s", out, strerror(errno));
+		return cli_fail("--out %s: %s", out, strerror(errno));
 	if (diff && access(mem, R_OK) < 0)
-		return fail("%s has no base memory file (vm.mem): take a full snapshot there first",
-			    out);
+		return cli_fail(
+		    "%s has no base memory file (vm.mem): take a full snapshot there first", out);
+	/* Finish a snapshot that a crash interrupted, drop what it left (publish.h). */
+	snap_pair_recover(state, mem);
+	unlink(dmem);
 
 	struct api_client_resp info;
 	if (call(sock, "GET", "/", NULL, &info))
@@ -175,7 +145,7 @@ int cmd_snapshot(int argc, char **argv)
 	bool not_started = strstr(info.body, "\"Not started\"") != NULL;
 	free(info.body);
 	if (not_started)
-		return fail("the VM behind %s has not started: nothing to snapshot", sock);
+		return cli_fail("the VM behind %s has not started: nothing to snapshot", sock);
 
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -190,18 +160,21 @@ int cmd_snapshot(int argc, char **argv)
 	snprintf(
 	    body, sizeof(body),
 	    "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\", \"snapshot_type\": \"%s\"}",
-	    state, diff ? dmem : mem, diff ? "Diff" : "Full");
+	    diff ? staged : state, diff ? dmem : mem, diff ? "Diff" : "Full");
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	int r = call(sock, "PUT", "/snapshot/create", body, NULL);
 	double create_ms = ms_since(&t1);
 	if (!r && diff) {
+		/* The monitor left the state in vm.snap.tmp: it is published with the
+		 * merged memory, memory first (publish.h). */
+		fault_point("after-diff");
 		printf("  merging the diff into vm.mem ...\n");
-		r = merge_into(mem, dmem);
-		if (!r)
-			describe_file("diff", dmem);
-		if (!r)
-			unlink(dmem);
+		describe_file("diff", dmem);
+		r = cli_merge_diff_snapshot(state, mem, dmem);
+	} else if (diff) {
+		unlink(staged);
+		unlink(dmem);
 	}
 	if (!then)
 		then = was_running ? "resume" : "pause";
@@ -212,7 +185,7 @@ int cmd_snapshot(int argc, char **argv)
 		if (pid > 0 && kill(pid, SIGTERM) == 0)
 			printf("  stopped the monitor (pid %d)\n", (int)pid);
 		else
-			r = fail("cannot find the monitor behind %s to stop it", sock);
+			r = cli_fail("cannot find the monitor behind %s to stop it", sock);
 	}
 	if (r)
 		return 1;
@@ -286,7 +259,7 @@ int cmd_restore(int argc, char **argv, const char *self)
 			char *end;
 			clones = strtol(optarg, &end, 10);
 			if (*end || clones < 1 || clones > 1000)
-				return fail("--clones %s: use 1 to 1000", optarg);
+				return cli_fail("--clones %s: use 1 to 1000", optarg);
 			break;
 		}
 		case 'p': prefix = optarg; break;
@@ -295,11 +268,11 @@ int cmd_restore(int argc, char **argv, const char *self)
 			printf("usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] "
 			       "[--paused]\n");
 			return 0;
-		default: return fail("mvm restore: unknown option (see mvm restore --help)");
+		default: return cli_fail("mvm restore: unknown option (see mvm restore --help)");
 		}
 	}
 	if (optind != argc - 1)
-		return fail(
+		return cli_fail(
 		    "usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] [--paused]");
 	dir = argv[optind];
 	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], pfx[PATH_MAX_MVM];
@@ -307,13 +280,13 @@ int cmd_restore(int argc, char **argv, const char *self)
 	snprintf(mem, sizeof(mem), "%s/vm.mem", dir);
 	snprintf(pfx, sizeof(pfx), "%s", prefix ? prefix : dir);
 	if (access(state, R_OK) < 0 || access(mem, R_OK) < 0)
-		return fail("%s needs vm.snap and vm.mem (from mvm snapshot): %s", dir,
-			    strerror(errno));
+		return cli_fail("%s needs vm.snap and vm.mem (from mvm snapshot): %s", dir,
+				strerror(errno));
 
 	double *lat = calloc((size_t)clones, sizeof(double));
 	pid_t *pids = calloc((size_t)clones, sizeof(pid_t));
 	if (!lat || !pids)
-		return fail("out of memory");
+		return cli_fail("out of memory");
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int ok = 0;
@@ -327,7 +300,7 @@ int cmd_restore(int argc, char **argv, const char *self)
 		snprintf(id, sizeof(id), "clone-%ld", i);
 		pids[i] = spawn_monitor(self, sock, id, log, con);
 		if (pids[i] < 0 || !wait_socket(sock, pids[i])) {
-			fail("clone %ld: the monitor did not start (see %s)", i, log);
+			cli_fail("clone %ld: the monitor did not start (see %s)", i, log);
 			continue;
 		}
 		snprintf(
@@ -348,7 +321,7 @@ int cmd_restore(int argc, char **argv, const char *self)
 	double wall = ms_since(&t0);
 	printf("\n");
 	if (!ok)
-		return fail("no clone could be restored");
+		return cli_fail("no clone could be restored");
 	qsort(lat, (size_t)ok, sizeof(double), cmp_double);
 	printf("%d of %ld clones running in %.1f ms; load latency median %.2f ms, max %.2f ms\n",
 	       ok, clones, wall, lat[ok / 2], lat[ok - 1]);

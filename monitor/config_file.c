@@ -100,8 +100,58 @@ static int parse_section(const struct json *j, int v, const struct device_type *
 	return r;
 }
 
-/* Top-level keys of things mvm does not have yet. */
-static const char *const not_yet[] = { "cpu-config" };
+static int read_small_file(const char *path, const char *what, char **out, size_t *len,
+			   struct err *e)
+{
+	struct stat st;
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_inval(e, "%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_inval(e, "%s %s: not a regular file", what, path);
+	if (st.st_size > CONFIG_FILE_MAX)
+		return err_inval(e, "%s %s: larger than %u bytes", what, path, CONFIG_FILE_MAX);
+	cleanup_free char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return err_inval(e, "out of memory");
+	if (read_full(fd, buf, (size_t)st.st_size, 0))
+		return err_inval(e, "%s %s: read failed", what, path);
+	buf[st.st_size] = '\0';
+	*out = steal_ptr(&buf);
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+/* "cpu-config": a custom CPU template inline, or the path of its JSON file (Firecracker's). */
+static int parse_cpu_config(const struct json *j, int v, struct vm_config *c, struct err *e)
+{
+	struct cpu_tmpl *t;
+	int r;
+	if (json_is_null(j, v))
+		return 0;
+	if (!(t = malloc(sizeof(*t))))
+		return err_inval(e, "out of memory");
+	if (j->t[v].type == JSMN_STRING) {
+		cleanup_free char *path = NULL, *text = NULL;
+		size_t len;
+		struct json tj;
+		if (!(r = json_string(j, v, "cpu-config", &path, e)) &&
+		    !(r = read_small_file(path, "cpu-config", &text, &len, e)) &&
+		    !(r = json_parse(&tj, text, len, e))) {
+			r = cpu_tmpl_parse(&tj, 0, t, e);
+			json_free(&tj);
+		}
+	} else {
+		r = cpu_tmpl_parse(j, v, t, e);
+	}
+	if (r) {
+		free(t);
+		return r;
+	}
+	free(c->cpu_config);
+	c->cpu_config = t;
+	return 0;
+}
 
 static int parse_key(const struct json *j, int k, int v, struct vm_config *c, struct err *e)
 {
@@ -117,16 +167,10 @@ static int parse_key(const struct json *j, int k, int v, struct vm_config *c, st
 		return json_is_null(j, v) ? 0 : parse_logger(j, v, c, e);
 	if (json_key_is(j, k, "metrics"))
 		return json_is_null(j, v) ? 0 : parse_metrics(j, v, c, e);
+	if (json_key_is(j, k, "cpu-config"))
+		return parse_cpu_config(j, v, c, e);
 	if (json_key_is(j, k, "mmds-config"))
 		return json_is_null(j, v) ? 0 : mmds_cfg_parse(j, v, mmds_config(), e);
-	for (size_t x = 0; x < ARRAY_SIZE(not_yet); x++) {
-		if (!json_key_is(j, k, not_yet[x]))
-			continue;
-		/* An empty list or null is the same as leaving it out. */
-		if (json_is_null(j, v) || (j->t[v].type == JSMN_ARRAY && j->t[v].size == 0))
-			return 0;
-		return err_inval(e, "'%s' is not supported yet by mvm", not_yet[x]);
-	}
 	return json_unknown_field(j, k, "the config file", e);
 }
 
@@ -143,6 +187,9 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 	}
 	if (!r && (r = mmds_cfg_check(c, mmds_config(), e)))
 		mmds_config()->enabled = false;
+	/* A custom template is applied instead of a static one, as in Firecracker. */
+	if (!r && c->cpu_config && cpu_template_is_static(c->machine.cpu_template))
+		c->machine.cpu_template = CPU_TEMPLATE_AUTO;
 	if (!r)
 		r = config_validate(c, e);
 	json_free(&j);
@@ -151,21 +198,12 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 
 int config_load_file(const char *path, struct vm_config *c, struct err *e)
 {
-	struct stat st;
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_inval(e, "config file %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return err_inval(e, "config file %s: not a regular file", path);
-	if (st.st_size > CONFIG_FILE_MAX)
-		return err_inval(e, "config file %s: larger than %u bytes", path, CONFIG_FILE_MAX);
-	cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return err_inval(e, "out of memory");
-	if (read_full(fd, buf, (size_t)st.st_size, 0))
-		return err_inval(e, "config file %s: read failed", path);
-	buf[st.st_size] = '\0';
-	int r = config_parse_file(buf, (size_t)st.st_size, c, e);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	int r = read_small_file(path, "config file", &buf, &len, e);
+	if (r)
+		return r;
+	r = config_parse_file(buf, len, c, e);
 	return r ? err_prefix(e, "config file %s", path) : 0;
 }
 

@@ -17,7 +17,8 @@ int config_add_device_json(struct vm_config *c, const char *key, const char *jso
 
 /* config_out.c: GET /vm/config and GET /machine-config. */
 void config_vm_json(const struct vm_config *c, struct strbuf *b);
-void config_machine_json(const struct machine_cfg *m, struct strbuf *b);
+/* custom: a PUT /cpu-config template is set (Firecracker then says "None"). */
+void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf *b);
 
 /* mmds_api.c: GET /vm/config's "mmds-config" (null when MMDS is off); the
  * section's parser (API and config file) and its check against the config. */

@@ -9,7 +9,7 @@ static const char *bool_str(bool v)
 	return v ? "true" : "false";
 }
 
-void config_machine_json(const struct machine_cfg *m, struct strbuf *b)
+void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf *b)
 {
 	strbuf_printf(b,
 		      "{\"vcpu_count\": %u, \"mem_size_mib\": %u, \"smt\": %s, "
@@ -17,20 +17,27 @@ void config_machine_json(const struct machine_cfg *m, struct strbuf *b)
 		      m->vcpu_count, m->mem_size_mib, bool_str(m->smt),
 		      bool_str(m->track_dirty_pages),
 		      m->huge_pages == HUGE_PAGES_2M ? "2M" : "None");
-	/* Firecracker leaves cpu_template out unless one was chosen. */
-	if (m->cpu_template != CPU_TEMPLATE_AUTO)
+	/*
+	 * cpu_template holds only Firecracker's names, and like Firecracker mvm
+	 * leaves it out for None. mvm's own templates (Host, PvmSafe) are not in
+	 * Firecracker's enum: they show as the extension field mvm_cpu_template.
+	 * With a custom template (PUT /cpu-config) Firecracker says "None".
+	 */
+	if (custom)
+		strbuf_printf(b, ", \"cpu_template\": \"None\"");
+	else if (cpu_template_is_static(m->cpu_template))
 		strbuf_printf(b, ", \"cpu_template\": \"%s\"", cpu_template_name(m->cpu_template));
+	if (m->cpu_template == CPU_TEMPLATE_HOST || m->cpu_template == CPU_TEMPLATE_PVM_SAFE)
+		strbuf_printf(b, ", \"mvm_cpu_template\": \"%s\"",
+			      cpu_template_name(m->cpu_template));
 	strbuf_printf(b, "}");
 }
 
+/* Always an object, as Firecracker's: kernel_image_path "" until one is set. */
 static void boot_json(const struct boot_cfg *bc, struct strbuf *b)
 {
-	if (!bc->kernel_image_path) {
-		strbuf_printf(b, "null");
-		return;
-	}
 	strbuf_printf(b, "{\"kernel_image_path\": ");
-	strbuf_json_str(b, bc->kernel_image_path);
+	strbuf_json_str(b, bc->kernel_image_path ? bc->kernel_image_path : "");
 	strbuf_printf(b, ", \"boot_args\": ");
 	strbuf_json_str(b, bc->boot_args);
 	strbuf_printf(b, ", \"initrd_path\": ");
@@ -74,7 +81,7 @@ static void devices_json(const struct vm_config *c, const struct device_type *t,
 void config_vm_json(const struct vm_config *c, struct strbuf *b)
 {
 	strbuf_printf(b, "{\"machine-config\": ");
-	config_machine_json(&c->machine, b);
+	config_machine_json(&c->machine, c->cpu_config != NULL, b);
 	strbuf_printf(b, ", \"boot-source\": ");
 	boot_json(&c->boot, b);
 	for (unsigned k = 0; k < nr_device_types; k++) {

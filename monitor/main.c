@@ -14,6 +14,7 @@
 
 #include "../api-socket/http.h"
 #include "../api-socket/server.h"
+#include "../lib/fault.h"
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
@@ -276,7 +277,7 @@ static void setup_logging(const struct opts *o, const struct vm_config *c)
 	}
 	log_set_format(o->show_level || c->log_show_level, o->show_origin || c->log_show_origin);
 	if (path) {
-		int r = log_set_path(path);
+		int r = log_set_path(path, true);
 		if (r)
 			die(MVM_EXIT_BAD_CONFIG, "log path %s: %s", path, strerror(-r));
 	}
@@ -351,6 +352,7 @@ int main(int argc, char **argv)
 
 	malloc_for_filters();
 
+	fault_init(); /* test-only MVM_FAULT (lib/fault.h) */
 	/* Operator commands that drive other monitors. */
 	if (argc > 1 && !strcmp(argv[1], "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);
@@ -448,7 +450,7 @@ int main(int argc, char **argv)
 
 	const char *metrics = o.metrics_path ? o.metrics_path : m.cfg.metrics_path;
 	if (metrics) {
-		int r = monitor_set_metrics(&m, metrics);
+		int r = monitor_set_metrics(&m, metrics, true);
 		if (r)
 			die(MVM_EXIT_BAD_CONFIG, "metrics path %s: %s", metrics, strerror(-r));
 		if (!m.cfg.metrics_path)

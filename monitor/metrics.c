@@ -28,14 +28,13 @@ void metrics_fini(struct metrics *mt)
 	mt->fd = -1;
 }
 
-int metrics_set_path(struct metrics *mt, const char *path)
+int metrics_set_path(struct metrics *mt, const char *path, bool create)
 {
 	if (mt->fd >= 0)
 		return -EALREADY;
-	/* O_NONBLOCK: a FIFO nobody reads must not stall the monitor. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
+	int fd = log_open_sink(path, create);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	mt->fd = fd;
 	return 0;
 }
@@ -148,8 +147,9 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 		      (unsigned long long)mt->lat.full_create_snapshot,
 		      (unsigned long long)mt->lat.diff_create_snapshot,
 		      (unsigned long long)mt->lat.load_snapshot);
-	strbuf_printf(&b, ",\"logger\":{\"metrics_fails\":%llu}",
-		      (unsigned long long)mt->flush_fails);
+	unsigned long long missed_log = log_dropped();
+	strbuf_printf(&b, ",\"logger\":{\"metrics_fails\":%llu,\"missed_log_count\":%llu}",
+		      (unsigned long long)mt->flush_fails, delta(missed_log, mt->missed_log_prev));
 	strbuf_printf(&b,
 		      ",\"uart\":{\"write_count\":%llu,\"read_count\":%llu,"
 		      "\"missed_write_count\":%llu,\"missed_read_count\":%llu}",
@@ -175,6 +175,7 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 	}
 	mt->own_prev = d;
 	mt->mmds_prev = mmds_now;
+	mt->missed_log_prev = missed_log;
 	memcpy(mt->dev_prev, now, sizeof(now));
 	return 0;
 }

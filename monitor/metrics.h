@@ -8,6 +8,7 @@
 #ifndef MVM_METRICS_H
 #define MVM_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../virtio/net/mmds/http.h"
@@ -35,7 +36,8 @@ struct metrics {
 	uint64_t dev_prev[METRICS_MAX_TYPES][METRICS_MAX_VALUES];
 	struct latencies lat;
 	uint64_t startup_us, startup_cpu_us;
-	uint64_t flush_fails;
+	uint64_t flush_fails;	  /* cumulative, as before */
+	uint64_t missed_log_prev; /* log_dropped() at the last line */
 	struct mmds_metrics mmds_prev;
 };
 
@@ -45,7 +47,8 @@ void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct
 void metrics_init(struct metrics *mt);
 void metrics_fini(struct metrics *mt);
 /* Open the metrics file (once: a second call is refused, as Firecracker does). */
-int metrics_set_path(struct metrics *mt, const char *path);
+/* (create: make a missing file; the API refuses one instead, as Firecracker.) */
+int metrics_set_path(struct metrics *mt, const char *path, bool create);
 /* Write one line; no-op without a path. `vm` may be NULL before boot. */
 int metrics_flush(struct metrics *mt, const struct vm *vm);
 

@@ -185,8 +185,13 @@ static void api_handle(void *opaque, struct api_channel *chan, int method, const
 	if (api_route(method, path, body, len, &req, resp))
 		return;
 	req.received_us = received_us;
+	const char *deprecation = req.deprecation;
 	api_channel_call(chan, &req, resp);
 	api_request_fini(&req);
+	if (deprecation) {
+		log_warn("%s", deprecation);
+		resp->deprecated = true;
+	}
 }
 
 int monitor_attach_api(struct monitor *m, struct api_server *api)
@@ -206,9 +211,9 @@ static void on_metrics_timer(void *opaque, uint32_t events)
 		metrics_flush(&m->metrics, m->vm_built ? &m->vm : NULL);
 }
 
-int monitor_set_metrics(struct monitor *m, const char *path)
+int monitor_set_metrics(struct monitor *m, const char *path, bool create)
 {
-	int r = metrics_set_path(&m->metrics, path);
+	int r = metrics_set_path(&m->metrics, path, create);
 	if (r)
 		return r;
 	m->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

@@ -38,7 +38,7 @@ struct err;
 int monitor_start_vm(struct monitor *m, uint64_t start_us, struct err *e);
 /* Serve API requests from this server on the loop (api_server_start's handler). */
 int monitor_attach_api(struct monitor *m, struct api_server *api);
-int monitor_set_metrics(struct monitor *m, const char *path);
+int monitor_set_metrics(struct monitor *m, const char *path, bool create);
 /* requests.c: answer one typed API request on the vmm thread. */
 struct api_request;
 struct api_response;

@@ -24,6 +24,7 @@ enum api_op {
 	API_PUT_MACHINE,
 	API_PATCH_MACHINE,
 	API_PUT_BOOT,
+	API_PUT_CPU_CONFIG,
 	API_START,
 	API_CTRL_ALT_DEL,
 	API_FLUSH_METRICS,
@@ -95,6 +96,7 @@ struct api_request {
 			unsigned present; /* MC_* bits */
 		} machine;
 		struct boot_cfg boot;
+		struct cpu_tmpl *cpu_config; /* PUT /cpu-config (owned until handled) */
 		struct logger_req logger;
 		char *path; /* metrics_path, serial_out_path */
 		struct snapshot_create_req snap_create;
@@ -103,6 +105,9 @@ struct api_request {
 		struct jt *mmds_data; /* PUT and PATCH /mmds */
 	} u;
 	void *dev_body; /* a device config (PUT), patch (PATCH) or route body */
+	/* Firecracker's warning when the body used a deprecated field: logged,
+	 * and the response carries "Deprecation: true" (static string). */
+	const char *deprecation;
 };
 
 /* Build the table once, before any thread runs: the fixed routes and the

@@ -102,6 +102,72 @@ static int pause_resume(struct monitor *m, bool pause, struct err *e)
 	return 0;
 }
 
+/*
+ * PUT replaces, PATCH merges; the whole result must hold (smt and vcpu_count).
+ * A PUT without cpu_template keeps the template, as Firecracker's does; one
+ * of Firecracker's template names replaces a custom template (last one wins).
+ */
+static int put_machine(struct monitor *m, struct api_request *req, struct err *e)
+{
+	struct machine_cfg next = m->cfg.machine;
+	bool tmpl = req->u.machine.present & MC_TEMPLATE;
+	if (req->op == API_PUT_MACHINE) {
+		next = req->u.machine.cfg;
+		if (!tmpl)
+			next.cpu_template = m->cfg.machine.cpu_template;
+	} else {
+		config_machine_apply(&next, &req->u.machine.cfg, req->u.machine.present);
+	}
+	int r = config_machine_check(&next, e);
+	if (r)
+		return r;
+	m->cfg.machine = next;
+	if (tmpl &&
+	    (next.cpu_template == CPU_TEMPLATE_AUTO || cpu_template_is_static(next.cpu_template))) {
+		free(m->cfg.cpu_config);
+		m->cfg.cpu_config = NULL;
+	}
+	return 0;
+}
+
+/* A custom template replaces a static one (mvm's own Host, PvmSafe stay its base). */
+static int put_cpu_config(struct monitor *m, struct api_request *req)
+{
+	free(m->cfg.cpu_config);
+	m->cfg.cpu_config = req->u.cpu_config;
+	req->u.cpu_config = NULL;
+	if (cpu_template_is_static(m->cfg.machine.cpu_template))
+		m->cfg.machine.cpu_template = CPU_TEMPLATE_AUTO;
+	return 0;
+}
+
+/* The files must open now, as Firecracker checks them at PUT, not at InstanceStart. */
+static int check_readable(const char *path, const char *what, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s%s (os error %d): %s", what, strerror(errno), errno,
+			       path);
+	close(fd);
+	return 0;
+}
+
+static int put_boot(struct monitor *m, struct boot_cfg *b, struct err *e)
+{
+	int r = check_readable(b->kernel_image_path, "The kernel file cannot be opened: ", e);
+	if (!r && b->initrd_path)
+		r = check_readable(b->initrd_path,
+				   "The initrd file cannot be opened due to invalid path or "
+				   "invalid permissions. ",
+				   e);
+	if (r)
+		return r;
+	boot_cfg_fini(&m->cfg.boot);
+	m->cfg.boot = *b;
+	memset(b, 0, sizeof(*b));
+	return 0;
+}
+
 static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 {
 	enum log_level lvl;
@@ -111,10 +177,10 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 				 "Trace or Off",
 				 l->level);
 	if (l->log_path) {
-		int r = log_set_path(l->log_path);
+		int r = log_set_path(l->log_path, false);
 		if (r)
-			return err_set(e, r, "cannot open log_path %s: %s", l->log_path,
-				       strerror(-r));
+			return err_set(e, r, "Failed to open target file: %s (log_path %s)",
+				       strerror(-r), l->log_path);
 		free(m->cfg.log_path);
 		m->cfg.log_path = steal_ptr(&l->log_path);
 	}
@@ -133,11 +199,12 @@ static int put_logger(struct monitor *m, struct logger_req *l, struct err *e)
 
 static int put_metrics(struct monitor *m, char **path, struct err *e)
 {
-	int r = monitor_set_metrics(m, *path);
+	int r = monitor_set_metrics(m, *path, false);
 	if (r == -EALREADY)
 		return err_set(e, r, "metrics are already configured (to %s)", m->cfg.metrics_path);
 	if (r)
-		return err_set(e, r, "cannot open metrics_path %s: %s", *path, strerror(-r));
+		return err_set(e, r, "Failed to open target file: %s (metrics_path %s)",
+			       strerror(-r), *path);
 	free(m->cfg.metrics_path);
 	m->cfg.metrics_path = steal_ptr(path);
 	return 0;
@@ -230,17 +297,14 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 		strbuf_printf(b, "{\"firecracker_version\": \"%s\", \"mvm_version\": \"%s\"}",
 			      MVM_API_VERSION, MVM_VERSION);
 		return 0;
-	case API_GET_MACHINE: config_machine_json(&m->cfg.machine, b); return 0;
+	case API_GET_MACHINE:
+		config_machine_json(&m->cfg.machine, m->cfg.cpu_config != NULL, b);
+		return 0;
 	case API_GET_VM_CONFIG: config_vm_json(&m->cfg, b); return 0;
-	case API_PUT_MACHINE: m->cfg.machine = req->u.machine.cfg; return 0;
-	case API_PATCH_MACHINE:
-		config_machine_apply(&m->cfg.machine, &req->u.machine.cfg, req->u.machine.present);
-		return 0;
-	case API_PUT_BOOT:
-		boot_cfg_fini(&m->cfg.boot);
-		m->cfg.boot = req->u.boot;
-		memset(&req->u.boot, 0, sizeof(req->u.boot));
-		return 0;
+	case API_PUT_MACHINE:
+	case API_PATCH_MACHINE: return put_machine(m, req, e);
+	case API_PUT_BOOT: return put_boot(m, &req->u.boot, e);
+	case API_PUT_CPU_CONFIG: return put_cpu_config(m, req);
 	case API_START: return start(m, req->received_us, e);
 	case API_CTRL_ALT_DEL:
 		return vm_send_ctrl_alt_del(&m->vm)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../lib/err.h"
 #include "../lib/log.h"
@@ -18,6 +19,9 @@ static int missing(const struct device_type *t, const char *id, struct err *e)
 	if (t->id_field)
 		return err_inval(e, "%s '%s' does not exist (PUT %s/%s before boot)", t->id_field,
 				 id, t->path, id);
+	/* Firecracker's sentence for the balloon, which clients match on. */
+	if (!strcmp(t->path, "/balloon"))
+		return err_inval(e, "No balloon device found. (PUT /balloon before boot)");
 	return err_inval(e, "no %s is configured (PUT %s before boot)", t->noun, t->path);
 }
 

@@ -29,6 +29,7 @@ static int parse_vm_state(const struct json *j, struct api_request *r, struct er
 static int parse_logger(const struct json *j, struct api_request *r, struct err *e);
 static int parse_metrics(const struct json *j, struct api_request *r, struct err *e);
 static int parse_serial(const struct json *j, struct api_request *r, struct err *e);
+static int parse_cpu_config(const struct json *j, struct api_request *r, struct err *e);
 
 /* A fixed route: no body without a parser. */
 #define ROW(m, p, o, st, conf, ctr, fn)                                                      \
@@ -57,6 +58,8 @@ static const struct route fixed[] = {
 	    "snapshot_create", api_parse_snapshot_create),
 	ROW(HTTP_PUT, "/snapshot/load", API_SNAPSHOT_LOAD, NOT_STARTED, false, "snapshot_load",
 	    api_parse_snapshot_load),
+	ROW(HTTP_PUT, "/cpu-config", API_PUT_CPU_CONFIG, NOT_STARTED, true, "cpu_cfg",
+	    parse_cpu_config),
 	ROW(HTTP_PUT, "/mmds/config", API_PUT_MMDS_CONFIG, NOT_STARTED, true, "mmds",
 	    api_parse_mmds_config),
 	ROW(HTTP_PUT, "/mmds", API_PUT_MMDS, ANY, false, "mmds", api_parse_mmds_data),
@@ -65,7 +68,7 @@ static const struct route fixed[] = {
 };
 
 /* Endpoints of Firecracker's that mvm does not have yet: a clear 400, not "unknown". */
-static const char *const not_yet[] = { "/cpu-config", "/hotplug" };
+static const char *const not_yet[] = { "/hotplug" };
 
 #define MAX_ROUTES   64
 #define MAX_COUNTERS 48
@@ -172,6 +175,7 @@ void api_request_fini(struct api_request *r)
 	const struct route *rt = r->route;
 	switch (r->op) {
 	case API_PUT_BOOT: boot_cfg_fini(&r->u.boot); break;
+	case API_PUT_CPU_CONFIG: free(r->u.cpu_config); break;
 	case API_PUT_LOGGER:
 		free(r->u.logger.log_path);
 		free(r->u.logger.level);
@@ -247,6 +251,34 @@ static int parse_device(const struct json *j, struct api_request *req, struct er
 	return 0;
 }
 
+/* Fields Firecracker's swagger marks deprecated, and its warning for each. */
+static const struct {
+	int method;
+	const char *path, *field, *message;
+} deprecated[] = {
+	{ HTTP_PUT, "/machine-config", "cpu_template",
+	  "PUT /machine-config: cpu_template field is deprecated." },
+	{ HTTP_PATCH, "/machine-config", "cpu_template",
+	  "PATCH /machine-config: cpu_template field is deprecated." },
+	{ HTTP_PUT, "/vsock", "vsock_id", "PUT /vsock: vsock_id field is deprecated." },
+	{ HTTP_PUT, "/snapshot/load", "mem_file_path",
+	  "PUT /snapshot/load: mem_file_path field is deprecated." },
+};
+
+static const char *deprecation_of(const struct route *rt, const struct json *j)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(deprecated); i++) {
+		if (deprecated[i].method != rt->method || strcmp(deprecated[i].path, rt->path))
+			continue;
+		for_each_member (j, 0, k, v) {
+			(void)v;
+			if (json_key_is(j, k, deprecated[i].field))
+				return deprecated[i].message;
+		}
+	}
+	return NULL;
+}
+
 static int parse_body(const struct route *rt, const char *body, size_t len, struct api_request *req,
 		      struct err *e)
 {
@@ -258,6 +290,8 @@ static int parse_body(const struct route *rt, const char *body, size_t len, stru
 		return r;
 	if (!(r = json_expect_object(&j, 0, "the request body", e)))
 		r = rt->parse ? rt->parse(&j, req, e) : parse_device(&j, req, e);
+	if (!r)
+		req->deprecation = deprecation_of(rt, &j);
 	json_free(&j);
 	return r;
 }
@@ -323,6 +357,8 @@ static int parse_machine(const struct json *j, struct api_request *r, bool put, 
 	int rc = config_parse_machine_fields(j, 0, &r->u.machine.cfg, &r->u.machine.present, e);
 	if (!rc && put && (!(r->u.machine.present & MC_VCPUS) || !(r->u.machine.present & MC_MEM)))
 		rc = err_inval(e, "machine-config needs both 'vcpu_count' and 'mem_size_mib'");
+	if (!rc && put)
+		rc = config_machine_check(&r->u.machine.cfg, e);
 	return rc;
 }
 
@@ -436,4 +472,12 @@ static int parse_metrics(const struct json *j, struct api_request *r, struct err
 static int parse_serial(const struct json *j, struct api_request *r, struct err *e)
 {
 	return parse_one_path(j, "serial_out_path", "serial", false, r, e);
+}
+
+static int parse_cpu_config(const struct json *j, struct api_request *r, struct err *e)
+{
+	r->u.cpu_config = malloc(sizeof(*r->u.cpu_config));
+	if (!r->u.cpu_config)
+		return err_set(e, -ENOMEM, "out of memory");
+	return cpu_tmpl_parse(j, 0, r->u.cpu_config, e);
 }

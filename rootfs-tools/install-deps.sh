@@ -8,6 +8,8 @@ PKGS=(
 	gcc make libc6-dev linux-libc-dev pkg-config
 	libjsmn-dev libcriterion-dev libseccomp-dev libcap-dev libhttp-parser-dev liburing-dev
 	clang-format python3 util-linux iproute2
+	# the fuzz targets (tests/fuzz): libFuzzer, ASan and UBSan; llvm-14's symbolizer
+	clang-14 libclang-rt-14-dev llvm-14
 	# build the default guest kernel and root filesystems
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils lz4 kmod
 	busybox-static e2fsprogs

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "../lib/err.h"
 #include "../lib/util.h"
 #include "crc64.h"
+#include "publish.h"
 
 /* Header field offsets (see format.h). */
 #define OFF_VERSION 8
@@ -178,34 +180,12 @@ int snap_writer_write_fd(const struct snap_writer *w, int fd)
 	return write_full(fd, buf, len);
 }
 
-/* Open path's directory, for the fsync that makes a rename durable. */
-static int open_parent_dir(const char *path)
+int snap_writer_write_new(const struct snap_writer *w, const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	cleanup_free char *dir = NULL;
-
-	if (!slash)
-		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-	if (!dir) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-int snap_writer_write_file(const struct snap_writer *w, const char *path)
-{
-	cleanup_free char *tmp = NULL;
 	cleanup_close int fd = -1;
-	cleanup_close int dfd = -1;
 	int err;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		return -ENOMEM;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return neg_errno();
 	err = snap_writer_write_fd(w, fd);
@@ -213,16 +193,24 @@ int snap_writer_write_file(const struct snap_writer *w, const char *path)
 		err = neg_errno();
 	if (!err && close(steal_fd(&fd)) < 0)
 		err = neg_errno();
+	return err;
+}
+
+int snap_writer_write_file(const struct snap_writer *w, const char *path)
+{
+	char tmp[PATH_MAX];
+	int err = snap_tmp_path(path, tmp, sizeof(tmp));
+
+	if (err)
+		return err;
+	err = snap_writer_write_new(w, tmp);
 	if (!err && rename(tmp, path) < 0)
 		err = neg_errno();
 	if (err) {
 		unlink(tmp);
 		return err;
 	}
-	dfd = open_parent_dir(path);
-	if (dfd < 0 || fsync(dfd) < 0)
-		return neg_errno();
-	return 0;
+	return snap_fsync_dir_of(path);
 }
 
 /* Reader */

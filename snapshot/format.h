@@ -27,7 +27,7 @@ struct err;
 
 #define SNAP_MAGIC	    "MVMSNAP\0"
 #define SNAP_MAGIC_LEN	    8
-#define SNAP_FORMAT_VERSION 2 /* 2: a record per device (2026-12) */
+#define SNAP_FORMAT_VERSION 3 /* 2: a record per device; 3: the memory's generation (2026-12) */
 #define SNAP_ARCH_X86_64    1
 #define SNAP_ARCH_AARCH64   2 /* named in messages only: never written by this mvm */
 #define SNAP_MAX_SECTIONS   256
@@ -65,6 +65,10 @@ int snap_writer_encode(const struct snap_writer *w, uint8_t **buf, size_t *len);
 
 /* Write the whole file at fd's current offset (give it an empty file). */
 int snap_writer_write_fd(const struct snap_writer *w, int fd);
+
+/* Write the whole file to path (created or emptied, mode 0600, never through
+ * a symlink) and fsync it. */
+int snap_writer_write_new(const struct snap_writer *w, const char *path);
 
 /*
  * Write path.tmp (mode 0600) in path's directory, fsync it, rename it over

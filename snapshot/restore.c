@@ -18,9 +18,11 @@
 #include "../vmm/vcpu.h"
 #include "../vmm/vm.h"
 #include "../vmm/x86/layout.h"
+#include "binding.h"
 #include "format.h"
 #include "kvm_state.h"
 #include "memfile.h"
+#include "publish.h"
 #include "snapshot.h"
 #include "state.h"
 #include "uffd.h"
@@ -131,13 +133,24 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 		     struct snap_restore_stats *st, struct err *e)
 {
 	struct snap_reader *rd = NULL;
+	struct snap_binding bind;
 	uint64_t t0 = mono_us();
 	int mem_fd = -1, r;
 	bool built = false;
 
 	memset(st, 0, sizeof(*st));
-	if ((r = snap_reader_open_file(req->snapshot_path, 0, &rd, e)))
-		return r;
+	/* File: the memory file must be the one written with this state (its
+	 * trailer, binding.h). Uffd: the handler serves memory mvm never opens. */
+	if (req->uffd) {
+		r = snap_reader_open_file(req->snapshot_path, 0, &rd, e);
+	} else if ((mem_fd = open(req->mem_path, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = neg_errno();
+		err_set(e, r, "memory file %s: %s", req->mem_path, strerror(-r));
+	} else {
+		r = snap_pair_open(req->snapshot_path, mem_fd, req->mem_path, &rd, e);
+	}
+	if (r || (r = snap_binding_get(rd, &bind, e)))
+		goto out;
 	const struct snap_machine *sm =
 	    fixed(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, sizeof(*sm), "machine", e);
 	if (!sm) {
@@ -163,25 +176,21 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.cpu_template = (enum cpu_template)sm->cpu_template;
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
-	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)))
+	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)) ||
+	    (r = snap_boot_load(rd, &cfg->boot, e)))
 		goto out;
 
 	/* File: RAM maps the memory file copy-on-write. Uffd: RAM starts empty and the
 	 * handler behind mem_path fills it on demand. */
-	if (!req->uffd) {
-		mem_fd = open(req->mem_path, O_RDONLY | O_CLOEXEC);
-		if (mem_fd < 0) {
-			r = -errno;
-			err_msg(e, "memory file %s: %s", req->mem_path, strerror(errno));
-			goto out;
-		}
-		uint64_t need;
-		struct guest_region regions[GUEST_MEM_MAX_REGIONS];
-		int nr = guest_mem_layout(sm->ram_bytes, regions);
-		need = regions[nr - 1].file_off + regions[nr - 1].size;
-		if ((r = memfile_check(mem_fd, req->mem_path, need, e)))
-			goto out;
-	}
+	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+	int nr = guest_mem_layout(sm->ram_bytes, regions);
+	uint64_t need = regions[nr - 1].file_off + regions[nr - 1].size;
+	if (bind.ram_len != need)
+		ERR("%s: the memory file section says %llu bytes of RAM, the machine %llu",
+		    snap_reader_name(rd), (unsigned long long)bind.ram_len,
+		    (unsigned long long)need);
+	if (!req->uffd && (r = memfile_check(mem_fd, req->mem_path, need, e)))
+		goto out;
 	st->read_us = mono_us() - t0;
 
 	/* Built exactly like the saved VM. */
@@ -193,6 +202,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	/* Before any state goes in: restoring MSRs already makes KVM touch guest RAM. */
 	if (req->uffd && (r = uffd_handover(&vm->mem, req->mem_path, e)))
 		goto out;
+	memcpy(vm->snap_gen, bind.gen, SNAP_GEN_LEN);
 	if (vm->nr_devs != (int)sm->nr_devices)
 		ERR("%s: %u devices saved, %d built", snap_reader_name(rd), sm->nr_devices,
 		    vm->nr_devs);

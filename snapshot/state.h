@@ -20,6 +20,8 @@ enum snap_section {
 	SNAP_SEC_VM = 3,	     /* struct snap_vm */
 	SNAP_SEC_SERIAL = 4,	     /* struct serial_state */
 	SNAP_SEC_I8042 = 5,	     /* struct i8042_state */
+	SNAP_SEC_BOOT = 6,	     /* optional: the boot source (boot_record.c) */
+	SNAP_SEC_MEMFILE = 7,	     /* struct snap_binding (binding.h) */
 	SNAP_SEC_VCPU = 0x100,	     /* + vCPU index: struct snap_vcpu */
 	SNAP_SEC_VCPU_MSRS = 0x200,  /* + vCPU index: struct kvm_msr_entry[] */
 	SNAP_SEC_VCPU_CPUID = 0x300, /* + vCPU index: struct kvm_cpuid_entry2[] */
@@ -38,6 +40,9 @@ struct snap_machine {
 	uint32_t nr_devices; /* virtio-mmio slots in use */
 	uint64_t ram_bytes;  /* for the memory file check */
 };
+
+#define SNAP_BOOT_V    1 /* kernel, initrd, boot_args: three wire strings */
+#define SNAP_MEMFILE_V 1 /* struct snap_binding: the memory file's generation and length */
 
 #define SNAP_VM_V 1
 struct snap_vm {
@@ -91,5 +96,10 @@ int snap_devices_config(const struct snap_reader *rd, uint32_t nr, struct vm_con
 			const struct snapshot_load *req, struct err *e);
 /* After the transports are restored: each device's state. */
 int snap_devices_restore(const struct snap_reader *rd, struct vm *vm, struct err *e);
+
+/* boot_record.c: the boot source, kept for GET /vm/config after a restore. */
+int snap_boot_save(struct snap_writer *w, const struct boot_cfg *b);
+/* Absent (an older snapshot): 0 and *b untouched. */
+int snap_boot_load(const struct snap_reader *rd, struct boot_cfg *b, struct err *e);
 
 #endif

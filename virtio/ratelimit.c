@@ -179,10 +179,10 @@ void rl_get_cfg(const struct rate_limiter *rl, struct rate_limiter_cfg *c)
 	memset(c, 0, sizeof(*c));
 	if (rl->bw.size)
 		c->bandwidth = (struct bucket_cfg){ rl->bw.size, rl->bw.one_time_burst,
-						    rl->bw.refill_ns / NS_PER_MS };
+						    rl->bw.refill_ns / NS_PER_MS, true, false };
 	if (rl->ops.size)
 		c->ops = (struct bucket_cfg){ rl->ops.size, rl->ops.one_time_burst,
-					      rl->ops.refill_ns / NS_PER_MS };
+					      rl->ops.refill_ns / NS_PER_MS, true, false };
 }
 
 bool rl_active(const struct rate_limiter *rl)

@@ -20,11 +20,17 @@ struct json;
 struct strbuf;
 struct wire;
 
-/* A token bucket's config: size 0 means none. */
+/*
+ * A token bucket's config. Size 0 or refill_time 0 limits nothing (as in
+ * Firecracker, whose clients send zeros for buckets they do not use); such
+ * a bucket is still reported back as given.
+ */
 struct bucket_cfg {
 	uint64_t size;
 	uint64_t one_time_burst;
 	uint64_t refill_time_ms;
+	bool set;	/* the request carried this bucket (maybe all zeros) */
+	bool burst_set; /* ... with a one_time_burst (else it reads back null) */
 };
 
 struct rate_limiter_cfg {
@@ -46,9 +52,12 @@ int rl_cfg_parse(const struct json *j, int obj, const char *field, struct rate_l
 void rl_cfg_describe(const struct rate_limiter_cfg *rl, struct strbuf *b);
 /* Copy the buckets named in `which` (a PATCH). */
 void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *src, unsigned which);
-/* Snapshots: the buckets, and back with every field checked. */
+/* Snapshots: the buckets, and back with every field checked. with_flags:
+ * the record has the set/burst_set words (device records since
+ * RL_CFG_WIRE_FLAGS, the snap_version of blk, net and rng that added them). */
+#define RL_CFG_WIRE_FLAGS 2
 void rl_cfg_save(const struct rate_limiter_cfg *rl, struct wire *w);
-bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl);
+bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl, bool with_flags);
 
 struct token_bucket {
 	uint64_t size;		 /* 0: no bucket, everything passes */

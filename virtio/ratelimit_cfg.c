@@ -12,7 +12,7 @@
 static int parse_bucket(const struct json *j, int obj, const char *field, struct bucket_cfg *out,
 			struct err *e)
 {
-	struct bucket_cfg b = { 0 };
+	struct bucket_cfg b = { .set = true };
 	bool have_size = false, have_refill = false;
 	char name[96];
 	int r;
@@ -22,7 +22,7 @@ static int parse_bucket(const struct json *j, int obj, const char *field, struct
 	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "size")) {
 			snprintf(name, sizeof(name), "%s.size", field);
-			if ((r = json_u64(j, v, name, 1, MVM_RL_MAX_SIZE, &b.size, e)))
+			if ((r = json_u64(j, v, name, 0, MVM_RL_MAX_SIZE, &b.size, e)))
 				return r;
 			have_size = true;
 		} else if (json_key_is(j, k, "one_time_burst")) {
@@ -31,9 +31,10 @@ static int parse_bucket(const struct json *j, int obj, const char *field, struct
 			snprintf(name, sizeof(name), "%s.one_time_burst", field);
 			if ((r = json_u64(j, v, name, 0, MVM_RL_MAX_SIZE, &b.one_time_burst, e)))
 				return r;
+			b.burst_set = true;
 		} else if (json_key_is(j, k, "refill_time")) {
 			snprintf(name, sizeof(name), "%s.refill_time", field);
-			if ((r = json_u64(j, v, name, 1, MVM_RL_MAX_REFILL, &b.refill_time_ms, e)))
+			if ((r = json_u64(j, v, name, 0, MVM_RL_MAX_REFILL, &b.refill_time_ms, e)))
 				return r;
 			have_refill = true;
 		} else {
@@ -87,20 +88,29 @@ int rl_cfg_parse(const struct json *j, int obj, const char *field, struct rate_l
 	return 0;
 }
 
+/* A bucket as it was given: zeros stay zeros, a missing burst stays null. */
+static bool bucket_given(const struct bucket_cfg *c)
+{
+	return c->set || c->size;
+}
+
 static void bucket_describe(const struct bucket_cfg *c, struct strbuf *b)
 {
-	if (!c->size) {
+	if (!bucket_given(c)) {
 		strbuf_printf(b, "null");
 		return;
 	}
-	strbuf_printf(b, "{\"size\": %llu, \"one_time_burst\": %llu, \"refill_time\": %llu}",
-		      (unsigned long long)c->size, (unsigned long long)c->one_time_burst,
-		      (unsigned long long)c->refill_time_ms);
+	strbuf_printf(b, "{\"size\": %llu, \"one_time_burst\": ", (unsigned long long)c->size);
+	if (c->burst_set || c->one_time_burst)
+		strbuf_printf(b, "%llu", (unsigned long long)c->one_time_burst);
+	else
+		strbuf_printf(b, "null");
+	strbuf_printf(b, ", \"refill_time\": %llu}", (unsigned long long)c->refill_time_ms);
 }
 
 void rl_cfg_describe(const struct rate_limiter_cfg *rl, struct strbuf *b)
 {
-	if (!rl->bandwidth.size && !rl->ops.size) {
+	if (!bucket_given(&rl->bandwidth) && !bucket_given(&rl->ops)) {
 		strbuf_printf(b, "null");
 		return;
 	}
@@ -119,6 +129,8 @@ void rl_cfg_merge(struct rate_limiter_cfg *dst, const struct rate_limiter_cfg *s
 		dst->ops = src->ops;
 }
 
+enum { RLW_SET = 1, RLW_BURST_SET = 2, RLW_ALL = 3 };
+
 void rl_cfg_save(const struct rate_limiter_cfg *rl, struct wire *w)
 {
 	const struct bucket_cfg *b[2] = { &rl->bandwidth, &rl->ops };
@@ -126,10 +138,11 @@ void rl_cfg_save(const struct rate_limiter_cfg *rl, struct wire *w)
 		wire_put_u64(w, b[i]->size);
 		wire_put_u64(w, b[i]->one_time_burst);
 		wire_put_u64(w, b[i]->refill_time_ms);
+		wire_put_u32(w, (b[i]->set ? RLW_SET : 0) | (b[i]->burst_set ? RLW_BURST_SET : 0));
 	}
 }
 
-bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl)
+bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl, bool with_flags)
 {
 	struct bucket_cfg *b[2] = { &rl->bandwidth, &rl->ops };
 	bool ok = true;
@@ -137,10 +150,16 @@ bool rl_cfg_load(struct wire *r, struct rate_limiter_cfg *rl)
 		b[i]->size = wire_get_u64(r);
 		b[i]->one_time_burst = wire_get_u64(r);
 		b[i]->refill_time_ms = wire_get_u64(r);
-		/* The same bounds the API enforces. */
-		if (b[i]->size &&
-		    (b[i]->size > MVM_RL_MAX_SIZE || b[i]->one_time_burst > MVM_RL_MAX_SIZE ||
-		     !b[i]->refill_time_ms || b[i]->refill_time_ms > MVM_RL_MAX_REFILL))
+		/* Records before the flags: a bucket was there when it had a size. */
+		uint32_t f = with_flags ? wire_get_u32(r)
+					: (b[i]->size ? RLW_SET : 0) |
+					      (b[i]->one_time_burst ? RLW_BURST_SET : 0);
+		b[i]->set = f & RLW_SET;
+		b[i]->burst_set = f & RLW_BURST_SET;
+		/* The same bounds the API enforces (zeros: a bucket that never limits). */
+		if ((f & ~(uint32_t)RLW_ALL) || b[i]->size > MVM_RL_MAX_SIZE ||
+		    b[i]->one_time_burst > MVM_RL_MAX_SIZE ||
+		    b[i]->refill_time_ms > MVM_RL_MAX_REFILL)
 			ok = false;
 	}
 	return ok && !r->bad;

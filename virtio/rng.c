@@ -227,8 +227,7 @@ static void save_cfg(const void *cfg, struct wire *w)
 
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 {
-	(void)version;
-	if (!rl_cfg_load(r, &((struct rng_cfg *)cfg)->rate_limiter))
+	if (!rl_cfg_load(r, &((struct rng_cfg *)cfg)->rate_limiter, version >= RL_CFG_WIRE_FLAGS))
 		return err_inval(e, "entropy rate limiter out of range");
 	return 0;
 }
@@ -250,7 +249,7 @@ const struct device_type rng_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 1,
+	.snap_version = RL_CFG_WIRE_FLAGS, /* 2: rate limiter flags */
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 };

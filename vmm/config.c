@@ -28,6 +28,7 @@ void boot_cfg_fini(struct boot_cfg *b)
 void vm_config_fini(struct vm_config *c)
 {
 	boot_cfg_fini(&c->boot);
+	free(c->cpu_config);
 	for (int i = 0; i < c->nr_devs; i++)
 		config_free_device_cfg(c->devs[i].type, c->devs[i].cfg);
 	free(c->serial_out_path);
@@ -89,24 +90,25 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 		} else if (json_key_is(j, k, "smt")) {
 			if ((r = json_bool(j, v, "smt", &m.smt, e)))
 				return r;
-			if (m.smt)
-				return err_inval(e,
-						 "field 'smt': simultaneous multithreading is not "
-						 "supported; use false");
 			have |= MC_SMT;
 		} else if (json_key_is(j, k, "track_dirty_pages")) {
 			if ((r = json_bool(j, v, "track_dirty_pages", &m.track_dirty_pages, e)))
 				return r;
 			have |= MC_TRACK_DIRTY;
-		} else if (json_key_is(j, k, "cpu_template")) {
+		} else if (json_key_is(j, k, "cpu_template") ||
+			   json_key_is(j, k, "mvm_cpu_template")) {
+			/* mvm_cpu_template: how GET /vm/config shows mvm's own (Host, PvmSafe) */
 			char t[32];
 			if ((r = json_string_buf(j, v, "cpu_template", t, sizeof(t), e)))
 				return r;
+			/* V1N1 is aarch64's: unknown here, as in Firecracker on x86_64. */
 			if (cpu_template_parse(t, &m.cpu_template))
-				return err_inval(e,
-						 "field 'cpu_template': unknown template '%s'; "
-						 "allowed: None, Host, PvmSafe",
-						 t);
+				return err_inval(
+				    e,
+				    "field 'cpu_template': unknown variant `%s`, expected "
+				    "one of `C3`, `T2`, `T2S`, `None`, `T2CL`, `T2A` (mvm "
+				    "also has `Host`, `PvmSafe`)",
+				    t);
 			have |= MC_TEMPLATE;
 		} else if (json_key_is(j, k, "huge_pages")) {
 			char t[16];
@@ -128,6 +130,17 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 	}
 	*out = m;
 	*present = have;
+	return 0;
+}
+
+int config_machine_check(const struct machine_cfg *m, struct err *e)
+{
+	if (m->smt && m->vcpu_count > 1 && m->vcpu_count % 2)
+		return err_inval(
+		    e,
+		    "The number of vCPUs must be greater than 0, less than %d and must "
+		    "be 1 or an even number if SMT is enabled. (vcpu_count %u with smt)",
+		    MAX_VCPUS, m->vcpu_count);
 	return 0;
 }
 
@@ -157,6 +170,8 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 		return r;
 	if (!partial && (!(have & MC_VCPUS) || !(have & MC_MEM)))
 		return err_inval(e, "machine-config needs both 'vcpu_count' and 'mem_size_mib'");
+	if ((r = config_machine_check(&m, e)))
+		return r;
 	*out = m;
 	return 0;
 }

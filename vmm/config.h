@@ -11,6 +11,7 @@
 
 #include "../lib/json.h"
 #include "device.h"
+#include "x86/cpu_tmpl.h"
 #include "x86/cpuid.h"
 
 #define MVM_ID_MAX	      64
@@ -42,6 +43,9 @@ struct boot_cfg {
 struct vm_config {
 	struct machine_cfg machine;
 	struct boot_cfg boot;
+	/* PUT /cpu-config's custom CPU template (NULL: none). The last of it and a
+	 * static machine.cpu_template is the one applied, as in Firecracker. */
+	struct cpu_tmpl *cpu_config;
 	/* Devices in the order they were configured (vmm/device.h). */
 	struct dev_cfg devs[MVM_MAX_DEVICES];
 	int nr_devs;
@@ -76,6 +80,8 @@ enum {
 int config_parse_machine_fields(const struct json *j, int obj, struct machine_cfg *out,
 				unsigned *present, struct err *e);
 void config_machine_apply(struct machine_cfg *dst, const struct machine_cfg *src, unsigned present);
+/* Rules on the whole machine (after a PATCH merges): smt needs 1 or an even vcpu_count. */
+int config_machine_check(const struct machine_cfg *m, struct err *e);
 int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,
 			 struct err *e);
 int config_parse_boot(const struct json *j, int obj, struct boot_cfg *out, struct err *e);

@@ -97,7 +97,7 @@ static const struct seccomp_rule vmm_rules[] = {
 	ANY(SYS_timerfd_create, "the metrics timer; rate limiter timers a PATCH adds after boot"),
 	ANY(SYS_timerfd_settime,
 	    "the metrics, rate limiter, balloon statistics and vsock timeout timers"),
-	ANY(SYS_getrandom, "virtio-rng"),
+	ANY(SYS_getrandom, "virtio-rng; a snapshot's generation id"),
 	ANY(SYS_mincore, "full snapshots skip pages the guest never touched"),
 	ANY(SYS_sysinfo, "... but only on hosts without swap"),
 	ANY(SYS_mmap, "memory allocation"),

@@ -82,6 +82,9 @@ struct vm {
 	bool go;      /* the vmm thread's filter is on: vCPUs may run */
 
 	enum vm_state state;
+	/* The generation (snapshot/binding.h) of the snapshot this VM last wrote
+	 * or was loaded from: what its next diff snapshot applies to. */
+	uint8_t snap_gen[16];
 	uint64_t start_us, start_cpu_us;
 	uint64_t phase_us[4]; /* build, kernel load, devices, vcpus started */
 };

@@ -36,6 +36,7 @@ class Api:
             self.conn.request(method, path, body=data, headers=headers)
             r = self.conn.getresponse()
         raw = r.read()
+        self.last_headers = {k.lower(): v for k, v in r.getheaders()}
         payload = json.loads(raw) if raw else None
         return r.status, payload
 
@@ -104,17 +105,18 @@ class Monitor:
     """mvm with an API socket. The guest console (stdout) and mvm's log (stderr)
     go to separate files, so a log line can never land inside a console line."""
 
-    def __init__(self, ctx, *args, name="", stdin=subprocess.DEVNULL, wrap=()):
+    def __init__(self, ctx, *args, name="", stdin=subprocess.DEVNULL, wrap=(), env=None):
         """`name` keeps several monitors of one test apart; stdin=subprocess.PIPE
         lets the test type on the guest's console (see write()); `wrap` is a
-        command prefix, e.g. `ip netns exec NS`."""
+        command prefix, e.g. `ip netns exec NS`; `env` adds to the environment."""
         self.sock = ctx.path(name + "api.sock")
         self.log = ctx.path(name + "mvm.log")
         self.console = ctx.path(name + "console.log")
         self.out = open(self.console, "wb")
         self.err = open(self.log, "wb")
         self.proc = subprocess.Popen([*wrap, ctx.mvm, "--api-sock", self.sock, *args], stdout=self.out,
-                                     stderr=self.err, stdin=stdin)
+                                     stderr=self.err, stdin=stdin,
+                                     env={**os.environ, **env} if env else None)
         if not wait_for_socket(self.sock, self.proc):
             raise AssertionError("API socket never appeared:\n" + self.text())
         self.api = Api(self.sock)

@@ -11,7 +11,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
-MODULES = ["test_guest_kit", "test_bad_input", "test_api", "test_api_hostile", "test_signals", "test_snapshot", "test_linux", "test_linux_user", "test_pmem", "test_docs", "test_jailer", "test_jailer_race", "test_seccomp", "test_devices", "test_net", "test_mmds"]
+# One module a line (several branches add modules at once).
+MODULES = [
+    "test_guest_kit",
+    "test_bad_input",
+    "test_api",
+    "test_api_hostile",
+    "test_signals",
+    "test_snapshot",
+    "test_snapshot_crash",
+    "test_linux",
+    "test_linux_user",
+    "test_pmem",
+    "test_docs",
+    "test_jailer",
+    "test_jailer_race",
+    "test_jailer_cgroup",
+    "test_seccomp",
+    "test_devices",
+    "test_net",
+    "test_fc_compat",
+    "test_cpu_templates",
+    "test_mmds",
+]
 
 
 def main():

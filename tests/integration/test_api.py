@@ -57,13 +57,16 @@ def api_vm_config_round_trip(ctx):
     m = Monitor(ctx)
     try:
         a = m.api
-        boot = {"kernel_image_path": "/k/vmlinux", "boot_args": "console=ttyS0 quiet", "initrd_path": "/k/initrd"}
+        # Files must exist at PUT (as in Firecracker); these are opened, never booted.
+        f = {n: ctx.disk(n) for n in ("vmlinux", "initrd", "root.ext4", "data.img", "other.img")}
+        boot = {"kernel_image_path": f["vmlinux"], "boot_args": "console=ttyS0 quiet",
+                "initrd_path": f["initrd"]}
         machine = {"vcpu_count": 2, "mem_size_mib": 256, "smt": False, "track_dirty_pages": True,
                    "huge_pages": "None"}
-        drives = [{"drive_id": "rootfs", "path_on_host": "/d/root.ext4", "is_root_device": True,
+        drives = [{"drive_id": "rootfs", "path_on_host": f["root.ext4"], "is_root_device": True,
                    "is_read_only": True, "partuuid": None, "cache_type": "Writeback",
                    "io_engine": "Sync", "rate_limiter": None},
-                  {"drive_id": "data_1", "path_on_host": "/d/data.img", "is_root_device": False,
+                  {"drive_id": "data_1", "path_on_host": f["data.img"], "is_root_device": False,
                    "is_read_only": False, "partuuid": None, "cache_type": "Unsafe",
                    "io_engine": "Sync", "rate_limiter": None}]
         check(a.put("/boot-source", boot)[0] == 204, "boot-source")
@@ -84,10 +87,10 @@ def api_vm_config_round_trip(ctx):
         check(a.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})[0] == 204, "PUT")
         check(a.get("/machine-config")[1]["track_dirty_pages"] is False, "PUT kept an omitted field")
         # Replacing a drive by id keeps one entry.
-        d = dict(drives[1], path_on_host="/d/other.img")
+        d = dict(drives[1], path_on_host=f["other.img"])
         check(a.put("/drives/data_1", d)[0] == 204, "replace drive")
         check([x["path_on_host"] for x in a.get("/vm/config")[1]["drives"]] ==
-              ["/d/root.ext4", "/d/other.img"], "drive replaced wrongly")
+              [f["root.ext4"], f["other.img"]], "drive replaced wrongly")
     finally:
         m.stop()
 

@@ -99,7 +99,7 @@ def bad_machine_config(ctx):
         ({"vcpu_count": 1, "mem_size_mib": 0}, "mem_size_mib"),
         ({"vcpu_count": 1, "mem_size_mib": 1 << 40}, "mem_size_mib"),
         ({"vcpu_count": "2", "mem_size_mib": 32}, "vcpu_count"),
-        ({"vcpu_count": 1, "mem_size_mib": 32, "smt": True}, "smt"),
+        ({"vcpu_count": 3, "mem_size_mib": 32, "smt": True}, "SMT"),
         ({"vcpu_count": 1, "mem_size_mib": 32, "bogus": 1}, "bogus"),
         ({"vcpu_count": 1}, "mem_size_mib"),
         ({"vcpu_count": 1, "mem_size_mib": 32, "cpu_template": "T9"}, "cpu_template"),
@@ -123,8 +123,6 @@ def bad_config_files(ctx):
          "host_dev_name"),
         ('{"mmds-config": {"network_interfaces": ["eth0"]}, "boot-source": {"kernel_image_path": "/x"}}',
          "does not correspond to any existing network interface"),
-        ('{"cpu-config": {"cpuid_modifiers": []}, "boot-source": {"kernel_image_path": "/x"}}',
-         "not supported yet"),
         ('{"machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}', "kernel_image_path"),
         ('{"boot-source": {"kernel_image_path": "/x"}, "drives": [{"drive_id": "a"}]}', "path_on_host"),
         ('{"boot-source": {"kernel_image_path": "/x"}, "drives": [{"drive_id": "a b", '

@@ -112,6 +112,20 @@ def wait_gone(pid, timeout=10):
     return False
 
 
+def rmdir_cgroups(*dirs):
+    """rmdir each cgroup, waiting out EBUSY while a killed monitor is still leaving."""
+    for d in dirs:
+        for _ in range(250):
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
+                continue
+            break
+
+
 def status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
@@ -173,16 +187,7 @@ class Jail:
             wait_gone(pid)
         shutil.rmtree(self.dir, ignore_errors=True)
         if self.cg_mount:
-            for d in (self.cgroup_dir(), os.path.join(self.cg_mount, self.parent_cg)):
-                for _ in range(250):
-                    try:
-                        os.rmdir(d)
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        time.sleep(0.02)  # EBUSY: the killed monitor is still leaving
-                        continue
-                    break
+            rmdir_cgroups(self.cgroup_dir(), os.path.join(self.cg_mount, self.parent_cg))
 
 
 class Running:
@@ -352,7 +357,8 @@ def cgroup_test(ctx, knobs):
     j = Jail(ctx, "cgroup")
     guard = RootControllers()
     try:
-        flags = [a for k, v in knobs.items() for a in ("--cgroup", f"{k}={v}")]
+        flags = ["--cgroup-version", "2"]
+        flags += [a for k, v in knobs.items() for a in ("--cgroup", f"{k}={v}")]
         m = start_counter(ctx, j, *flags)
         pid = m.p.pid
         with open(f"/proc/{pid}/cgroup") as f:
@@ -567,10 +573,11 @@ def jail_bad_input_leaves_nothing(ctx):
         ("uid not a number", dict(uid="nobody"), ["--uid 'nobody'", "not a number"]),
         ("relative base dir", dict(base="jails"), ["--chroot-base-dir 'jails'", "absolute"]),
         ("base dir with ..", dict(base=ctx.path("x/../y")), ["'..'"]),
-        ("unknown cgroup controller", dict(flags=["--cgroup", "nosuch.knob=1"]),
+        ("unknown cgroup controller",
+         dict(flags=["--cgroup-version", "2", "--cgroup", "nosuch.knob=1"]),
          ["--cgroup nosuch.knob", "no controller 'nosuch'"]),
-        ("malformed cgroup", dict(flags=["--cgroup", "cpu.max"]), ["CONTROLLER.KNOB=VALUE"]),
-        ("cgroup v1", dict(flags=["--cgroup-version", "1"]), ["v1", "not supported"]),
+        ("malformed cgroup", dict(flags=["--cgroup", "cpu.max"]), ["CONTROLLER.FILE=VALUE"]),
+        ("cgroup version 3", dict(flags=["--cgroup-version", "3"]), ["use 1 or 2"]),
         ("parent cgroup escape", dict(parent="../escape"), ["--parent-cgroup '../escape'"]),
         ("netns: a plain file", dict(flags=["--netns", plain]), ["not a namespace"]),
         ("netns: a UTS namespace", dict(flags=["--netns", "/proc/self/ns/uts"]),
@@ -587,8 +594,9 @@ def jail_bad_input_leaves_nothing(ctx):
         ("interpreter not in the jail", dict(exe=script), ["/bin/sh", "not in the jail"]),
     ]
     if some_ctrl:
-        cases.append(("unknown knob", dict(flags=["--cgroup", f"{some_ctrl[0]}.nosuchknob=1"]),
-                      ["no such knob"]))
+        cases.append(("unknown knob", dict(flags=["--cgroup-version", "2", "--cgroup",
+                                                  f"{some_ctrl[0]}.nosuchknob=1"]),
+                      ["no such file"]))
     guard = RootControllers()
     try:
         for i, (what, o, needles) in enumerate(cases):

@@ -270,9 +270,9 @@ def a_cgroup_knob():
     """A --cgroup this host's cgroup v2 takes (a hybrid host may offer hugetlb only)."""
     have = v2_controllers()
     if "pids" in have:
-        return ("--cgroup", "pids.max=64")
+        return ("--cgroup-version", "2", "--cgroup", "pids.max=64")
     if "hugetlb" in have and os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
-        return ("--cgroup", "hugetlb.2MB.max=0")
+        return ("--cgroup-version", "2", "--cgroup", "hugetlb.2MB.max=0")
     return ()
 
 

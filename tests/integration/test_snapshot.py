@@ -298,7 +298,7 @@ def snapshot_corrupt_files_rejected(ctx):
             dst.write(src.read(1 << 20))
         st, body = b.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),
                                                 "mem_backend": {"backend_type": "File", "backend_path": short}})
-        check(st == 400 and "short.mem" in body["fault_message"] and "RAM" in body["fault_message"],
+        check(st == 400 and "short.mem" in body["fault_message"] and "truncated" in body["fault_message"],
               f"short memory file: {body}")
         st, body = b.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),
                                                 "mem_backend": {"backend_type": "File", "backend_path": ctx.path("none")}})

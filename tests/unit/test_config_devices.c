@@ -64,7 +64,7 @@ Test(config_devices, find_and_count_devices_by_type_and_id)
 
 	/* A single-device type has no id: a second PUT replaces the first. */
 	struct rng_cfg *r = calloc(1, sizeof(*r));
-	r->rate_limiter.ops = (struct bucket_cfg){ 5, 0, 100 };
+	r->rate_limiter.ops = (struct bucket_cfg){ 5, 0, 100, false, false };
 	cr_assert_eq(config_put_device(&cfg, &rng_type, r, false, &err), 0, "%s", err.msg);
 	cr_expect_eq(config_count_devices(&cfg, &rng_type), 1);
 	cr_expect_eq(cfg.devs[1].cfg, r);

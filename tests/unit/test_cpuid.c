@@ -244,7 +244,7 @@ Test(cpuid, template_names_parse_case_insensitively)
 Test(cpuid, template_garbage_is_rejected)
 {
 	static const char *const bad[] = { "",	  "Hosts",    "Hos", " Host", "Host ",
-					   "pvm", "Pvm_Safe", "T2",  "C3",    "Host\n" };
+					   "pvm", "Pvm_Safe", "t2",  "C4",    "Host\n" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		enum cpu_template t = CPU_TEMPLATE_HOST;
 		cr_expect_eq(cpu_template_parse(bad[i], &t), -EINVAL, "case %zu '%s'", i, bad[i]);
@@ -265,4 +265,60 @@ Test(cpuid, template_names_round_trip_and_auto_resolves)
 	cr_expect_eq(cpu_template_resolve(CPU_TEMPLATE_AUTO, false), CPU_TEMPLATE_HOST);
 	cr_expect_eq(cpu_template_resolve(CPU_TEMPLATE_HOST, true), CPU_TEMPLATE_HOST);
 	cr_expect_eq(cpu_template_resolve(CPU_TEMPLATE_PVM_SAFE, false), CPU_TEMPLATE_PVM_SAFE);
+}
+
+Test(cpuid, firecracker_static_template_names_parse_exactly)
+{
+	static const struct {
+		const char *name;
+		enum cpu_template t;
+	} fc[] = { { "C3", CPU_TEMPLATE_C3 },	{ "T2", CPU_TEMPLATE_T2 },
+		   { "T2S", CPU_TEMPLATE_T2S }, { "T2CL", CPU_TEMPLATE_T2CL },
+		   { "T2A", CPU_TEMPLATE_T2A }, { "None", CPU_TEMPLATE_AUTO } };
+	for (size_t i = 0; i < sizeof(fc) / sizeof(fc[0]); i++) {
+		enum cpu_template t = CPU_TEMPLATE_HOST;
+		cr_expect_eq(cpu_template_parse(fc[i].name, &t), 0, "%s", fc[i].name);
+		cr_expect_eq(t, fc[i].t, "%s", fc[i].name);
+		cr_expect_str_eq(cpu_template_name(t), fc[i].name);
+		cr_expect_eq(cpu_template_is_static(t), t != CPU_TEMPLATE_AUTO, "%s", fc[i].name);
+		/* Underneath, a static template runs on mvm's base for the host. */
+		cr_expect_eq(cpu_template_resolve(t, false), CPU_TEMPLATE_HOST);
+		cr_expect_eq(cpu_template_resolve(t, true), CPU_TEMPLATE_PVM_SAFE);
+	}
+	/* aarch64's V1N1 is unknown on x86_64, and Firecracker's names are case-exact. */
+	static const char *const bad[] = { "V1N1", "t2", "t2a", "T3", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum cpu_template t = CPU_TEMPLATE_HOST;
+		cr_expect_eq(cpu_template_parse(bad[i], &t), -EINVAL, "%s", bad[i]);
+	}
+}
+
+static void normalize_smt(bool intel, unsigned id, unsigned nr)
+{
+	free(cpuid);
+	host_cpuid(intel);
+	struct cpuid_cfg cfg = {
+		.vcpu_id = id, .nr_vcpus = nr, .tmpl = CPU_TEMPLATE_HOST, .smt = true
+	};
+	cpuid_normalize(cpuid, &cfg);
+}
+
+Test(cpuid, smt_with_an_even_count_shows_two_threads_per_core)
+{
+	normalize_smt(true, 3, 4);
+	cr_expect_eq(leaf(0xb, 0)->ebx, 2, "two logical processors per core");
+	cr_expect_eq(leaf(0xb, 0)->eax, 1, "one bit of the x2APIC id is the thread");
+	cr_expect_eq(leaf(0xb, 1)->ebx, 4, "four in the package");
+	cr_expect_eq(leaf(0xb, 1)->eax, 2);
+	cr_expect_eq((leaf(4, 0)->eax >> 14) & 0xfff, 1, "L1 shared by the core's two threads");
+	cr_expect_eq((leaf(4, 0)->eax >> 26) & 0x3f, 1, "two cores");
+	normalize_smt(false, 3, 4);
+	cr_expect_eq(leaf(0x8000001e, 0)->ebx, (1u << 8) | 1, "AMD: core 1, 2 threads per core");
+}
+
+Test(cpuid, smt_with_one_vcpu_stays_one_thread_per_core)
+{
+	normalize_smt(true, 0, 1);
+	cr_expect_eq(leaf(0xb, 0)->ebx, 1);
+	cr_expect_eq(leaf(0xb, 0)->eax, 0);
 }

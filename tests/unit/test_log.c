@@ -17,7 +17,7 @@ static void setup(void)
 {
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/log", dir);
-	cr_assert_eq(log_set_path(path), 0);
+	cr_assert_eq(log_set_path(path, true), 0);
 	log_set_level(LOG_INFO);
 	log_set_format(true, false);
 }
@@ -219,7 +219,7 @@ Test(log, set_path_to_a_missing_directory_fails_and_keeps_the_old_file)
 {
 	char bad[96];
 	snprintf(bad, sizeof(bad), "%s/no/such/log", dir);
-	cr_expect_eq(log_set_path(bad), -ENOENT);
+	cr_expect_eq(log_set_path(bad, true), -ENOENT);
 	log_info("still here");
 	char *text = slurp();
 	cr_expect_not_null(strstr(text, "still here"), "%s", text);

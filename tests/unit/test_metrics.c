@@ -161,7 +161,7 @@ Test(metrics, flush_writes_one_json_line_with_every_section)
 		"uart",
 		"vcpu",
 	};
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	char *text = slurp();
 	cr_expect_eq(count_lines(text), 1, "exactly one line:\n%s", text);
@@ -182,7 +182,7 @@ Test(metrics, flush_writes_one_json_line_with_every_section)
 Test(metrics, timestamp_is_now_in_milliseconds)
 {
 	struct timeval before, after;
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	gettimeofday(&before, NULL);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	gettimeofday(&after, NULL);
@@ -207,7 +207,7 @@ Test(metrics, timestamp_is_now_in_milliseconds)
 
 Test(metrics, api_counters_are_deltas_since_the_previous_flush)
 {
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	answered(HTTP_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", 3, 0);
 	answered(HTTP_GET, "/vm/config", NULL, 1, 0);
 	answered(HTTP_PATCH, "/vm", "{\"state\": \"Paused\"}", 2, 2);
@@ -285,14 +285,15 @@ Test(metrics, every_api_counter_reaches_its_field)
 		  "put_api_requests", "vsock" },
 		{ HTTP_PUT, "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false}",
 		  "put_api_requests", "balloon" },
-		{ HTTP_PATCH, "/drives/x", "{\"drive_id\": \"x\"}", "patch_api_requests", "drive" },
+		{ HTTP_PATCH, "/drives/x", "{\"drive_id\": \"x\", \"rate_limiter\": null}",
+		  "patch_api_requests", "drive" },
 		{ HTTP_PATCH, "/machine-config", "{}", "patch_api_requests", "machine_cfg" },
 		{ HTTP_PATCH, "/vm", "{\"state\": \"Resumed\"}", "patch_api_requests", "vm" },
 		{ HTTP_PATCH, "/network-interfaces/e", "{\"iface_id\": \"e\"}",
 		  "patch_api_requests", "network" },
 		{ HTTP_PATCH, "/balloon", "{\"amount_mib\": 1}", "patch_api_requests", "balloon" },
 	};
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		answered(map[i].method, map[i].path, map[i].body, 100 + 2 * i,
 			 map[i].method == HTTP_GET ? 0 : 101 + 2 * i);
@@ -332,7 +333,7 @@ Test(metrics, every_api_counter_reaches_its_field)
 
 Test(metrics, balloon_statistics_patch_counts_as_a_balloon_patch)
 {
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	answered(HTTP_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\": 1}", 4, 1);
 	answered(HTTP_PATCH, "/balloon", "{\"amount_mib\": 1}", 1, 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
@@ -348,7 +349,7 @@ Test(metrics, balloon_statistics_patch_counts_as_a_balloon_patch)
 
 Test(metrics, every_device_type_has_its_section_with_every_metric)
 {
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	char *text = slurp(), *l;
 	struct json j;
@@ -389,7 +390,7 @@ Test(metrics, device_counters_sum_the_devices_of_a_type_and_are_deltas)
 	vm->devs[1] = (struct vm_device){ .type = &balloon_type, .cfg = &bc, .dev = b1 };
 	vm->nr_devs = 2;
 
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	stats_update(b0);
 	stats_update(b1);
 	stats_update(b1);
@@ -417,7 +418,7 @@ Test(metrics, device_counters_sum_the_devices_of_a_type_and_are_deltas)
 
 Test(metrics, latencies_and_startup_times_are_values_not_deltas)
 {
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	mt.lat.pause_vm = 40;
 	mt.lat.load_snapshot = 12345;
 	mt.startup_us = 900;
@@ -443,9 +444,9 @@ Test(metrics, second_set_path_is_refused_and_the_first_file_kept)
 {
 	char other[80];
 	snprintf(other, sizeof(other), "%s/other", dir);
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	int fd = mt.fd;
-	cr_expect_eq(metrics_set_path(&mt, other), -EALREADY);
+	cr_expect_eq(metrics_set_path(&mt, other, true), -EALREADY);
 	cr_expect_eq(mt.fd, fd, "still the first file");
 	cr_expect_neq(access(other, F_OK), 0, "the second file is never created");
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
@@ -458,9 +459,9 @@ Test(metrics, set_path_to_a_missing_directory_fails_cleanly)
 {
 	char bad[96];
 	snprintf(bad, sizeof(bad), "%s/no/such/dir/metrics", dir);
-	cr_expect_eq(metrics_set_path(&mt, bad), -ENOENT);
+	cr_expect_eq(metrics_set_path(&mt, bad, true), -ENOENT);
 	cr_expect_eq(mt.fd, -1);
-	cr_expect_eq(metrics_set_path(&mt, path), 0, "a failed attempt does not count");
+	cr_expect_eq(metrics_set_path(&mt, path, true), 0, "a failed attempt does not count");
 }
 
 Test(metrics, set_path_appends_to_an_existing_file)
@@ -469,19 +470,25 @@ Test(metrics, set_path_appends_to_an_existing_file)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "old\n", 4), 4);
 	close(fd);
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	char *text = slurp();
 	cr_expect_eq(strncmp(text, "old\n{", 5), 0, "appended after what was there: %s", text);
 	free(text);
 }
 
-Test(metrics, fifo_without_a_reader_is_refused_not_waited_on)
+Test(metrics, fifo_without_a_reader_opens_and_a_later_reader_gets_the_line)
 {
 	cr_assert_eq(mkfifo(path, 0600), 0);
-	/* O_NONBLOCK: opening a FIFO nobody reads fails at once instead of blocking. */
-	cr_expect_eq(metrics_set_path(&mt, path), -ENXIO);
-	cr_expect_eq(mt.fd, -1);
+	/* Read-write, as Firecracker: no ENXIO while nobody reads, and no blocking. */
+	cr_assert_eq(metrics_set_path(&mt, path, false), 0);
+	cr_assert_eq(metrics_flush(&mt, NULL), 0);
+	int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	cr_assert_geq(rd, 0);
+	char buf[64] = "";
+	cr_expect_gt(read(rd, buf, sizeof(buf) - 1), 0);
+	cr_expect_eq(strncmp(buf, "{\"utc_timestamp_ms\":", 20), 0, "%s", buf);
+	close(rd);
 }
 
 Test(metrics, flush_into_a_fifo_delivers_whole_lines)
@@ -489,7 +496,7 @@ Test(metrics, flush_into_a_fifo_delivers_whole_lines)
 	cr_assert_eq(mkfifo(path, 0600), 0);
 	int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	cr_assert_geq(rd, 0);
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	answered(HTTP_PUT, "/drives/x", DRIVE_BODY, 4, 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
 	cr_assert_eq(metrics_flush(&mt, NULL), 0);
@@ -515,7 +522,7 @@ Test(metrics, failed_write_counts_and_keeps_the_delta_for_the_next_line)
 {
 	if (access("/dev/full", W_OK))
 		cr_skip_test("no /dev/full to make writes fail");
-	cr_assert_eq(metrics_set_path(&mt, "/dev/full"), 0);
+	cr_assert_eq(metrics_set_path(&mt, "/dev/full", true), 0);
 	answered(HTTP_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", 6, 0);
 	cr_expect_eq(metrics_flush(&mt, NULL), -ENOSPC);
 	cr_expect_eq(mt.flush_fails, 1);
@@ -539,7 +546,7 @@ Test(metrics, failed_write_counts_and_keeps_the_delta_for_the_next_line)
 
 Test(metrics, fini_closes_and_is_idempotent)
 {
-	cr_assert_eq(metrics_set_path(&mt, path), 0);
+	cr_assert_eq(metrics_set_path(&mt, path, true), 0);
 	int fd = mt.fd;
 	metrics_fini(&mt);
 	cr_expect_eq(mt.fd, -1);

@@ -247,7 +247,7 @@ Test(net, rx_rejects_a_buffer_without_room_for_the_header)
 
 Test(net, rx_limiter_holds_frames_back)
 {
-	struct rate_limiter_cfg rl = { { 0, 0, 0 }, { 1, 0, 60000 } };
+	struct rate_limiter_cfg rl = { { 0, 0, 0, false, false }, { 1, 0, 60000, false, false } };
 	cr_assert_eq(net_set_rate_limiters(net, &rl, RL_OPS, NULL, 0), 0);
 	static uint8_t f[200];
 	size_t n = make_frame(f, 100, 5);

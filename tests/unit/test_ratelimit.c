@@ -10,7 +10,7 @@
 static struct token_bucket bucket(uint64_t size, uint64_t burst, uint64_t refill_ms)
 {
 	struct token_bucket b;
-	struct bucket_cfg c = { size, burst, refill_ms };
+	struct bucket_cfg c = { size, burst, refill_ms, false, false };
 	tb_init(&b, &c, T0);
 	return b;
 }
@@ -130,7 +130,8 @@ Test(ratelimit, no_bucket_lets_everything_through)
 
 Test(ratelimit, limiter_checks_ops_and_bytes_together)
 {
-	struct rate_limiter_cfg c = { { 1000, 0, 1000 }, { 2, 0, 1000 } };
+	struct rate_limiter_cfg c = { { 1000, 0, 1000, false, false },
+				      { 2, 0, 1000, false, false } };
 	struct rate_limiter rl;
 	rl_init(&rl, &c);
 	uint64_t now = rl.bw.last_ns;
@@ -147,7 +148,8 @@ Test(ratelimit, limiter_checks_ops_and_bytes_together)
 
 Test(ratelimit, bytes_refused_give_the_op_back)
 {
-	struct rate_limiter_cfg c = { { 100, 0, 1000 }, { 10, 0, 1000 } };
+	struct rate_limiter_cfg c = { { 100, 0, 1000, false, false },
+				      { 10, 0, 1000, false, false } };
 	struct rate_limiter rl;
 	rl_init(&rl, &c);
 	uint64_t now = rl.bw.last_ns;
@@ -158,8 +160,9 @@ Test(ratelimit, bytes_refused_give_the_op_back)
 
 Test(ratelimit, update_replaces_only_the_named_bucket)
 {
-	struct rate_limiter_cfg c = { { 100, 0, 1000 }, { 10, 0, 1000 } };
-	struct rate_limiter_cfg n = { { 5000, 7, 20 }, { 0, 0, 0 } };
+	struct rate_limiter_cfg c = { { 100, 0, 1000, false, false },
+				      { 10, 0, 1000, false, false } };
+	struct rate_limiter_cfg n = { { 5000, 7, 20, false, false }, { 0, 0, 0, false, false } };
 	struct rate_limiter rl, out;
 	struct rate_limiter_cfg got;
 	rl_init(&rl, &c);

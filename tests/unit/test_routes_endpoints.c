@@ -96,14 +96,14 @@ static const struct {
 	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 18446744073709551616}", "'mem_size_mib'", NULL,
 	  false },
 	{ "{\"vcpu_count\": 1, \"mem_size_mib\": -128}", "'mem_size_mib'", NULL, false },
-	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": true}", "'smt'", "not supported",
-	  false },
+	{ "{\"vcpu_count\": 3, \"mem_size_mib\": 128, \"smt\": true}", "1 or an even number", "SMT",
+	  true },
 	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": 0}", "'smt'", "true or false",
 	  false },
 	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"track_dirty_pages\": \"yes\"}",
 	  "'track_dirty_pages'", "true or false", false },
-	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"}", "'cpu_template'",
-	  "T2", false },
+	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"V1N1\"}",
+	  "'cpu_template'", "unknown variant `V1N1`", false },
 	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": 1}", "'cpu_template'",
 	  "string", false },
 	{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"}", "'huge_pages'",
@@ -332,7 +332,12 @@ Test(routes_endpoints, patch_drive_routes_a_new_path)
 	cr_expect_str_eq(d.path_on_host, second);
 	cr_expect_eq(blk_capacity_sectors(b), 16, "the device is on the new file");
 
-	OK(HTTP_PATCH, "/drives/rootfs", "{\"drive_id\": \"rootfs\"}", API_DEV_PATCH);
+	/* Nothing to update: refused, as Firecracker does (400). */
+	expect_refused("only drive_id",
+		       route(HTTP_PATCH, "/drives/rootfs", "{\"drive_id\": \"rootfs\"}"),
+		       "Unable to patch the block device: nothing to update", NULL);
+	OK(HTTP_PATCH, "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": null}",
+	   API_DEV_PATCH);
 	cr_expect_eq(blk_type.patch(b, &d, req.dev_body, &e), 0, "%s", e.msg);
 	cr_expect_str_eq(d.path_on_host, second, "no path_on_host: unchanged");
 	cr_expect_eq(blk_capacity_sectors(b), 16);
@@ -423,8 +428,10 @@ Test(routes_endpoints, patch_drive_refuses_invalid_ids)
  */
 Test(routes_endpoints, patch_body_id_must_match_the_path)
 {
-	expect_refused("drive", route(HTTP_PATCH, "/drives/a", "{\"drive_id\": \"b\"}"),
-		       "the drive_id in the path (a) differs", "(b)");
+	expect_refused(
+	    "drive",
+	    route(HTTP_PATCH, "/drives/a", "{\"drive_id\": \"b\", \"rate_limiter\": null}"),
+	    "the drive_id in the path (a) differs", "(b)");
 	expect_refused("interface",
 		       route(HTTP_PATCH, "/network-interfaces/e", "{\"iface_id\": \"f\"}"),
 		       "the iface_id in the path (e) differs", "(f)");

@@ -213,7 +213,7 @@ static const struct {
 	{ "deflate flag 7", "balloon config out of range" },
 	{ "stats a year", "balloon config out of range" },
 	{ "bucket too big", "network interface record out of range" },
-	{ "refill 0 with a size", "entropy rate limiter out of range" },
+	{ "refill past a day", "entropy rate limiter out of range" },
 	{ "drive limiter bad", "drive record out of range" },
 	{ "uds path null", "vsock record out of range" },
 	{ "invalid drive_id", "drive record out of range" },
@@ -263,7 +263,8 @@ static int spoil(size_t i)
 		else if (i == 3)
 			n.host_dev_name[0] = '\0';
 		else
-			n.tx_rate_limiter.ops = (struct bucket_cfg){ MVM_RL_MAX_SIZE + 1, 0, 1 };
+			n.tx_rate_limiter.ops =
+			    (struct bucket_cfg){ MVM_RL_MAX_SIZE + 1, 0, 1, false, false };
 		wire_fini(&recs[3].cfg);
 		net_type.save_cfg(&n, &recs[3].cfg);
 		break;
@@ -309,7 +310,8 @@ static int spoil(size_t i)
 		break;
 	case 13: {
 		struct rng_cfg r = good_rng();
-		r.rate_limiter.bandwidth = (struct bucket_cfg){ 5, 0, 0 };
+		r.rate_limiter.bandwidth =
+		    (struct bucket_cfg){ 5, 0, MVM_RL_MAX_REFILL + 1, false, false };
 		wire_fini(&recs[2].cfg);
 		rng_type.save_cfg(&r, &recs[2].cfg);
 		break;
@@ -319,7 +321,8 @@ static int spoil(size_t i)
 	case 17: {
 		struct drive_cfg d = good_root();
 		if (i == 14)
-			d.rate_limiter.ops = (struct bucket_cfg){ 1, 0, MVM_RL_MAX_REFILL + 1 };
+			d.rate_limiter.ops =
+			    (struct bucket_cfg){ 1, 0, MVM_RL_MAX_REFILL + 1, false, false };
 		else if (i == 16)
 			snprintf(d.drive_id, sizeof(d.drive_id), "a-b");
 		else

@@ -468,7 +468,7 @@ Test(snap_format, rejects_crafted_headers_with_specific_messages)
 		{ table_past_end, -EINVAL, "section table of 200 entries lies past the end" },
 		{ flags, -EINVAL, "unknown flags 0x1" },
 		{ magic, -EINVAL, "not an mvm snapshot state file (bad magic)" },
-		{ version, -ENOTSUP, "format version 7, this mvm reads version 2" },
+		{ version, -ENOTSUP, "format version 7, this mvm reads version 3" },
 		{ arch, -ENOTSUP,
 		  "taken on architecture 2 (aarch64), this mvm restores x86_64 (1)" },
 		{ total, -EINVAL, "its header says" },

@@ -75,8 +75,8 @@ Test(snap_records, records_keep_the_limits_of_every_field)
 	memset(id, 'z', MVM_ID_MAX);
 	id[MVM_ID_MAX] = '\0';
 	memcpy(d.drive_id, id, sizeof(id));
-	d.rate_limiter.bandwidth =
-	    (struct bucket_cfg){ MVM_RL_MAX_SIZE, MVM_RL_MAX_SIZE, MVM_RL_MAX_REFILL };
+	d.rate_limiter.bandwidth = (struct bucket_cfg){ MVM_RL_MAX_SIZE, MVM_RL_MAX_SIZE,
+							MVM_RL_MAX_REFILL, false, false };
 	struct drive_cfg *db = save_load(&blk_type, &d);
 	expect_drive_eq(db, &d);
 	config_free_device_cfg(&blk_type, db);

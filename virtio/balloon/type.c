@@ -145,8 +145,9 @@ static int patch_stats(void *dev, void *cfg, void *body, struct strbuf *out, str
 	(void)out;
 	if (!c->stats_polling_interval_s != !s)
 		return err_inval(e,
-				 "statistics were %s at boot: stats_polling_interval_s can change "
-				 "after boot but not turn them %s",
+				 "Cannot enable/disable the statistics after boot. (statistics "
+				 "were %s at boot: stats_polling_interval_s can change but not "
+				 "turn them %s)",
 				 s ? "off" : "on", s ? "on" : "off");
 	int r = balloon_set_stats_interval(dev, s);
 	if (r)
@@ -161,8 +162,8 @@ static int get_stats(void *dev, void *cfg, void *body, struct strbuf *b, struct 
 	struct balloon_stats st;
 	(void)body;
 	if (!c->stats_polling_interval_s)
-		return err_inval(e, "balloon statistics are off: set stats_polling_interval_s in "
-				    "PUT /balloon before boot");
+		return err_inval(e, "Statistics for the balloon device are not enabled (set "
+				    "stats_polling_interval_s in PUT /balloon before boot)");
 	balloon_get_stats(dev, &st);
 	strbuf_printf(b,
 		      "{\"target_pages\": %u, \"actual_pages\": %u, \"target_mib\": %u, "

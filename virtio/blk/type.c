@@ -4,9 +4,11 @@
  * the snapshot record. The device itself is blk.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../lib/json.h"
 #include "../../lib/strbuf.h"
@@ -24,6 +26,20 @@ static void cfg_fini(void *cfg)
 	free(d->path_on_host);
 	free(d->partuuid);
 	d->path_on_host = d->partuuid = NULL;
+}
+
+/* The backing file opens as the drive will use it: said at PUT, as Firecracker does. */
+static int probe(const void *cfg, struct err *e)
+{
+	const struct drive_cfg *d = cfg;
+	int fd = open(d->path_on_host, (d->is_read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno,
+			       "Unable to create the virtio block device: drive '%s': cannot open "
+			       "path_on_host %s: %s",
+			       d->drive_id, d->path_on_host, strerror(errno));
+	close(fd);
+	return 0;
 }
 
 static int parse_enum(const struct json *j, int v, const char *field, const char *const names[2],
@@ -218,6 +234,10 @@ static int parse_patch(const struct json *j, int obj, void *patch, struct err *e
 		return err_inval(e, "a drive update needs 'drive_id'");
 	if (p->path_on_host && !*p->path_on_host)
 		return err_inval(e, "field 'path_on_host' is empty");
+	if (!p->path_on_host && !p->rl_which)
+		return err_inval(
+		    e, "Unable to patch the block device: nothing to update (give "
+		       "path_on_host or rate_limiter). Please verify the request arguments");
 	return 0;
 }
 
@@ -285,12 +305,11 @@ static void save_cfg(const void *cfg, struct wire *w)
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 {
 	struct drive_cfg *d = cfg;
-	(void)version;
 	wire_get_strbuf(r, d->drive_id, sizeof(d->drive_id));
 	d->path_on_host = wire_get_str(r, PATH_MAX_LEN);
 	d->partuuid = wire_get_str(r, 64);
 	uint32_t f = wire_get_u32(r);
-	bool rl_ok = rl_cfg_load(r, &d->rate_limiter);
+	bool rl_ok = rl_cfg_load(r, &d->rate_limiter, version >= RL_CFG_WIRE_FLAGS);
 	if (r->bad || !rl_ok || (f & ~(uint32_t)F_ALL) || !config_id_valid(d->drive_id) ||
 	    !d->path_on_host || !*d->path_on_host)
 		return err_inval(e, "drive record out of range");
@@ -328,6 +347,7 @@ const struct device_type blk_type = {
 	.parse = parse,
 	.id = id,
 	.is_root = is_root,
+	.probe = probe,
 	.describe = describe,
 	.cfg_fini = cfg_fini,
 	.rank = rank,
@@ -344,7 +364,7 @@ const struct device_type blk_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 1,
+	.snap_version = RL_CFG_WIRE_FLAGS, /* 2: rate limiter flags */
 	.snapshot_prepare = snapshot_prepare,
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,

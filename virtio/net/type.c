@@ -30,8 +30,7 @@ int net_parse_mac(const char *s, uint8_t mac[6])
 			return -EINVAL;
 		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
-	if (mac[0] & 1)
-		return -EINVAL; /* a multicast address cannot be a NIC's */
+	/* Any address, the group bit too: Firecracker accepts every MAC. */
 	return 0;
 }
 
@@ -45,6 +44,9 @@ static bool ifname_valid(const char *s)
 			return false;
 	return true;
 }
+
+/* The record version that added the MMDS settings (after RL_CFG_WIRE_FLAGS). */
+#define NET_SNAP_MMDS 3
 
 static int parse_host_dev(const struct json *j, int v, struct net_cfg *n, struct err *e)
 {
@@ -68,7 +70,7 @@ static int parse_mac(const struct json *j, int v, struct net_cfg *n, struct err 
 				    "06:00:ac:10:00:02");
 	if (net_parse_mac(mac, n->guest_mac))
 		return err_inval(e,
-				 "field 'guest_mac': '%s' is not a unicast MAC address like "
+				 "field 'guest_mac': '%s' is not a MAC address like "
 				 "06:00:ac:10:00:02",
 				 mac);
 	n->has_mac = true;
@@ -286,7 +288,7 @@ static void save_cfg(const void *cfg, struct wire *w)
 	wire_put(w, n->guest_mac, 6);
 	rl_cfg_save(&n->rx_rate_limiter, w);
 	rl_cfg_save(&n->tx_rate_limiter, w);
-	/* Version 2: the MMDS settings (not the data, as Firecracker), if it answers MMDS. */
+	/* Version 3: the MMDS settings (not the data, as Firecracker), if it answers MMDS. */
 	const struct mmds_cfg *m = mmds_config();
 	bool on = mmds_on(n->iface_id);
 	wire_put_u32(w, on);
@@ -317,13 +319,13 @@ static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 	wire_get_strbuf(r, n->host_dev_name, sizeof(n->host_dev_name));
 	uint32_t has_mac = wire_get_u32(r);
 	wire_get(r, n->guest_mac, 6);
-	bool ok = rl_cfg_load(r, &n->rx_rate_limiter);
-	ok = rl_cfg_load(r, &n->tx_rate_limiter) && ok;
+	bool ok = rl_cfg_load(r, &n->rx_rate_limiter, version >= RL_CFG_WIRE_FLAGS);
+	ok = rl_cfg_load(r, &n->tx_rate_limiter, version >= RL_CFG_WIRE_FLAGS) && ok;
 	n->has_mac = has_mac;
 	if (r->bad || !ok || has_mac > 1 || !config_id_valid(n->iface_id) ||
 	    !ifname_valid(n->host_dev_name))
 		return err_inval(e, "network interface record out of range");
-	return version >= 2 ? load_mmds(r, n->iface_id, e) : 0;
+	return version >= NET_SNAP_MMDS ? load_mmds(r, n->iface_id, e) : 0;
 }
 
 static int override(void *cfg, const char *field, const char *value, struct err *e)
@@ -369,7 +371,7 @@ const struct device_type net_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = 2,
+	.snap_version = NET_SNAP_MMDS, /* 2: rate limiter flags; 3: MMDS settings */
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 	.override = override,

@@ -28,17 +28,20 @@
 static const struct {
 	const char *name;
 	enum cpu_template t;
+	bool exact; /* Firecracker's: case matters, as in its API */
 } templates[] = {
-	{ "None", CPU_TEMPLATE_AUTO },
-	{ "Auto", CPU_TEMPLATE_AUTO },
-	{ "Host", CPU_TEMPLATE_HOST },
-	{ "PvmSafe", CPU_TEMPLATE_PVM_SAFE },
+	{ "None", CPU_TEMPLATE_AUTO, false }, { "Auto", CPU_TEMPLATE_AUTO, false },
+	{ "Host", CPU_TEMPLATE_HOST, false }, { "PvmSafe", CPU_TEMPLATE_PVM_SAFE, false },
+	{ "C3", CPU_TEMPLATE_C3, true },      { "T2", CPU_TEMPLATE_T2, true },
+	{ "T2S", CPU_TEMPLATE_T2S, true },    { "T2CL", CPU_TEMPLATE_T2CL, true },
+	{ "T2A", CPU_TEMPLATE_T2A, true },
 };
 
 int cpu_template_parse(const char *s, enum cpu_template *out)
 {
 	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
-		if (!strcasecmp(s, templates[i].name)) {
+		if (templates[i].exact ? !strcmp(s, templates[i].name)
+				       : !strcasecmp(s, templates[i].name)) {
 			*out = templates[i].t;
 			return 0;
 		}
@@ -48,11 +51,15 @@ int cpu_template_parse(const char *s, enum cpu_template *out)
 
 const char *cpu_template_name(enum cpu_template t)
 {
-	switch (t) {
-	case CPU_TEMPLATE_HOST: return "Host";
-	case CPU_TEMPLATE_PVM_SAFE: return "PvmSafe";
-	default: return "None";
-	}
+	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+		if (templates[i].t == t)
+			return templates[i].name;
+	return "None";
+}
+
+bool cpu_template_is_static(enum cpu_template t)
+{
+	return t >= CPU_TEMPLATE_C3 && t <= CPU_TEMPLATE_T2A;
 }
 
 const char *cpu_template_cmdline(enum cpu_template t)
@@ -65,7 +72,7 @@ const char *cpu_template_cmdline(enum cpu_template t)
 
 enum cpu_template cpu_template_resolve(enum cpu_template t, bool host_is_pvm)
 {
-	if (t != CPU_TEMPLATE_AUTO)
+	if (t == CPU_TEMPLATE_HOST || t == CPU_TEMPLATE_PVM_SAFE)
 		return t;
 	return host_is_pvm ? CPU_TEMPLATE_PVM_SAFE : CPU_TEMPLATE_HOST;
 }
@@ -90,15 +97,21 @@ static unsigned order_base2(unsigned n)
 	return s;
 }
 
-/* Leaves 0xb and 0x1f: one thread per core, all cores in one package. */
+unsigned cpuid_threads_per_core(const struct cpuid_cfg *cfg)
+{
+	return cfg->smt && cfg->nr_vcpus >= 2 && cfg->nr_vcpus % 2 == 0 ? 2 : 1;
+}
+
+/* Leaves 0xb and 0x1f: 1 or 2 threads per core, all cores in one package. */
 static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cfg)
 {
 	unsigned shift = order_base2(cfg->nr_vcpus);
+	unsigned threads = cpuid_threads_per_core(cfg);
 	e->edx = cfg->vcpu_id;
 	switch (e->index) {
 	case 0: /* SMT level */
-		e->eax = 0;
-		e->ebx = 1;
+		e->eax = order_base2(threads);
+		e->ebx = threads;
 		e->ecx = (1u << 8) | e->index;
 		break;
 	case 1: /* core level */
@@ -117,12 +130,14 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cf
 static void cache_leaf(struct kvm_cpuid_entry2 *e, const struct cpuid_cfg *cfg, bool intel)
 {
 	unsigned level = (e->eax >> 5) & 7;
-	unsigned sharing = level >= 3 ? cfg->nr_vcpus - 1 : 0;
+	unsigned threads = cpuid_threads_per_core(cfg);
+	/* L1 and L2 belong to a core (its threads share them), L3 to the package. */
+	unsigned sharing = level >= 3 ? cfg->nr_vcpus - 1 : threads - 1;
 	e->eax &= ~(0xfffu << 14);
 	e->eax |= (sharing & 0xfff) << 14;
 	if (intel) {
 		e->eax &= ~(0x3fu << 26);
-		e->eax |= ((cfg->nr_vcpus - 1) & 0x3f) << 26;
+		e->eax |= ((cfg->nr_vcpus / threads - 1) & 0x3f) << 26;
 	}
 }
 
@@ -186,8 +201,10 @@ void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_cfg *cfg)
 		case 0x8000001d: cache_leaf(e, cfg, false); break;
 		case 0x8000001e:
 			e->eax = cfg->vcpu_id;
-			e->ebx = cfg->vcpu_id & 0xff; /* core id; one thread per core */
-			e->ecx = 0;		      /* node 0, one node */
+			/* core id, and threads per core - 1 in bits 15:8 */
+			e->ebx = ((cfg->vcpu_id / cpuid_threads_per_core(cfg)) & 0xff) |
+				 ((cpuid_threads_per_core(cfg) - 1) << 8);
+			e->ecx = 0; /* node 0, one node */
 			break;
 		}
 	}

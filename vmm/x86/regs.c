@@ -39,13 +39,18 @@
 #define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
-int regs_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, const struct cpuid_cfg *cfg)
+int regs_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, const struct cpuid_cfg *cfg,
+		   const struct cpu_tmpl *t)
 {
 	size_t sz = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
-	cleanup_free struct kvm_cpuid2 *c = malloc(sz);
+	uint32_t max = supported->nent + (t ? t->nr_cpuid : 0);
+	cleanup_free struct kvm_cpuid2 *c = malloc(sizeof(*c) + max * sizeof(c->entries[0]));
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, supported, sz);
+	/* The template first; mvm's normalization (topology, hypervisor bit) wins. */
+	if (t && cpu_tmpl_apply_cpuid(c, max, t))
+		return -ENOSPC;
 	cpuid_normalize(c, cfg);
 	int r = kvm_ioctl(vcpu_fd, KVM_SET_CPUID2, c);
 	return r < 0 ? r : 0;
@@ -103,6 +108,38 @@ int regs_set_boot_msrs(const struct kvm *k, int vcpu_fd)
 		log_err("KVM_SET_MSRS: set %d of %u MSRs, refused MSR %#x", r, n, msrs.e[r].index);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int regs_apply_msr_mods(int vcpu_fd, const struct cpu_tmpl *t, struct err *e)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[CPU_TMPL_MAX_MSR];
+	} msrs;
+	if (!t || !t->nr_msr)
+		return 0;
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = t->nr_msr;
+	for (unsigned i = 0; i < t->nr_msr; i++)
+		msrs.e[i].index = t->msr[i].addr;
+	/* The bits a template keeps are the vCPU's own (KVM's default for it). */
+	int r = kvm_ioctl(vcpu_fd, KVM_GET_MSRS, &msrs);
+	if (r < 0)
+		return err_set(e, r, "KVM_GET_MSRS: %s", strerror(-r));
+	if ((uint32_t)r != t->nr_msr)
+		return err_inval(e,
+				 "msr_modifiers: this host's KVM has no MSR %#x (KVM_GET_MSRS "
+				 "refused it)",
+				 msrs.e[r].index);
+	for (unsigned i = 0; i < t->nr_msr; i++)
+		msrs.e[i].data = cpu_tmpl_mask(msrs.e[i].data, t->msr[i].mask, t->msr[i].value);
+	r = kvm_ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
+	if (r < 0)
+		return err_set(e, r, "KVM_SET_MSRS: %s", strerror(-r));
+	if ((uint32_t)r != t->nr_msr)
+		return err_inval(e, "msr_modifiers: KVM refused value %#llx for MSR %#x",
+				 (unsigned long long)msrs.e[r].data, msrs.e[r].index);
 	return 0;
 }
 

@@ -3,7 +3,9 @@
  * counter.step loop iterations (default 1M = 2^20) it prints "counter: N"
  * with N = 1, 2, 3, ...; after counter.max iterations (if given) it PASSes.
  * The count lives in registers and on the stack, so a restored snapshot
- * must carry on from the next N.
+ * must carry on from the next N. A copy lives in RAM too (mem_tick): a
+ * restore that pairs one snapshot's registers with another's memory prints
+ * "torn: memory tick M, register tick N" before its next counter.
  *
  * With a virtio-rng device it appends " rng <16 hex digits>" read from the
  * device on every tick: clones of one snapshot must print different bytes.
@@ -19,6 +21,7 @@ const char guest_name[] = GUEST_NAME;
 static struct rng rng;
 static struct blk blk;
 static uint8_t sector[SECTOR_SIZE] ALIGNED(512);
+static volatile uint64_t mem_tick;
 
 static void tick_io(bool have_rng, bool have_blk, uint64_t tick)
 {
@@ -64,7 +67,10 @@ void guest_main(const char *cmdline)
 		for (uint64_t i = 0; i < n; i++)
 			__asm__ volatile("" : : : "memory");
 		done += n;
-		printf("counter: %lu", ++tick);
+		if (mem_tick != tick)
+			printf("torn: memory tick %lu, register tick %lu\n", mem_tick, tick);
+		mem_tick = ++tick;
+		printf("counter: %lu", tick);
 		tick_io(have_rng, have_blk, tick);
 		printf("\n");
 	}
