@@ -12,6 +12,7 @@
 
 #include "../lib/json.h"
 #include "../lib/util.h"
+#include "../virtio/net/mmds/port.h"
 #include "../virtio/registry.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
@@ -99,9 +100,6 @@ static int parse_section(const struct json *j, int v, const struct device_type *
 	return r;
 }
 
-/* Top-level keys of things mvm does not have yet. */
-static const char *const not_yet[] = { "mmds-config" };
-
 static int read_small_file(const char *path, const char *what, char **out, size_t *len,
 			   struct err *e)
 {
@@ -171,14 +169,8 @@ static int parse_key(const struct json *j, int k, int v, struct vm_config *c, st
 		return json_is_null(j, v) ? 0 : parse_metrics(j, v, c, e);
 	if (json_key_is(j, k, "cpu-config"))
 		return parse_cpu_config(j, v, c, e);
-	for (size_t x = 0; x < ARRAY_SIZE(not_yet); x++) {
-		if (!json_key_is(j, k, not_yet[x]))
-			continue;
-		/* An empty list or null is the same as leaving it out. */
-		if (json_is_null(j, v) || (j->t[v].type == JSMN_ARRAY && j->t[v].size == 0))
-			return 0;
-		return err_inval(e, "'%s' is not supported yet by mvm", not_yet[x]);
-	}
+	if (json_key_is(j, k, "mmds-config"))
+		return json_is_null(j, v) ? 0 : mmds_cfg_parse(j, v, mmds_config(), e);
 	return json_unknown_field(j, k, "the config file", e);
 }
 
@@ -193,6 +185,8 @@ int config_parse_file(const char *text, size_t len, struct vm_config *c, struct 
 			if ((r = parse_key(&j, k, v, c, e)))
 				break;
 	}
+	if (!r && (r = mmds_cfg_check(c, mmds_config(), e)))
+		mmds_config()->enabled = false;
 	/* A custom template is applied instead of a static one, as in Firecracker. */
 	if (!r && c->cpu_config && cpu_template_is_static(c->machine.cpu_template))
 		c->machine.cpu_template = CPU_TEMPLATE_AUTO;

@@ -20,4 +20,11 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b);
 /* custom: a PUT /cpu-config template is set (Firecracker then says "None"). */
 void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf *b);
 
+/* mmds_api.c: GET /vm/config's "mmds-config" (null when MMDS is off); the
+ * section's parser (API and config file) and its check against the config. */
+void mmds_config_json(struct strbuf *b);
+struct mmds_cfg;
+int mmds_cfg_parse(const struct json *j, int obj, struct mmds_cfg *c, struct err *e);
+int mmds_cfg_check(const struct vm_config *vc, const struct mmds_cfg *c, struct err *e);
+
 #endif

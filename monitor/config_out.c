@@ -98,5 +98,7 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b)
 	} else {
 		strbuf_printf(b, "null");
 	}
-	strbuf_printf(b, ", \"mmds-config\": null, \"cpu-config\": null}");
+	strbuf_printf(b, ", \"mmds-config\": ");
+	mmds_config_json(b);
+	strbuf_printf(b, ", \"cpu-config\": null}");
 }

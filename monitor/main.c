@@ -23,6 +23,7 @@
 #include "../vmm/config.h"
 #include "../vmm/seccomp.h"
 #include "../vmm/vm.h"
+#include "../virtio/net/mmds/store.h"
 #include "../vmm/x86/layout.h"
 #include "cli.h"
 #include "config_file.h"
@@ -62,7 +63,9 @@ static void usage(FILE *f)
 	    "  --show-level            put the level in each log line (default on)\n"
 	    "  --show-log-origin       put file:line in each log line\n"
 	    "  --serial-out PATH       guest console to PATH instead of stdout\n"
-	    "  --cpu-template NAME     None (auto: PvmSafe on kvm_pvm hosts), Host, PvmSafe\n");
+	    "  --cpu-template NAME     None (auto: PvmSafe on kvm_pvm hosts), Host, PvmSafe\n"
+	    "  --mmds-size-limit BYTES the MMDS data store's limit (default: the API's payload "
+	    "limit)\n");
 }
 
 enum {
@@ -94,6 +97,7 @@ enum {
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_TEST,
 	OPT_API_ROUTES,
+	OPT_MMDS_LIMIT,
 };
 
 struct opts {
@@ -103,6 +107,7 @@ struct opts {
 	bool ro;
 	uint64_t mem, vcpus;
 	uint64_t max_payload;
+	uint64_t mmds_limit; /* 0: the API's payload limit, as Firecracker */
 	const char *metrics_path;
 	bool no_seccomp;
 	const char *seccomp_test;
@@ -171,6 +176,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "seccomp-test-forbidden", required_argument, NULL, OPT_SECCOMP_TEST },
 		{ "api-routes", no_argument, NULL, OPT_API_ROUTES },
+		{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -235,6 +241,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_NO_SECCOMP: o->no_seccomp = true; break;
 		case OPT_SECCOMP_TEST: o->seccomp_test = optarg; break;
 		case OPT_API_ROUTES: print_routes(); exit(0);
+		case OPT_MMDS_LIMIT:
+			o->mmds_limit = parse_num("--mmds-size-limit", optarg, 2, 1u << 24);
+			break;
 		case ':':
 			die(MVM_EXIT_ARG_PARSING, "%s needs a value (see mvm --help)",
 			    argv[optind - 1]);
@@ -359,6 +368,9 @@ int main(int argc, char **argv)
 		return cmd_merge_memory(argc - 1, argv + 1);
 
 	parse_args(argc, argv, &o);
+	mmds_store()->limit = o.mmds_limit    ? o.mmds_limit
+			      : o.max_payload ? o.max_payload
+					      : HTTP_DEFAULT_MAX_BODY;
 	if (!o.run_mode && !o.no_api && !o.api_sock)
 		die(MVM_EXIT_ARG_PARSING, "say where the API socket goes (--api-sock PATH) or run "
 					  "without one (--no-api --config-file FILE)");

@@ -120,6 +120,7 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 	struct own_counters d;
 	const struct own_counters *q = &mt->own_prev;
 	uint64_t now[METRICS_MAX_TYPES][METRICS_MAX_VALUES] = { { 0 } };
+	struct mmds_metrics mmds_now;
 
 	if (mt->fd < 0)
 		return 0;
@@ -136,6 +137,7 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 	api_json(&b, API_METRIC_PUT, "put_api_requests");
 	api_json(&b, API_METRIC_PATCH, "patch_api_requests");
 	devices_json(mt, vm, &b, now);
+	mmds_metrics_json(&b, &mt->mmds_prev, &mmds_now);
 	strbuf_printf(&b,
 		      ",\"latencies_us\":{\"pause_vm\":%llu,\"resume_vm\":%llu,\"vmm_start\":%llu,"
 		      "\"full_create_snapshot\":%llu,\"diff_create_snapshot\":%llu,"
@@ -172,6 +174,7 @@ int metrics_flush(struct metrics *mt, const struct vm *vm)
 		c[i].prev_fails = c[i].fails;
 	}
 	mt->own_prev = d;
+	mt->mmds_prev = mmds_now;
 	mt->missed_log_prev = missed_log;
 	memcpy(mt->dev_prev, now, sizeof(now));
 	return 0;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../virtio/net/mmds/http.h"
+
 struct vm;
 
 struct latencies {
@@ -36,7 +38,11 @@ struct metrics {
 	uint64_t startup_us, startup_cpu_us;
 	uint64_t flush_fails;	  /* cumulative, as before */
 	uint64_t missed_log_prev; /* log_dropped() at the last line */
+	struct mmds_metrics mmds_prev;
 };
+
+/* mmds_api.c: the "mmds" group, growth since prev; the values now into now. */
+void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct mmds_metrics *now);
 
 void metrics_init(struct metrics *mt);
 void metrics_fini(struct metrics *mt);

@@ -48,6 +48,9 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
  * out, 204 without. */
 int monitor_device_request(struct monitor *m, struct api_request *req, struct strbuf *out,
 			   struct err *e);
+/* mmds_api.c: the MMDS requests. */
+int monitor_mmds_request(struct monitor *m, struct api_request *req, struct strbuf *out,
+			 struct err *e);
 /* Run the loop until the VM exits or a signal stops us; returns the exit code. */
 int monitor_run(struct monitor *m);
 

@@ -13,6 +13,7 @@
 
 #include "../api-socket/server.h"
 #include "../snapshot/snapshot.h"
+#include "../virtio/net/mmds/port.h"
 #include "../vmm/config.h"
 
 enum api_op {
@@ -34,6 +35,10 @@ enum api_op {
 	API_PUT_SERIAL,
 	API_SNAPSHOT_CREATE,
 	API_SNAPSHOT_LOAD,
+	API_PUT_MMDS_CONFIG,
+	API_PUT_MMDS,
+	API_PATCH_MMDS,
+	API_GET_MMDS,
 	/* a device type's endpoints (route.type says which) */
 	API_DEV_PUT,
 	API_DEV_PATCH,
@@ -45,6 +50,7 @@ enum api_op {
 enum api_metric_group { API_METRIC_GET, API_METRIC_PUT, API_METRIC_PATCH };
 
 struct api_request;
+struct jt;
 struct json;
 struct err;
 
@@ -95,6 +101,8 @@ struct api_request {
 		char *path; /* metrics_path, serial_out_path */
 		struct snapshot_create_req snap_create;
 		struct snapshot_load snap_load;
+		struct mmds_cfg mmds_cfg;
+		struct jt *mmds_data; /* PUT and PATCH /mmds */
 	} u;
 	void *dev_body; /* a device config (PUT), patch (PATCH) or route body */
 	/* Firecracker's warning when the body used a deprecated field: logged,
@@ -118,6 +126,10 @@ void api_request_fini(struct api_request *r);
 /* routes_snapshot.c: the bodies of /snapshot/create and /snapshot/load. */
 int api_parse_snapshot_create(const struct json *j, struct api_request *req, struct err *e);
 int api_parse_snapshot_load(const struct json *j, struct api_request *req, struct err *e);
+
+/* mmds_api.c: the bodies of PUT /mmds/config and PUT/PATCH /mmds. */
+int api_parse_mmds_config(const struct json *j, struct api_request *req, struct err *e);
+int api_parse_mmds_data(const struct json *j, struct api_request *req, struct err *e);
 
 /* The API counters (per route group and name): count and failures. */
 struct api_counter {

@@ -318,6 +318,10 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 	case API_PUT_SERIAL: return put_serial(m, &req->u.path, e);
 	case API_SNAPSHOT_CREATE: return snap_create(m, &req->u.snap_create, e);
 	case API_SNAPSHOT_LOAD: return snap_load(m, &req->u.snap_load, req->received_us, e);
+	case API_PUT_MMDS_CONFIG:
+	case API_PUT_MMDS:
+	case API_PATCH_MMDS:
+	case API_GET_MMDS: return monitor_mmds_request(m, req, b, e);
 	case API_DEV_PUT:
 	case API_DEV_PATCH:
 	case API_DEV_GET:

@@ -13,6 +13,7 @@
 
 #include "../lib/json.h"
 #include "../lib/util.h"
+#include "../virtio/net/mmds/jtree.h"
 #include "../virtio/registry.h"
 #include "request.h"
 
@@ -59,10 +60,15 @@ static const struct route fixed[] = {
 	    api_parse_snapshot_load),
 	ROW(HTTP_PUT, "/cpu-config", API_PUT_CPU_CONFIG, NOT_STARTED, true, "cpu_cfg",
 	    parse_cpu_config),
+	ROW(HTTP_PUT, "/mmds/config", API_PUT_MMDS_CONFIG, NOT_STARTED, true, "mmds",
+	    api_parse_mmds_config),
+	ROW(HTTP_PUT, "/mmds", API_PUT_MMDS, ANY, false, "mmds", api_parse_mmds_data),
+	ROW(HTTP_PATCH, "/mmds", API_PATCH_MMDS, ANY, false, "mmds", api_parse_mmds_data),
+	ROW(HTTP_GET, "/mmds", API_GET_MMDS, ANY, false, "mmds", NULL),
 };
 
 /* Endpoints of Firecracker's that mvm does not have yet: a clear 400, not "unknown". */
-static const char *const not_yet[] = { "/mmds", "/hotplug" };
+static const char *const not_yet[] = { "/hotplug" };
 
 #define MAX_ROUTES   64
 #define MAX_COUNTERS 48
@@ -181,6 +187,8 @@ void api_request_fini(struct api_request *r)
 		free(r->u.snap_create.mem_file_path);
 		break;
 	case API_SNAPSHOT_LOAD: snapshot_load_fini(&r->u.snap_load); break;
+	case API_PUT_MMDS:
+	case API_PATCH_MMDS: jt_free(r->u.mmds_data); break;
 	default: break;
 	}
 	if (r->dev_body && rt && rt->type) {

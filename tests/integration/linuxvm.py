@@ -104,10 +104,11 @@ class LinuxVM:
               "the Linux guest's agent did not start", self.m.text())
 
     @classmethod
-    def restore(cls, ctx, snapdir, name="", backend=None, resume=True):
+    def restore(cls, ctx, snapdir, name="", backend=None, resume=True, wrap=()):
         """A clone from snapshot `snapdir` (vm.snap + vm.mem), in a new monitor.
-        backend: None for File (MAP_PRIVATE), or ("Uffd", socket path)."""
-        m = Monitor(ctx, name=name, stdin=subprocess.PIPE)
+        backend: None for File (MAP_PRIVATE), or ("Uffd", socket path);
+        wrap: a command prefix for the monitor (a network namespace)."""
+        m = Monitor(ctx, name=name, stdin=subprocess.PIPE, wrap=wrap)
         kind, path = backend or ("File", os.path.join(snapdir, "vm.mem"))
         st, b = m.api.put("/snapshot/load", {
             "snapshot_path": os.path.join(snapdir, "vm.snap"),

@@ -122,7 +122,7 @@ def bad_config_files(ctx):
         ('{"network-interfaces": [{"iface_id": "eth0"}], "boot-source": {"kernel_image_path": "/x"}}',
          "host_dev_name"),
         ('{"mmds-config": {"network_interfaces": ["eth0"]}, "boot-source": {"kernel_image_path": "/x"}}',
-         "not supported yet"),
+         "does not correspond to any existing network interface"),
         ('{"machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}', "kernel_image_path"),
         ('{"boot-source": {"kernel_image_path": "/x"}, "drives": [{"drive_id": "a"}]}', "path_on_host"),
         ('{"boot-source": {"kernel_image_path": "/x"}, "drives": [{"drive_id": "a b", '

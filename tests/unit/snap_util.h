@@ -147,6 +147,9 @@ static inline void enc_net(struct wire *w, const char *id, uint32_t id_len, cons
 	wire_put(w, "\x06\x00\x00\x00\x00\x01", 6);
 	rl_cfg_save(&rl, w);
 	rl_cfg_save(&rl, w);
+	wire_put_u32(w, 0); /* version 2: no MMDS, version, IPv4 address */
+	wire_put_u32(w, 0);
+	wire_put_u32(w, 0);
 }
 
 static inline void enc_vsock(struct wire *w, uint32_t cid, const char *uds)

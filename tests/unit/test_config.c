@@ -4,6 +4,7 @@
  * test_config_devices.c, each device type's section test_config_dev.c.
  */
 #include "config_util.h"
+#include "../../virtio/net/mmds/port.h"
 
 TestSuite(config, .init = config_setup, .fini = config_teardown);
 
@@ -114,40 +115,32 @@ Test(config, unknown_field_message_masks_control_characters)
 		cr_expect((unsigned char)*p >= 0x20, "raw control character in message");
 }
 
-static const char *const not_yet_keys[] = {
-	"mmds-config",
-};
-
-Test(config, unsupported_firecracker_sections_are_rejected_when_set)
+/* "mmds-config" names interfaces of the same file (in any order); it is off when it fails. */
+Test(config, mmds_config_section_needs_its_interfaces)
 {
-	static const char *const values[] = { "[{\"iface_id\":\"eth0\"}]", "{\"guest_cid\":3}", "1",
-					      "\"x\"" };
-	for (size_t k = 0; k < sizeof(not_yet_keys) / sizeof(not_yet_keys[0]); k++) {
-		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
-			char text[256];
-			snprintf(text, sizeof(text), "{" KERNEL ",\"%s\":%s}", not_yet_keys[k],
-				 values[v]);
-			expect_rejected(k * 10 + v, text, "not supported yet", not_yet_keys[k]);
-		}
-	}
-}
-
-Test(config, unsupported_sections_null_or_empty_list_are_ignored)
-{
-	for (size_t k = 0; k < sizeof(not_yet_keys) / sizeof(not_yet_keys[0]); k++) {
-		static const char *const values[] = { "null", "[]" };
-		for (size_t v = 0; v < 2; v++) {
-			char text[256];
-			struct vm_config c;
-			struct err e;
-			vm_config_init(&c);
-			snprintf(text, sizeof(text), "{" KERNEL ",\"%s\":%s}", not_yet_keys[k],
-				 values[v]);
-			cr_expect_eq(config_parse_file(text, strlen(text), &c, &e), 0, "%s: %s",
-				     text, e.msg);
-			vm_config_fini(&c);
-		}
-	}
+	static const char net[] = "\"network-interfaces\":[{\"iface_id\":\"eth0\","
+				  "\"host_dev_name\":\"tap0\"}]";
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "{" KERNEL ",\"mmds-config\":{\"network_interfaces\":[\"eth0\"],"
+		 "\"version\":\"V2\",\"ipv4_address\":\"169.254.170.2\"},%s}",
+		 net);
+	cr_expect_eq(parse(text), 0, "%s", err.msg);
+	const struct mmds_cfg *m = mmds_config();
+	cr_expect(m->enabled && m->version == MMDS_V2 && m->ipv4 == 0xa9feaa02u &&
+		  m->nr_ifaces == 1 && !strcmp(m->ifaces[0], "eth0"));
+	snprintf(text, sizeof(text),
+		 "{" KERNEL ",\"mmds-config\":{\"network_interfaces\":"
+		 "[\"eth1\"]},%s}",
+		 net);
+	expect_rejected(0, text, "does not correspond to any existing network interface", NULL);
+	cr_expect_not(mmds_config()->enabled);
+	snprintf(text, sizeof(text),
+		 "{" KERNEL ",\"mmds-config\":{\"network_interfaces\":[\"eth0\"],"
+		 "\"ipv4_address\":\"169.254.0.1\"},%s}",
+		 net);
+	expect_rejected(1, text, "not link local", NULL);
+	cr_expect_not(mmds_config()->enabled);
 }
 
 Test(config, entropy_section_adds_a_virtio_rng)

@@ -4,7 +4,9 @@
  * the guest has buffers for it (EPOLLIN is off otherwise), then copied into
  * one chain, or several with mergeable rx buffers. Frames beyond
  * NET_MAX_FRAME, or larger than a guest without mergeable buffers can take,
- * are dropped and counted.
+ * are dropped and counted. On an interface that answers MMDS, frames to the
+ * MMDS address go to mmds/ instead of the tap, and its replies are received
+ * before the tap's frames.
  */
 #include "net.h"
 
@@ -22,6 +24,7 @@
 #include "../../vmm/eventloop.h"
 #include "../../lib/log.h"
 #include "../../lib/util.h"
+#include "mmds/port.h"
 #include "tap.h"
 
 #define NET_QUEUE_SIZE 256
@@ -38,6 +41,7 @@ struct net {
 	const struct virtio_host *host;
 	struct evloop *loop; /* where the tap fd is registered (outlives host) */
 	struct rate_limiter rx_rl, tx_rl;
+	struct mmds_port *mmds; /* frames to the MMDS address go there, not to the tap */
 	struct net_stats stats;
 	bool logged_tx, logged_rx, logged_fd;
 	/* A frame read from the tap, waiting for guest buffers or the limiter. */
@@ -116,6 +120,7 @@ void net_destroy(struct net *n)
 	}
 	rl_fini(&n->rx_rl);
 	rl_fini(&n->tx_rl);
+	mmds_port_destroy(n->mmds);
 	free(n);
 }
 
@@ -207,13 +212,20 @@ static void on_tap(void *opaque, uint32_t events)
 		h->kick(h->t, NET_RXQ);
 }
 
+int net_enable_mmds(struct net *n, const struct mmds_cfg *cfg)
+{
+	return (n->mmds = mmds_port_create(cfg, NET_HDR_LEN)) ? 0 : -ENOMEM;
+}
+
 static int net_attach(void *dev, const struct virtio_host *h)
 {
 	struct net *n = dev;
 	n->host = h;
 	if (!h->loop)
 		return 0;
-	int r = evloop_add(h->loop, n->fd, 0, on_tap, n);
+	int r = n->mmds ? mmds_port_attach(n->mmds, h->loop, wake_rx, n) : 0;
+	if (!r)
+		r = evloop_add(h->loop, n->fd, 0, on_tap, n);
 	if (r)
 		return r;
 	n->loop = h->loop;
@@ -274,6 +286,8 @@ static void send_frame(struct net *n, const struct virtq_chain *c)
 			 n->id, why);
 		return;
 	}
+	if (n->mmds && mmds_port_tx(n->mmds, c))
+		return; /* answered by MMDS, never on the tap */
 	int niov = 0;
 	for (int i = 0; i < c->nr && !c->buf[i].write; i++)
 		n->iov[niov++] = (struct iovec){ c->buf[i].hva, c->buf[i].len };
@@ -420,6 +434,18 @@ static int read_frame(struct net *n)
 	return 1;
 }
 
+/* A reply of MMDS's, ahead of the tap's frames: 1 got one, 0 none. */
+static int mmds_next(struct net *n)
+{
+	uint32_t len = mmds_port_rx(n->mmds, n->rx_buf, RX_BUF_LEN);
+	if (!len)
+		return 0;
+	n->rx_len = len;
+	n->rx_pending = true;
+	n->rx_charged = false;
+	return 1;
+}
+
 static bool rx(struct net *n, struct virtq *q, bool *fatal)
 {
 	bool used = false;
@@ -428,7 +454,9 @@ static bool rx(struct net *n, struct virtq *q, bool *fatal)
 			/* Read from the tap only with somewhere to put what comes. */
 			if (!virtq_has_avail(q) && !virtq_enable_notify(q))
 				break;
-			int r = read_frame(n);
+			int r = n->mmds ? mmds_next(n) : 0;
+			if (r == 0)
+				r = read_frame(n);
 			if (r == 0)
 				break;
 			if (r < 0)

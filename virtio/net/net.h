@@ -56,6 +56,9 @@ struct net *net_create(const char *id, const char *ifname, const uint8_t *mac, s
 /* Over any packet fd (a SOCK_SEQPACKET socket in the unit tests); takes the fd. */
 struct net *net_create_fd(const char *id, int fd, const uint8_t *mac);
 void net_destroy(struct net *n);
+/* Answer MMDS on this interface (before attach); 0 or -ENOMEM. */
+struct mmds_cfg;
+int net_enable_mmds(struct net *n, const struct mmds_cfg *cfg);
 /* Limiters: before attach, or live (vmm thread, transport lock held). */
 int net_set_rate_limiters(struct net *n, const struct rate_limiter_cfg *rx, unsigned rx_which,
 			  const struct rate_limiter_cfg *tx, unsigned tx_which);

@@ -16,6 +16,7 @@
 #include "../../lib/wire.h"
 #include "../../vmm/config.h"
 #include "../../vmm/seccomp.h"
+#include "mmds/port.h"
 #include "net.h"
 #include "tap.h"
 
@@ -43,6 +44,9 @@ static bool ifname_valid(const char *s)
 			return false;
 	return true;
 }
+
+/* The record version that added the MMDS settings (after RL_CFG_WIRE_FLAGS). */
+#define NET_SNAP_MMDS 3
 
 static int parse_host_dev(const struct json *j, int v, struct net_cfg *n, struct err *e)
 {
@@ -170,12 +174,28 @@ static void describe(const void *cfg, struct strbuf *b)
 	strbuf_printf(b, "}");
 }
 
+/* PUT /mmds/config lists this interface. */
+static bool mmds_on(const char *iface_id)
+{
+	const struct mmds_cfg *m = mmds_config();
+	for (int i = 0; m->enabled && i < m->nr_ifaces; i++)
+		if (!strcmp(m->ifaces[i], iface_id))
+			return true;
+	return false;
+}
+
 static void *create(const void *cfg, const struct dev_env *env, struct err *e)
 {
 	const struct net_cfg *c = cfg;
 	(void)env;
 	struct net *n =
 	    net_create(c->iface_id, c->host_dev_name, c->has_mac ? c->guest_mac : NULL, e);
+	if (n && mmds_on(c->iface_id) && net_enable_mmds(n, mmds_config())) {
+		err_set(e, -ENOMEM, "network interface '%s': MMDS: out of memory or timerfd",
+			c->iface_id);
+		net_destroy(n);
+		return NULL;
+	}
 	if (n)
 		net_set_rate_limiters(n, &c->rx_rate_limiter, RL_BANDWIDTH | RL_OPS,
 				      &c->tx_rate_limiter, RL_BANDWIDTH | RL_OPS);
@@ -268,6 +288,28 @@ static void save_cfg(const void *cfg, struct wire *w)
 	wire_put(w, n->guest_mac, 6);
 	rl_cfg_save(&n->rx_rate_limiter, w);
 	rl_cfg_save(&n->tx_rate_limiter, w);
+	/* Version 3: the MMDS settings (not the data, as Firecracker), if it answers MMDS. */
+	const struct mmds_cfg *m = mmds_config();
+	bool on = mmds_on(n->iface_id);
+	wire_put_u32(w, on);
+	wire_put_u32(w, on ? m->version : 0);
+	wire_put_u32(w, on ? m->ipv4 : 0);
+}
+
+/* A restored interface that answered MMDS answers it again, the same way. */
+static int load_mmds(struct wire *r, const char *iface_id, struct err *e)
+{
+	uint32_t on = wire_get_u32(r), version = wire_get_u32(r), ipv4 = wire_get_u32(r);
+	struct mmds_cfg *m = mmds_config();
+	if (r->bad || on > 1 || (on && version != MMDS_V1 && version != MMDS_V2))
+		return err_inval(e, "network interface record: MMDS settings out of range");
+	if (!on || mmds_on(iface_id) || m->nr_ifaces == 8)
+		return 0;
+	m->enabled = true;
+	m->version = (enum mmds_version)version;
+	m->ipv4 = ipv4;
+	snprintf(m->ifaces[m->nr_ifaces++], sizeof(m->ifaces[0]), "%s", iface_id);
+	return 0;
 }
 
 static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
@@ -283,7 +325,7 @@ static int load_cfg(struct wire *r, uint32_t version, void *cfg, struct err *e)
 	if (r->bad || !ok || has_mac > 1 || !config_id_valid(n->iface_id) ||
 	    !ifname_valid(n->host_dev_name))
 		return err_inval(e, "network interface record out of range");
-	return 0;
+	return version >= NET_SNAP_MMDS ? load_mmds(r, n->iface_id, e) : 0;
 }
 
 static int override(void *cfg, const char *field, const char *value, struct err *e)
@@ -329,7 +371,7 @@ const struct device_type net_type = {
 	.metrics = metrics,
 	.nr_metrics = sizeof(metrics) / sizeof(metrics[0]),
 	.stats = stats,
-	.snap_version = RL_CFG_WIRE_FLAGS, /* 2: rate limiter flags */
+	.snap_version = NET_SNAP_MMDS, /* 2: rate limiter flags; 3: MMDS settings */
 	.save_cfg = save_cfg,
 	.load_cfg = load_cfg,
 	.override = override,
