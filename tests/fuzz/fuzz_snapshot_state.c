@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../../virtio/net/mmds/port.h"
 #include "../../lib/log.h"
 #include "../../lib/strbuf.h"
 #include "../../lib/util.h"
@@ -295,6 +296,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct snapshot_load none;
 	struct err e = { 0 };
 
+	/* The MMDS settings are the process's (one VM a monitor): fresh each input. */
+	memset(mmds_config(), 0, sizeof(*mmds_config()));
 	if (open_state(data, size, &rd, &e)) {
 		FUZZ_CHECK(e.msg[0], "refused without a message");
 		return 0;

@@ -301,7 +301,8 @@ static int load_mmds(struct wire *r, const char *iface_id, struct err *e)
 {
 	uint32_t on = wire_get_u32(r), version = wire_get_u32(r), ipv4 = wire_get_u32(r);
 	struct mmds_cfg *m = mmds_config();
-	if (r->bad || on > 1 || (on && version != MMDS_V1 && version != MMDS_V2))
+	if (r->bad || on > 1 || (on && version != MMDS_V1 && version != MMDS_V2) ||
+	    (!on && (version || ipv4)))
 		return err_inval(e, "network interface record: MMDS settings out of range");
 	if (!on || mmds_on(iface_id) || m->nr_ifaces == 8)
 		return 0;
