@@ -445,8 +445,15 @@ def jail_new_pid_ns_and_daemonize(ctx):
         s = status(pid)
         check(s["NSpid"].split() == [str(pid), "1"], f"NSpid {s['NSpid']!r}, want '{pid} 1'")
         check(s["Uid"].split()[0] == str(UID), f"Uid {s['Uid']}")
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            check(f.read().startswith(b"/" + j.name.encode() + b"\0--id\0"), "not the monitor")
+        # The pid file is written just before the exec: give the exec a moment.
+        want = b"/" + j.name.encode() + b"\0--id\0"
+        for _ in range(100):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            if cmdline.startswith(want):
+                break
+            time.sleep(0.05)
+        check(cmdline.startswith(want), f"not the monitor: {cmdline!r}")
         check(os.getsid(pid) != os.getsid(0), "the daemon is still in the caller's session")
         for fd in (0, 1, 2):
             check(os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null", f"fd {fd} is not /dev/null")
