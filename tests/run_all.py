@@ -12,6 +12,8 @@ tests/testbed/README.md)."""
 import argparse
 import json
 import os
+import time
+import signal
 import re
 import subprocess
 import sys
@@ -50,6 +52,39 @@ def bed_count():
     return max(1, min(os.cpu_count() or 1, mem_gib // 6))
 
 
+STALL_S = int(os.environ.get("MVM_TESTBED_STALL_S", "240"))  # silence (slowest test: ~120 s)
+
+
+def cpu_ticks_of_tree(root):
+    """CPU ticks used so far by root and everything below it."""
+    kids, ticks = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(st[1]), []).append(int(d))
+        ticks[int(d)] = int(st[11]) + int(st[12])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo += kids.get(pid, [])
+    return total
+
+
+def bed_stalled(pid, last_output):
+    """Silent for STALL_S and not a tick of CPU in 20 s: the bed will never finish."""
+    if time.monotonic() - last_output < STALL_S:
+        return False
+    before = cpu_ticks_of_tree(pid)
+    time.sleep(20)
+    return cpu_ticks_of_tree(pid) == before
+
+
 def run_integration(args):
     """Returns (results, where, exit status)."""
     base = [sys.executable, os.path.join(HERE, "integration", "run.py"),
@@ -70,22 +105,47 @@ def run_integration(args):
         if os.path.exists(p):
             os.unlink(p)
     env = dict(os.environ)
-    procs = []
-    for k in range(n):
-        cmd = [TESTBED, "exec", *base, "--json", paths[k]] + (["--shard", f"{k}/{n}"] if n > 1 else [])
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      env=env, text=True, errors="replace"))
+    retried = []
 
-    def relay(k, p):
+    def start(k):
+        cmd = [TESTBED, "exec", *base, "--json", paths[k]] + (["--shard", f"{k}/{n}"] if n > 1 else [])
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                text=True, errors="replace", start_new_session=True)
+
+    def relay(k, p, seen):
         for line in p.stdout:
+            seen[k] = time.monotonic()
             sys.stdout.write((f"bed{k}| " if n > 1 else "") + line)
             sys.stdout.flush()
 
-    relays = [threading.Thread(target=relay, args=(k, p)) for k, p in enumerate(procs)]
-    for t in relays:
+    def run_shard(k, rcs, seen):
+        # A bed whose emulated CPU has stopped for good (now and then the
+        # nested guest waits on an event that never comes) is stopped and its
+        # share run once more, loudly.
+        for attempt in (1, 2):
+            p = start(k)
+            seen[k] = time.monotonic()
+            t = threading.Thread(target=relay, args=(k, p, seen))
+            t.start()
+            while p.poll() is None:
+                time.sleep(5)
+                if attempt == 1 and bed_stalled(p.pid, seen[k]):
+                    print(f"bed{k}| run_all: the bed has been silent for {STALL_S} s with its "
+                          f"CPU idle: stopping it and running its share again", flush=True)
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+                    retried.append(k)
+                    break
+            t.join()
+            rcs[k] = p.wait()
+            if k not in retried or attempt == 2:
+                return
+
+    rcs, seen = [None] * n, [0.0] * n
+    shards = [threading.Thread(target=run_shard, args=(k, rcs, seen)) for k in range(n)]
+    for t in shards:
         t.start()
-    rcs = [p.wait() for p in procs]
-    for t in relays:
+    for t in shards:
         t.join()
     results, where = [], None
     for k, p in enumerate(paths):
@@ -98,6 +158,8 @@ def run_integration(args):
                                 detail=f"it wrote no results (exit status {rcs[k]})"))
     if n > 1 and where:
         where += f", {n} beds"
+    if retried and where:
+        where += f" (bed {', '.join(map(str, retried))} stalled and was run again)"
     return results, where or "unknown", max(rcs)
 
 
