@@ -154,7 +154,10 @@ class LinuxVM:
                   f"guest command did not finish: {cmd}", self.text())
             time.sleep(0.05)
         body = text.split(begin + "\n", 1)[1] if begin + "\n" in text else text
-        return int(m.group(1)), body[:body.find(end + " ")]
+        body = body[:body.find(end + " ")]
+        # The guest kernel shares the console: its messages ("[   13.5] clocksource:
+        # ..." after a restore, say) are not the command's output.
+        return int(m.group(1)), re.sub(r"(?m)^\[ *\d+\.\d+\] .*\n", "", body)
 
     def pause(self):
         st, b = self.api.patch("/vm", {"state": "Paused"})
