@@ -285,7 +285,8 @@ def net_linux_gets_a_dhcp_lease_and_answers_ping(ctx):
                                   stdout=open(log, "w"), stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 420
             while time.monotonic() < deadline and vm.poll() is None:
-                if "IP-Config: Complete" in open(log, errors="replace").read():
+                # "Complete:" and the ipaddr= line after it come in separate writes.
+                if re.search(r"IP-Config: Complete(.|\n)*ipaddr=", open(log, errors="replace").read()):
                     break
                 time.sleep(0.5)
             out = open(log, errors="replace").read()
