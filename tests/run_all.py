@@ -227,6 +227,9 @@ def main():
           f"{len(iskip)} skipped; where: {where}")
     for r in iskip + bskip:
         print(f"  skipped {r['name']}: {r['detail']}")
+    for r in integ:
+        if r.get("first_try") and r["status"] == "pass":
+            print(f"  passed only on a second try: {r['name']} (first: {r['first_try']})")
     for r in integ + bfail:
         if r["status"] == "fail":
             print(f"  FAILED {r['name']}")
