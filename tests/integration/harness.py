@@ -8,6 +8,7 @@ minute under kvm_pvm) run concurrently with the fast ones.
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,14 @@ def check(cond, msg, output=None):
         if output is not None:
             msg += "\n--- output (last 80 lines) ---\n" + "\n".join(output.splitlines()[-80:])
         raise AssertionError(msg)
+
+
+def counters(text):
+    """The numbers of the counter guest's "counter: N" lines in `text`. A number
+    counts only when a space or a newline ends it: a guest paused mid-line may
+    have printed half a number, and mvm's next log line may follow it on the
+    same line of a shared output file ("counter: 2" + "2026-12-02T..")."""
+    return [int(x) for x in re.findall(r"counter: (\d+)(?=[ \n])", text)]
 
 
 def kvm_skip_reason():

@@ -8,11 +8,7 @@ import stat
 import time
 
 from apiclient import Api, Monitor, raw_request, wait_for_socket
-from harness import Skip, check, host_is_pvm, test
-
-
-def counter_lines(text):
-    return [int(x) for x in re.findall(r"counter: (\d+)", text)]
+from harness import Skip, check, counters, host_is_pvm, test
 
 
 def boot_counter(ctx, m, step=20000):
@@ -103,15 +99,15 @@ def api_pause_resume_stops_guest_progress(ctx):
         check(m.api.patch("/vm", {"state": "Paused"})[0] == 204, "pause")
         check(m.api.get("/")[1]["state"] == "Paused", "state not Paused")
         time.sleep(0.3)
-        before = counter_lines(m.text())
+        before = counters(m.text())
         time.sleep(1.5)
-        during = counter_lines(m.text())
+        during = counters(m.text())
         check(during == before, f"guest progressed while paused: {before[-1:]} -> {during[-1:]}")
         check(m.api.patch("/vm", {"state": "Paused"})[0] == 204, "pausing twice must succeed")
         check(m.api.patch("/vm", {"state": "Resumed"})[0] == 204, "resume")
         last = before[-1] if before else 0
         check(m.wait_text(f"counter: {last + 2}"), "guest did not continue after resume", m.text())
-        after = counter_lines(m.text())
+        after = counters(m.text())
         check(after[: len(before)] == before and after[len(before)] == last + 1,
               "counter restarted instead of continuing")
         check(m.api.get("/")[1]["state"] == "Running", "state not Running")
@@ -176,7 +172,7 @@ def api_drive_patch_swaps_backing_file(ctx):
         check(a.get("/vm/config")[1]["drives"][0]["path_on_host"] == d2, "config not updated")
         st, b = a.patch("/drives/nodrive", {"drive_id": "nodrive", "path_on_host": d2})
         check(st == 400 and "does not exist" in b["fault_message"], f"{st} {b}")
-        n = counter_lines(m.text())[-1]
+        n = counters(m.text())[-1]
         check(m.wait_text(f"counter: {n + 2}"), "VM stopped after drive swap", m.text())
     finally:
         m.stop()
@@ -383,7 +379,7 @@ def api_fuzz_malformed_requests(ctx):
         check(st == 200 and info["state"] in ("Running", "Paused"), f"API after fuzz: {st} {info}")
         if info["state"] == "Paused":
             m.api.patch("/vm", {"state": "Resumed"})
-        n = counter_lines(m.text())[-1]
+        n = counters(m.text())[-1]
         check(m.wait_text(f"counter: {n + 2}"), "VM stopped running under API fuzzing", m.text())
     finally:
         m.stop()

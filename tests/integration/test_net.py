@@ -13,7 +13,7 @@ import time
 import uuid
 
 from apiclient import Api, wait_for_socket
-from harness import Skip, check, host_is_pvm, test
+from harness import Skip, check, counters, host_is_pvm, test
 from test_guest_kit import verdict
 
 TAP = "mvmtap0"
@@ -374,12 +374,12 @@ def net_snapshot_restore_needs_its_own_tap(ctx):
                 check(st == 204, f"load with network_overrides: {st} {b}", clone.text())
                 # The original may have paused mid-line: the clone finishes that
                 # line, so look for any count past the original's last one.
-                n = int(re.findall(r"counter: (\d+)", a.text())[-1])
+                n = counters(a.text())[-1]
                 t0 = time.monotonic()
                 while time.monotonic() - t0 < 20 and not any(
-                        int(x) > n + 1 for x in re.findall(r"counter: (\d+)", clone.text())):
+                        x > n + 1 for x in counters(clone.text())):
                     time.sleep(0.1)
-                later = [int(x) for x in re.findall(r"counter: (\d+)", clone.text())]
+                later = counters(clone.text())
                 check(any(x > n + 1 for x in later), f"the clone did not go on past {n}",
                       clone.text())
                 st, cfg = clone.api.get("/vm/config")

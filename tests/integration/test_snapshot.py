@@ -9,11 +9,7 @@ import subprocess
 import time
 
 from apiclient import Api, Monitor
-from harness import Skip, check, host_is_pvm, test
-
-
-def counters(text):
-    return [int(x) for x in re.findall(r"counter: (\d+)", text)]
+from harness import Skip, check, counters, host_is_pvm, test
 
 
 def complete(text):
