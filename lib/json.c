@@ -251,11 +251,36 @@ bool json_key_is(const struct json *j, int i, const char *name)
 	       !memcmp(j->s + j->t[i].start, name, n);
 }
 
+/* Line and column (from 1) of the byte before offset `end`, as serde counts them. */
+static void json_where(const struct json *j, int end, int *line, int *col)
+{
+	*line = 1;
+	*col = 0;
+	for (int i = 0; i < end; i++) {
+		if (j->s[i] == '\n') {
+			(*line)++;
+			*col = 0;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
 int json_unknown_field(const struct json *j, int k, const char *section, struct err *e)
 {
 	char name[64];
+	int line, col;
 	json_tok_text(j, k, name, sizeof(name));
-	return err_inval(e, "unknown field '%s' in %s", name, section);
+	json_where(j, j->t[k].end + 1, &line, &col);
+	return err_inval(e, "unknown field `%s` at line %d column %d (in %s)", name, line, col,
+			 section);
+}
+
+int json_missing_field(const struct json *j, int obj, const char *name, struct err *e)
+{
+	int line, col;
+	json_where(j, j->t[obj].end, &line, &col);
+	return err_inval(e, "missing field `%s` at line %d column %d.", name, line, col);
 }
 
 void json_tok_text(const struct json *j, int i, char *buf, size_t max)

@@ -29,8 +29,11 @@ void json_free(struct json *j);
 	for (int k = (obj) + 1, v = k + 1, n__ = 0; n__ < (j)->t[obj].size; \
 	     n__++, k = json_next((j), v), v = k + 1)
 
-/* "unknown field 'NAME' in SECTION" into e; returns -EINVAL. */
+/* Errors worded as Firecracker's (serde's) are: "unknown field `NAME` at line L
+ * column C (in SECTION)" for key token k, "missing field `NAME` at line L column
+ * C." for object token obj (its closing brace). Both return -EINVAL. */
 int json_unknown_field(const struct json *j, int k, const char *section, struct err *e);
+int json_missing_field(const struct json *j, int obj, const char *name, struct err *e);
 
 /* Index of the token after the subtree rooted at i. */
 int json_next(const struct json *j, int i);

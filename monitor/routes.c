@@ -51,8 +51,8 @@ static const struct route fixed[] = {
 	/* The action chooses the op, and with it the states (requests.c). */
 	ROW(HTTP_PUT, "/actions", API_START, ANY, false, "actions", parse_action),
 	ROW(HTTP_PATCH, "/vm", API_PAUSE, STARTED, false, "vm", parse_vm_state),
-	ROW(HTTP_PUT, "/logger", API_PUT_LOGGER, ANY, false, "logger", parse_logger),
-	ROW(HTTP_PUT, "/metrics", API_PUT_METRICS, ANY, false, "metrics", parse_metrics),
+	ROW(HTTP_PUT, "/logger", API_PUT_LOGGER, NOT_STARTED, false, "logger", parse_logger),
+	ROW(HTTP_PUT, "/metrics", API_PUT_METRICS, NOT_STARTED, false, "metrics", parse_metrics),
 	ROW(HTTP_PUT, "/serial", API_PUT_SERIAL, NOT_STARTED, true, "serial", parse_serial),
 	ROW(HTTP_PUT, "/snapshot/create", API_SNAPSHOT_CREATE, VM_ST_PAUSED, false,
 	    "snapshot_create", api_parse_snapshot_create),
@@ -219,8 +219,8 @@ static bool matches(const struct route *rt, const char *path, char id[API_PATH_I
 	path += n;
 	if (!rt->with_id)
 		return !strcmp(path, suffix);
-	if (*path != '/' || strchr(path + 1, '/') || strlen(path + 1) > API_PATH_ID_MAX || !path[1])
-		return false;
+	if (*path != '/' || strchr(path + 1, '/') || strlen(path + 1) > API_PATH_ID_MAX)
+		return false; /* an empty id matches: it gets its own answer */
 	strcpy(id, path + 1);
 	return true;
 }
@@ -245,9 +245,16 @@ static int parse_device(const struct json *j, struct api_request *req, struct er
 	const char *body_id = rt->op == API_DEV_PUT ? t->id(req->dev_body)
 			      : t->patch_id	    ? t->patch_id(req->dev_body)
 						    : req->id;
+	/* Firecracker's two sentences: clients match on them. */
+	if (strcmp(body_id, req->id) && !strcmp(t->id_field, "iface_id"))
+		return err_inval(
+		    e, "The id from the path [%s] does not match the id from the body [%s]!",
+		    req->id, body_id);
 	if (strcmp(body_id, req->id))
-		return err_inval(e, "the %s in the path (%s) differs from %s in the body (%s)",
-				 t->id_field, req->id, t->id_field, body_id);
+		return err_inval(e,
+				 "The id from the path does not match the id from the body! "
+				 "(%s '%s' in the path, '%s' in the body)",
+				 t->id_field, req->id, body_id);
 	return 0;
 }
 
@@ -285,7 +292,7 @@ static int parse_body(const struct route *rt, const char *body, size_t len, stru
 	struct json j;
 	int r;
 	if (!body || !len)
-		return err_inval(e, "this request needs a JSON body");
+		return err_inval(e, "Empty %s request.", http_method_str(rt->method));
 	if ((r = json_parse(&j, body, len, e)))
 		return r;
 	if (!(r = json_expect_object(&j, 0, "the request body", e)))
@@ -311,8 +318,10 @@ int api_route(int method, const char *path, const char *body, size_t body_len,
 		}
 	}
 	if (method != HTTP_GET && method != HTTP_PUT && method != HTTP_PATCH) {
-		api_response_error(resp, "method %s is not supported; use GET, PUT or PATCH",
-				   http_method_str(method));
+		api_response_error(resp,
+				   "Invalid request method and/or path: %s %s. (mvm serves GET, "
+				   "PUT and PATCH)",
+				   http_method_str(method), path);
 		return -EINVAL;
 	}
 	if (api_routes_init()) {
@@ -325,9 +334,16 @@ int api_route(int method, const char *path, const char *body, size_t body_len,
 			continue;
 		req->route = rt;
 		req->op = rt->op;
+		if (rt->with_id && !req->id[0]) {
+			api_response_error(resp, "The ID cannot be empty.");
+			memset(req, 0, sizeof(*req));
+			return -EINVAL;
+		}
 		if (rt->with_id && !config_id_valid(req->id)) {
 			api_response_error(
-			    resp, "%s '%s' is invalid: use 1 to %d letters, digits or '_'",
+			    resp,
+			    "API Resource IDs can only contain alphanumeric characters "
+			    "and underscores. (%s '%s': use 1 to %d of them)",
 			    rt->type ? rt->type->id_field : "id", req->id, MVM_ID_MAX);
 			memset(req, 0, sizeof(*req));
 			return -EINVAL;
@@ -342,7 +358,7 @@ int api_route(int method, const char *path, const char *body, size_t body_len,
 		}
 		return 0;
 	}
-	api_response_error(resp, "%s %s is not a supported method and path",
+	api_response_error(resp, "Invalid request method and/or path: %s %s.",
 			   http_method_str(method), path);
 	return -EINVAL;
 }
@@ -355,8 +371,12 @@ static int parse_machine(const struct json *j, struct api_request *r, bool put, 
 	r->u.machine.cfg = (struct machine_cfg){ .vcpu_count = MVM_DEFAULT_VCPUS,
 						 .mem_size_mib = MVM_DEFAULT_MEM_MIB };
 	int rc = config_parse_machine_fields(j, 0, &r->u.machine.cfg, &r->u.machine.present, e);
-	if (!rc && put && (!(r->u.machine.present & MC_VCPUS) || !(r->u.machine.present & MC_MEM)))
-		rc = err_inval(e, "machine-config needs both 'vcpu_count' and 'mem_size_mib'");
+	if (!rc && put && !(r->u.machine.present & MC_VCPUS))
+		rc = json_missing_field(j, 0, "vcpu_count", e);
+	if (!rc && put && !(r->u.machine.present & MC_MEM))
+		rc = json_missing_field(j, 0, "mem_size_mib", e);
+	if (!rc && !put && !r->u.machine.present)
+		rc = err_inval(e, "Empty PATCH request.");
 	if (!rc && put)
 		rc = config_machine_check(&r->u.machine.cfg, e);
 	return rc;

@@ -38,8 +38,13 @@ int api_parse_snapshot_create(const struct json *j, struct api_request *req, str
 		if (r)
 			return r;
 	}
-	if (!c->snapshot_path || !*c->snapshot_path || !c->mem_file_path || !*c->mem_file_path)
-		return err_inval(e, "a snapshot needs both 'snapshot_path' and 'mem_file_path'");
+	if (!c->snapshot_path)
+		return json_missing_field(j, 0, "snapshot_path", e);
+	if (!c->mem_file_path)
+		return json_missing_field(j, 0, "mem_file_path", e);
+	if (!*c->snapshot_path || !*c->mem_file_path)
+		return err_inval(e, "a snapshot needs both 'snapshot_path' and 'mem_file_path' "
+				    "(one is empty)");
 	return 0;
 }
 
@@ -59,12 +64,16 @@ static int parse_mem_backend(const struct json *j, int obj, struct snapshot_load
 		if (r)
 			return r;
 	}
+	/* Firecracker's (serde's) words, which clients match on. */
+	if (!type[0])
+		return json_missing_field(j, obj, "backend_type", e);
 	if (strcmp(type, "File") && strcmp(type, "Uffd"))
-		return err_inval(e, "backend_type '%s' is unknown; use File or Uffd",
-				 type[0] ? type : "(missing)");
+		return err_inval(e, "unknown variant `%s`, expected `File` or `Uffd`", type);
 	l->uffd = !strcmp(type, "Uffd");
-	if (!l->mem_path || !*l->mem_path)
-		return err_inval(e, "mem_backend needs 'backend_path'");
+	if (!l->mem_path)
+		return json_missing_field(j, obj, "backend_path", e);
+	if (!*l->mem_path)
+		return err_inval(e, "mem_backend's 'backend_path' is empty");
 	return 0;
 }
 
@@ -171,10 +180,16 @@ int api_parse_snapshot_load(const struct json *j, struct api_request *req, struc
 	for_each_member (j, 0, k, v)
 		if ((r = load_member(j, k, v, l, &have_backend, &have_file, e)))
 			return r;
-	if (!l->snapshot_path || !*l->snapshot_path)
-		return err_inval(e, "a snapshot load needs 'snapshot_path'");
-	if (have_backend == have_file)
-		return err_inval(e, "give exactly one of 'mem_backend' and 'mem_file_path'");
+	if (!l->snapshot_path)
+		return json_missing_field(j, 0, "snapshot_path", e);
+	if (!*l->snapshot_path)
+		return err_inval(e, "'snapshot_path' is empty");
+	if (!have_backend && !have_file)
+		return err_inval(e, "missing field: either `mem_backend` or `mem_file_path` is "
+				    "required");
+	if (have_backend && have_file)
+		return err_inval(e, "too many fields: either `mem_backend` or `mem_file_path` "
+				    "exclusively is required");
 	if (!l->mem_path || !*l->mem_path)
 		return err_inval(e, "'mem_file_path' is empty");
 	return 0;

@@ -168,8 +168,10 @@ int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out,
 	int r = config_parse_machine_fields(j, obj, &m, &have, e);
 	if (r)
 		return r;
-	if (!partial && (!(have & MC_VCPUS) || !(have & MC_MEM)))
-		return err_inval(e, "machine-config needs both 'vcpu_count' and 'mem_size_mib'");
+	if (!partial && !(have & MC_VCPUS))
+		return json_missing_field(j, obj, "vcpu_count", e);
+	if (!partial && !(have & MC_MEM))
+		return json_missing_field(j, obj, "mem_size_mib", e);
 	if ((r = config_machine_check(&m, e)))
 		return r;
 	*out = m;
@@ -262,7 +264,9 @@ static int check_root(const struct vm_config *c, struct err *e)
 		if (!d->type->is_root || !d->type->is_root(d->cfg))
 			continue;
 		if (root)
-			return err_inval(e, "%s '%s' cannot be the root device: %s '%s' already is",
+			return err_inval(e,
+					 "A root block device already exists! (%s '%s' cannot be "
+					 "the root device: %s '%s' already is)",
 					 d->type->noun, dev_name(d), root->type->noun,
 					 dev_name(root));
 		root = d;

@@ -17,6 +17,7 @@ MODULES = [
     "test_bad_input",
     "test_api",
     "test_api_hostile",
+    "test_fc_replay",
     "test_signals",
     "test_snapshot",
     "test_snapshot_crash",

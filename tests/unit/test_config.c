@@ -101,7 +101,7 @@ Test(config, rejects_unknown_fields_at_every_level_naming_them)
 {
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		char quoted[80];
-		snprintf(quoted, sizeof(quoted), "'%s'", unknown[i].field);
+		snprintf(quoted, sizeof(quoted), "`%s`", unknown[i].field);
 		expect_rejected(i, unknown[i].text, quoted, unknown[i].section);
 	}
 }
@@ -171,7 +171,7 @@ Test(config, entropy_section_rejects_what_it_cannot_do)
 		{ "{\"rate_limiter\":{\"bandwidth\":{\"size\":1}}}", "refill_time" },
 		{ "{\"rate_limiter\":{\"ops\":{\"size\":-1,\"refill_time\":1}}}",
 		  "rate_limiter.ops.size" },
-		{ "{\"bogus\":1}", "'bogus'" },
+		{ "{\"bogus\":1}", "`bogus`" },
 		{ "[]", "entropy" },
 		{ "true", "entropy" },
 	};

@@ -177,8 +177,8 @@ Test(config_dev, rejects_bad_rate_limiters_naming_the_field)
 		{ "\"entropy\":{\"rate_limiter\":{\"ops\":{\"refill_time\":1}}}", "'size'" },
 		{ "\"entropy\":{\"rate_limiter\":{\"ops\":{\"size\":5}}}", "refill_time" },
 		{ "\"entropy\":{\"rate_limiter\":{\"ops\":{\"size\":5,\"refill_time\":1,\"x\":1}}}",
-		  "'x'" },
-		{ "\"entropy\":{\"rate_limiter\":{\"iops\":{}}}", "'iops'" },
+		  "`x`" },
+		{ "\"entropy\":{\"rate_limiter\":{\"iops\":{}}}", "`iops`" },
 		{ "\"entropy\":{\"rate_limiter\":[]}", "rate_limiter" },
 		{ "\"network-interfaces\":[{\"iface_id\":\"e\",\"host_dev_name\":\"t\","
 		  "\"tx_rate_limiter\":{\"bandwidth\":{\"size\":-2,\"refill_time\":1}}}]",
@@ -231,7 +231,7 @@ Test(config_dev, rejects_bad_network_interfaces)
 		  "\"allow_mmds_requests\":true}]",
 		  "MMDS" },
 		{ "\"network-interfaces\":[{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":9}]",
-		  "'mtu'" },
+		  "`mtu`" },
 	};
 	expect_bad(t, sizeof(t) / sizeof(t[0]));
 }
@@ -252,7 +252,7 @@ Test(config_dev, rejects_bad_vsock_and_balloon)
 		  "aaaaa"
 		  "aaaaaaaa\"}",
 		  "uds_path" },
-		{ "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/v\",\"port\":1}", "'port'" },
+		{ "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/v\",\"port\":1}", "`port`" },
 		{ "\"vsock\":[]", "vsock" },
 		{ "\"balloon\":{\"amount_mib\":1}", "deflate_on_oom" },
 		{ "\"balloon\":{\"deflate_on_oom\":true}", "amount_mib" },
@@ -266,7 +266,7 @@ Test(config_dev, rejects_bad_vsock_and_balloon)
 		  "\"stats_polling_interval_s\":86401}",
 		  "stats_polling_interval_s" },
 		{ "\"balloon\":{\"amount_mib\":1,\"deflate_on_oom\":true,\"free_page\":1}",
-		  "'free_page'" },
+		  "`free_page`" },
 	};
 	expect_bad(t, sizeof(t) / sizeof(t[0]));
 }
@@ -432,20 +432,20 @@ Test(config_dev, api_refuses_bad_device_requests)
 		const char *path, *body, *needle;
 	} t[] = {
 		{ HTTP_PUT, "/network-interfaces/eth0",
-		  "{\"iface_id\":\"eth1\",\"host_dev_name\":\"t\"}", "differs" },
+		  "{\"iface_id\":\"eth1\",\"host_dev_name\":\"t\"}", "does not match" },
 		{ HTTP_PUT, "/network-interfaces/", "{\"iface_id\":\"e\",\"host_dev_name\":\"t\"}",
-		  "not a supported" },
+		  "The ID cannot be empty." },
 		{ HTTP_PATCH, "/network-interfaces/e",
-		  "{\"iface_id\":\"e\",\"host_dev_name\":\"t\"}", "'host_dev_name'" },
+		  "{\"iface_id\":\"e\",\"host_dev_name\":\"t\"}", "`host_dev_name`" },
 		{ HTTP_PATCH, "/network-interfaces/e", "{\"rx_rate_limiter\":null}", "iface_id" },
 		{ HTTP_PUT, "/vsock", "{\"guest_cid\":1,\"uds_path\":\"/v\"}", "guest_cid" },
-		{ HTTP_PATCH, "/vsock", "{\"guest_cid\":5}", "not a supported" },
+		{ HTTP_PATCH, "/vsock", "{\"guest_cid\":5}", "Invalid request method and/or path" },
 		{ HTTP_PATCH, "/balloon", "{\"amount_mib\":-2}", "amount_mib" },
-		{ HTTP_PATCH, "/balloon", "{\"deflate_on_oom\":true}", "'deflate_on_oom'" },
+		{ HTTP_PATCH, "/balloon", "{\"deflate_on_oom\":true}", "`deflate_on_oom`" },
 		{ HTTP_PATCH, "/balloon", "{}", "amount_mib" },
-		{ HTTP_PATCH, "/balloon/statistics", "{\"amount_mib\":1}", "'amount_mib'" },
+		{ HTTP_PATCH, "/balloon/statistics", "{\"amount_mib\":1}", "`amount_mib`" },
 		{ HTTP_PUT, "/balloon/statistics", "{\"stats_polling_interval_s\":1}",
-		  "not a supported" },
+		  "Invalid request method and/or path" },
 		{ HTTP_PATCH, "/drives/d",
 		  "{\"drive_id\":\"d\",\"rate_limiter\":{\"ops\":{\"size\":-2,\"refill_time\":1}}}",
 		  "rate_limiter.ops.size" },

@@ -45,7 +45,8 @@ Test(cpu_config_api, bad_cpu_config_bodies_get_a_400_naming_the_field)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_refused(cases[i].body, route(HTTP_PUT, "/cpu-config", cases[i].body),
 			       cases[i].field, NULL);
-	expect_refused("GET", route(HTTP_GET, "/cpu-config", NULL), "not a supported", NULL);
+	expect_refused("GET", route(HTTP_GET, "/cpu-config", NULL),
+		       "Invalid request method and/or path: GET /cpu-config.", NULL);
 }
 
 static char *machine_json(enum cpu_template t, bool custom)

@@ -40,7 +40,8 @@ Test(routes, get_of_an_unknown_path_is_refused)
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		char want[128];
-		snprintf(want, sizeof(want), "GET %s is not a supported method and path", paths[i]);
+		snprintf(want, sizeof(want), "Invalid request method and/or path: GET %s.",
+			 paths[i]);
 		expect_refused(paths[i], route(HTTP_GET, paths[i], NULL), want, NULL);
 	}
 }
@@ -56,9 +57,10 @@ Test(routes, methods_other_than_get_put_patch_are_refused)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char want[64];
-		snprintf(want, sizeof(want), "method %s is not supported", cases[i].name);
+		snprintf(want, sizeof(want), "Invalid request method and/or path: %s /actions.",
+			 cases[i].name);
 		expect_refused(cases[i].name, route(cases[i].method, "/actions", "{}"), want,
-			       "GET, PUT or PATCH");
+			       "mvm serves GET, PUT and PATCH");
 	}
 }
 
@@ -68,20 +70,20 @@ Test(routes, put_or_patch_of_an_unknown_path_is_refused)
 		int method;
 		const char *path, *want;
 	} cases[] = {
-		{ HTTP_PUT, "/nope", "PUT /nope is not" },
-		{ HTTP_PUT, "/version", "PUT /version is not" },
-		{ HTTP_PUT, "/vm", "PUT /vm is not" },
-		{ HTTP_PATCH, "/actions", "PATCH /actions is not" },
-		{ HTTP_PATCH, "/boot-source", "PATCH /boot-source is not" },
-		{ HTTP_PUT, "/drives", "PUT /drives is not" },
-		{ HTTP_PUT, "/drives/a/b", "PUT /drives/a/b is not" },
-		{ HTTP_PUT, "/actions/", "PUT /actions/ is not" },
-		{ HTTP_PUT, "/mmdsx", "PUT /mmdsx is not" }, /* not a prefix match */
-		{ HTTP_PUT, "/snapshot", "PUT /snapshot is not" },
+		{ HTTP_PUT, "/nope", "PUT /nope." },
+		{ HTTP_PUT, "/version", "PUT /version." },
+		{ HTTP_PUT, "/vm", "PUT /vm." },
+		{ HTTP_PATCH, "/actions", "PATCH /actions." },
+		{ HTTP_PATCH, "/boot-source", "PATCH /boot-source." },
+		{ HTTP_PUT, "/drives", "PUT /drives." },
+		{ HTTP_PUT, "/drives/a/b", "PUT /drives/a/b." },
+		{ HTTP_PUT, "/actions/", "PUT /actions/." },
+		{ HTTP_PUT, "/mmdsx", "PUT /mmdsx." }, /* not a prefix match */
+		{ HTTP_PUT, "/snapshot", "PUT /snapshot." },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_refused(cases[i].path, route(cases[i].method, cases[i].path, "{}"),
-			       cases[i].want, "supported method and path");
+			       cases[i].want, "Invalid request method and/or path: ");
 }
 
 /* A device type of the registry answers under this path: it is not "not there yet". */
@@ -128,8 +130,8 @@ static const struct {
 	size_t len;	  /* 0: strlen(body) */
 	const char *msg;
 } bad_bodies[] = {
-	{ "no body", NULL, 0, "needs a JSON body" },
-	{ "empty body", "", 0, "needs a JSON body" },
+	{ "no body", NULL, 0, "Empty " },
+	{ "empty body", "", 0, "Empty " },
 	{ "whitespace", "  \r\n", 0, "JSON" },
 	{ "malformed", "{\"state\": ", 0, "malformed JSON" },
 	{ "trailing comma", "{\"state\": \"Paused\",}", 0, "JSON" },
@@ -227,8 +229,8 @@ static const struct {
 	{ "{\"action_type\": null}", "'action_type'", "must be a string" },
 	{ "{\"action_type\": \"InstanceStartInstanceStartInstanceStart\"}", "'action_type'",
 	  "too long" },
-	{ "{\"action\": \"InstanceStart\"}", "unknown field 'action'", "action" },
-	{ "{\"action_type\": \"InstanceStart\", \"payload\": {}}", "unknown field 'payload'",
+	{ "{\"action\": \"InstanceStart\"}", "unknown field `action`", "action" },
+	{ "{\"action_type\": \"InstanceStart\", \"payload\": {}}", "unknown field `payload`",
 	  NULL },
 };
 
@@ -259,7 +261,7 @@ Test(routes, patch_vm_bad_bodies_are_refused)
 		{ "{\"state\": \"PausedPausedPausedPaused\"}",
 		  "state 'PausedPausedPausedPaused' is unknown", NULL },
 		{ "{\"state\": \"PausedPausedPausedPausedPausedPaused\"}", "'state'", "too long" },
-		{ "{\"State\": \"Paused\"}", "unknown field 'State'", "vm state" },
+		{ "{\"State\": \"Paused\"}", "unknown field `State`", "vm state" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_refused(cases[i].body, route(HTTP_PATCH, "/vm", cases[i].body),
@@ -282,7 +284,7 @@ Test(routes, unknown_field_names_are_quoted_and_control_chars_masked)
 	cr_assert_eq(route(HTTP_PATCH, "/vm", "{\"a\x01z\x1f\": 1}"), -EINVAL);
 	char msg[512];
 	cr_assert(fault(msg, sizeof(msg)), "%s", msg);
-	cr_expect(strstr(msg, "unknown field 'a?z?'") != NULL, "%s", msg);
+	cr_expect(strstr(msg, "unknown field `a?z?`") != NULL, "%s", msg);
 	for (const char *p = msg; *p; p++)
 		cr_expect((unsigned char)*p >= 0x20, "raw control character in '%s'", msg);
 }
@@ -436,7 +438,7 @@ static const struct {
 	{ HTTP_GET, "/vm/config", NULL, NULL },
 	{ HTTP_GET, "/machine-config", NULL, NULL },
 	{ HTTP_PUT, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}", NULL },
-	{ HTTP_PATCH, "/machine-config", "{}", NULL },
+	{ HTTP_PATCH, "/machine-config", "{\"smt\": false}", NULL },
 	{ HTTP_PUT, "/boot-source", "{\"kernel_image_path\": \"/k\"}", NULL },
 	{ HTTP_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", NULL },
 	{ HTTP_PATCH, "/vm", "{\"state\": \"Paused\"}", NULL },
@@ -523,8 +525,7 @@ Test(routes, every_row_of_the_table_answers)
 			cr_expect_eq(rt[i].counter, -1, "%s: a counter without a name", what);
 		}
 		if (rt[i].body)
-			expect_refused(what, route(rt[i].method, path, NULL), "needs a JSON body",
-				       NULL);
+			expect_refused(what, route(rt[i].method, path, NULL), "Empty ", NULL);
 		for (unsigned j = 0; j < i; j++)
 			cr_expect(rt[j].method != rt[i].method || strcmp(rt[j].path, rt[i].path) ||
 				      rt[j].with_id != rt[i].with_id ||

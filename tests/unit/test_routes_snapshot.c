@@ -32,9 +32,9 @@ Test(routes_snapshot, create_bad_bodies_are_refused)
 		const char *body;
 		const char *msg1, *msg2;
 	} cases[] = {
-		{ "{\"snapshot_path\": \"/s\"}", "needs both 'snapshot_path' and 'mem_file_path'",
-		  NULL },
-		{ "{\"mem_file_path\": \"/m\"}", "needs both", NULL },
+		{ "{\"snapshot_path\": \"/s\"}",
+		  "missing field `mem_file_path` at line 1 column 23.", NULL },
+		{ "{\"mem_file_path\": \"/m\"}", "missing field `snapshot_path`", NULL },
 		{ "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}", "needs both", NULL },
 		{ "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"\"}", "needs both", NULL },
 		{ "{\"snapshot_path\": 1, \"mem_file_path\": \"/m\"}", "'snapshot_path'",
@@ -50,7 +50,7 @@ Test(routes_snapshot, create_bad_bodies_are_refused)
 		{ "{\"snapshot_type\": 1, \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
 		  "'snapshot_type'", "must be a string" },
 		{ "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"mem_path\": \"/x\"}",
-		  "unknown field 'mem_path'", "snapshot request" },
+		  "unknown field `mem_path`", "snapshot request" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_refused(cases[i].body, route(HTTP_PUT, "/snapshot/create", cases[i].body),
@@ -186,31 +186,36 @@ static const struct {
 	const char *body;
 	const char *msg1, *msg2;
 } bad_load[] = {
-	{ LOAD(""), "exactly one of 'mem_backend' and 'mem_file_path'", NULL },
-	{ LOAD(FILE_BACKEND ", \"mem_file_path\": \"/m\""), "exactly one", NULL },
-	{ LOAD(", \"mem_file_path\": \"/m\"" FILE_BACKEND), "exactly one", NULL },
+	{ LOAD(""), "missing field: either `mem_backend` or `mem_file_path` is required", NULL },
+	{ LOAD(FILE_BACKEND ", \"mem_file_path\": \"/m\""),
+	  "too many fields: either `mem_backend` or `mem_file_path` exclusively", NULL },
+	{ LOAD(", \"mem_file_path\": \"/m\"" FILE_BACKEND),
+	  "too many fields: either `mem_backend` or `mem_file_path` exclusively", NULL },
 	{ "{\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\"}}",
-	  "needs 'snapshot_path'", NULL },
+	  "missing field `snapshot_path` at line 1 column 63.", NULL },
 	{ LOAD(", \"mem_file_path\": \"\""), "'mem_file_path' is empty", NULL },
 	{ LOAD(", \"mem_file_path\": 1"), "'mem_file_path'", "must be a string" },
-	{ "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}", "needs 'snapshot_path'", NULL },
+	{ "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}", "'snapshot_path' is empty",
+	  NULL },
 	{ "{\"snapshot_path\": 5, \"mem_file_path\": \"/m\"}", "'snapshot_path'",
 	  "must be a string" },
 	{ LOAD(", \"mem_backend\": {\"backend_type\": \"Memory\", \"backend_path\": \"/m\"}"),
-	  "backend_type 'Memory' is unknown", "File or Uffd" },
+	  "unknown variant `Memory`, expected `File` or `Uffd`", NULL },
 	{ LOAD(", \"mem_backend\": {\"backend_type\": \"file\", \"backend_path\": \"/m\"}"),
-	  "'file' is unknown", NULL },
-	{ LOAD(", \"mem_backend\": {\"backend_path\": \"/m\"}"), "'(missing)' is unknown", NULL },
-	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\"}"), "needs 'backend_path'", NULL },
+	  "unknown variant `file`", NULL },
+	{ LOAD(", \"mem_backend\": {\"backend_path\": \"/m\"}"), "missing field `backend_type`",
+	  NULL },
+	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\"}"), "missing field `backend_path`",
+	  NULL },
 	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"\"}"),
-	  "needs 'backend_path'", NULL },
+	  "'backend_path' is empty", NULL },
 	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": 1}"),
 	  "'backend_path'", "must be a string" },
 	{ LOAD(", \"mem_backend\": {\"backend_type\": 2, \"backend_path\": \"/m\"}"),
 	  "'backend_type'", "must be a string" },
 	{ LOAD(", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\","
 	       " \"size\": 1}"),
-	  "unknown field 'size'", "mem_backend" },
+	  "unknown field `size`", "mem_backend" },
 	{ LOAD(", \"mem_backend\": \"/m\""), "mem_backend must be a JSON object", NULL },
 	{ LOAD(", \"mem_backend\": null"), "mem_backend must be a JSON object", NULL },
 	{ LOAD(FILE_BACKEND ", \"resume_vm\": \"yes\""), "'resume_vm'", "true or false" },
@@ -229,11 +234,11 @@ static const struct {
 	  "a drive override needs drive_id and 'path_on_host'", NULL },
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": \"r\", \"path_on_host\": "
 			    "\"/x\", \"is_read_only\": true}]"),
-	  "unknown field 'is_read_only'", "drive override" },
+	  "unknown field `is_read_only`", "drive override" },
 	{ LOAD(FILE_BACKEND ", \"drive_overrides\": [{\"drive_id\": 1, \"path_on_host\": "
 			    "\"/x\"}]"),
 	  "'drive_id'", "must be a string" },
-	{ LOAD(FILE_BACKEND ", \"resume\": true"), "unknown field 'resume'", "snapshot load" },
+	{ LOAD(FILE_BACKEND ", \"resume\": true"), "unknown field `resume`", "snapshot load" },
 	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"eth0\"}]"),
 	  "a network override needs iface_id and 'host_dev_name'", NULL },
 	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"host_dev_name\": \"t\"}]"),
@@ -243,7 +248,7 @@ static const struct {
 	  "a network override needs", "1 to 15 bytes" },
 	{ LOAD(FILE_BACKEND ", \"network_overrides\": [{\"iface_id\": \"e\", "
 			    "\"host_dev_name\": \"t\", \"mac\": \"x\"}]"),
-	  "unknown field 'mac'", "network override" },
+	  "unknown field `mac`", "network override" },
 	{ LOAD(FILE_BACKEND ", \"network_overrides\": [\"eth0\"]"),
 	  "a network override must be a JSON object", NULL },
 	{ LOAD(FILE_BACKEND ", \"vsock_override\": []"), "vsock_override must be a JSON object",
@@ -252,7 +257,7 @@ static const struct {
 	{ LOAD(FILE_BACKEND ", \"vsock_override\": {\"uds_path\": \"\"}"),
 	  "vsock_override needs 'uds_path'", NULL },
 	{ LOAD(FILE_BACKEND ", \"vsock_override\": {\"uds_path\": \"/v\", \"guest_cid\": 3}"),
-	  "unknown field 'guest_cid'", "vsock_override" },
+	  "unknown field `guest_cid`", "vsock_override" },
 };
 
 Test(routes_snapshot, load_bad_bodies_are_refused)
@@ -270,7 +275,8 @@ Test(routes_snapshot, load_refused_after_overrides_frees_them)
 	/* Overrides parsed, then the body is refused: ASan checks nothing leaks. */
 	const char *body = LOAD(", \"drive_overrides\": [{\"drive_id\": \"a\", \"path_on_host\": "
 				"\"/a\"}, {\"drive_id\": \"b\", \"path_on_host\": \"/b\"}]");
-	expect_refused("no backend", route(HTTP_PUT, "/snapshot/load", body), "exactly one", NULL);
+	expect_refused("no backend", route(HTTP_PUT, "/snapshot/load", body),
+		       "either `mem_backend`", NULL);
 }
 
 /*
