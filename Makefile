@@ -39,7 +39,7 @@ VMM_SRCS := vmm/config.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm/bus.c vmm/even
 # lists them. Every .c under virtio/ is built: a new device needs no line here.
 VIRTIO_SRCS := $(sort $(wildcard virtio/*.c virtio/*/*.c virtio/*/*/*.c))
 API_SRCS := api-socket/http.c api-socket/conn.c api-socket/server.c api-socket/client.c
-MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
+MONITOR_SRCS := monitor/builder.c monitor/prepare.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
 	monitor/metrics.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
 	monitor/requests_dev.c monitor/mmds_api.c
 
