@@ -248,6 +248,8 @@ int monitor_run(struct monitor *m)
 	/* The last metrics line covers the VM's last moments. */
 	metrics_flush(&m->metrics, m->vm_built ? &m->vm : NULL);
 	if (m->vm_built) {
+		/* The process ends next: the teardown helper finishes the VM's. */
+		m->vm.kvm.leave_to_holder = true;
 		vm_destroy(&m->vm);
 		m->vm_built = false;
 	}

@@ -2,6 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,8 +143,65 @@ int kvm_create_vm(struct kvm *k)
 	return k->vm_fd < 0 ? k->vm_fd : 0;
 }
 
+struct holder_args {
+	pid_t parent;
+	int vm_fd;
+};
+
+/* The helper: system calls only, on its own small stack in our memory. */
+static int holder_main(void *opaque)
+{
+	const struct holder_args *a = opaque;
+	int fd = a->vm_fd;
+	pid_t parent = a->parent;
+	if (fd > 0)
+		close_range(0, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0U, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	for (;;)
+		pause();
+	return 0;
+}
+
+#define HOLDER_STACK (64 * 1024)
+
+void kvm_hold_past_exit(struct kvm *k)
+{
+	static struct holder_args args;
+	if (k->vm_fd < 0 || k->holder > 0)
+		return;
+	/*
+	 * It shares our memory (CLONE_VM): when we exit, the address space
+	 * stays, so KVM's MMU is not zapped on our way out either; both go when
+	 * the helper does. It has its own file table, holding only the VM.
+	 */
+	void *stack = mmap(NULL, HOLDER_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return;
+	args = (struct holder_args){ .parent = getpid(), .vm_fd = k->vm_fd };
+	pid_t pid = clone(holder_main, (char *)stack + HOLDER_STACK, CLONE_VM | SIGCHLD, &args);
+	if (pid < 0) {
+		log_debug("no VM teardown helper (clone: %s): the exit waits for it",
+			  strerror(errno));
+		munmap(stack, HOLDER_STACK);
+		return;
+	}
+	k->holder = pid;
+	k->holder_stack = stack;
+}
+
 void kvm_close(struct kvm *k)
 {
+	if (k->holder > 0 && !k->leave_to_holder) {
+		kill(k->holder, SIGKILL);
+		waitpid(k->holder, NULL, 0);
+		munmap(k->holder_stack, HOLDER_STACK);
+	}
+	k->holder = 0;
+	k->holder_stack = NULL;
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/types.h>
 
 struct kvm_cpuid2;
 struct kvm_msr_list;
@@ -16,6 +17,9 @@ struct kvm {
 	bool is_pvm;		       /* host KVM is the kvm_pvm software hypervisor */
 	bool tsc_deadline;	       /* KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC has it */
 	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST */
+	pid_t holder;		       /* kvm_hold_past_exit's child, 0: none */
+	void *holder_stack;
+	bool leave_to_holder; /* kvm_close: the holder tears the VM down */
 };
 
 /* Raw ioctl: returns what ioctl() returned. */
@@ -35,6 +39,16 @@ bool kvm_host_is_pvm(void);
 
 /* The VM-wide x86 pieces: TSS, identity map, irqchip (PIC+IOAPIC), PIT. */
 int kvm_setup_x86_vm(struct kvm *k);
+/*
+ * The kernel tears a VM down (irqchip, PIT thread, memslots: tens of ms
+ * under nested KVM) when the last reference to its file goes. This forks a
+ * child that holds only the VM's file and dies with the calling thread: the
+ * monitor's exit is then not held up by the teardown, which runs in the child
+ * after the exit status is out (guest data is flushed before, as always).
+ * Call it with no other thread running guest code. kvm_close() kills and
+ * reaps the child unless leave_to_holder is set (the process is exiting).
+ */
+void kvm_hold_past_exit(struct kvm *k);
 
 /* KVM_GET_SUPPORTED_CPUID into a freshly allocated buffer. */
 struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k);

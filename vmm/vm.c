@@ -41,6 +41,7 @@ void vm_request_exit(struct vm *vm, int code)
 int vm_start(struct vm *vm)
 {
 	int r = 0;
+	kvm_hold_past_exit(&vm->kvm); /* before any vCPU thread exists */
 	for (int i = 0; i < vm->nr_vcpus && !r; i++)
 		r = vcpu_start(&vm->vcpus[i]);
 	pthread_mutex_lock(&vm->pause_lock);

@@ -213,7 +213,7 @@ def snapshot_bad_requests(ctx):
         check(st == 400 and "/nonexistent/dir" in b["fault_message"], f"bad path: {b}")
         for body, needle in [({"snapshot_path": "a"}, "mem_file_path"),
                              ({"snapshot_path": "a", "mem_file_path": "b", "snapshot_type": "Half"}, "Half"),
-                             ({"snapshot_path": "a", "mem_file_path": "b", "x": 1}, "'x'")]:
+                             ({"snapshot_path": "a", "mem_file_path": "b", "x": 1}, "`x`")]:
             st, b = a.api.put("/snapshot/create", body)
             check(st == 400 and needle in b["fault_message"], f"{body}: {b}")
         d = snapshot(ctx, a, "good")
@@ -302,7 +302,7 @@ def snapshot_corrupt_files_rejected(ctx):
         st, body = b.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),
                                                 "mem_file_path": mem,
                                                 "mem_backend": {"backend_type": "File", "backend_path": mem}})
-        check(st == 400 and "exactly one" in body["fault_message"], f"both backends: {body}")
+        check(st == 400 and "exclusively is required" in body["fault_message"], f"both backends: {body}")
         check(b.api.get("/")[1]["state"] == "Not started", "a failed load left a VM behind")
         # After all that, the good snapshot still loads into the same monitor.
         st, body = b.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),

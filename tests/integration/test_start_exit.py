@@ -97,3 +97,64 @@ def prepare_never_stands_in_the_way_of_errors_or_a_restore(ctx):
         check(m.wait_exit() == 0, "the corrected boot failed", m.text())
     finally:
         m.stop()
+
+
+def procs_with(tag):
+    """Pids of the processes whose command line holds tag."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if tag.encode() in f.read():
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def pit_threads():
+    """The kernel's PIT worker threads (one per VM with a PIT), by pid."""
+    found = set()
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                if f.read().startswith("kvm-pit/"):
+                    found.add(int(d))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+@test()
+def exit_leaves_the_vm_teardown_to_a_helper_that_holds_only_the_vm(ctx):
+    """While the guest runs, one helper holds the VM's file and nothing else;
+    after the monitor exits it goes too, and the VM's PIT thread with it."""
+    tag = "exit_helper_" + os.path.basename(ctx.tmp).replace("-", "_")[-12:]
+    pits_before = pit_threads()
+    m = Monitor(ctx, "--id", tag)
+    try:
+        check(m.api.put("/boot-source", {"kernel_image_path": ctx.elf("counter"),
+                                         "boot_args": "console=ttyS0 counter.step=20000"})[0] == 204,
+              "boot")
+        start(m)
+        check(m.wait_text("counter: 2"), "the guest does not run", m.text())
+        helpers = [p for p in procs_with(tag) if p != m.proc.pid]
+        check(len(helpers) == 1, f"helpers {helpers}", m.text())
+        fds = os.listdir(f"/proc/{helpers[0]}/fd")
+        targets = [os.readlink(f"/proc/{helpers[0]}/fd/{fd}") for fd in fds]
+        check(targets == ["anon_inode:kvm-vm"], f"the helper holds {targets}")
+        mine = pit_threads() - pits_before
+        check(mine, "no kvm-pit thread appeared for the VM")
+        m.proc.terminate()
+        check(m.wait_exit() == 128 + 15, "SIGTERM: not the clean exit 143", m.text())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and procs_with(tag):
+            time.sleep(0.05)
+        check(not procs_with(tag), f"left behind: {procs_with(tag)}")
+        while time.monotonic() < deadline and pit_threads() & mine:
+            time.sleep(0.05)
+        check(not pit_threads() & mine, "the VM was never torn down (its kvm-pit thread lives)")
+    finally:
+        m.stop()
