@@ -47,7 +47,8 @@ out:
 
 int spawn_run(char *const argv[], char **out, char *why, size_t why_size)
 {
-	int ofd = memfd_create("spawn-out", MFD_CLOEXEC), efd = memfd_create("spawn-err", MFD_CLOEXEC);
+	int ofd = memfd_create("spawn-out", MFD_CLOEXEC),
+	    efd = memfd_create("spawn-err", MFD_CLOEXEC);
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int r, st;

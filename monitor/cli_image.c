@@ -47,9 +47,12 @@ static const char usage[] =
 int cmd_image(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "output", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
-		{ "cache", required_argument, NULL, 'c' },  { "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "output", required_argument, NULL, 'o' },
+		{ "size", required_argument, NULL, 's' },
+		{ "cache", required_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char cache[4096], init[4096], path[4096 + 128];
 	struct image_build b = { .verbose = true };

@@ -30,21 +30,27 @@ static const char usage[] =
     "  --snapshot-after-init  --kernel FILE  --cache DIR  -q (no timing line)\n";
 
 static const struct option lo[] = {
-	{ "cpus", required_argument, NULL, 'c' },   { "mem", required_argument, NULL, 'm' },
-	{ "env", required_argument, NULL, 'e' },    { "volume", required_argument, NULL, 'v' },
-	{ "net", required_argument, NULL, 'n' },    { "vsock", required_argument, NULL, 'V' },
-	{ "kernel", required_argument, NULL, 'k' }, { "cache", required_argument, NULL, 'C' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "net", required_argument, NULL, 'n' },
+	{ "vsock", required_argument, NULL, 'V' },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "cache", required_argument, NULL, 'C' },
 	{ "snapshot-after-init", no_argument, NULL, 'S' },
-	{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 bool cli_run_names_image(int argc, char **argv)
 {
 	/* Options of plain `mvm run` that take a value, beside ours. */
-	static const char *valued[] = { "--rootfs", "--initrd", "--vcpus", "--cmdline", "--id",
-					"--level", "--log-path", "--serial-out", "--cpu-template",
-					"--metrics-path", NULL };
+	static const char *valued[] = {
+		"--rootfs",   "--initrd",     "--vcpus",	"--cmdline",	  "--id", "--level",
+		"--log-path", "--serial-out", "--cpu-template", "--metrics-path", NULL
+	};
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--") || a[0] != '-')

@@ -41,7 +41,7 @@ int cli_fail(const char *fmt, ...)
 }
 
 int cli_api_call(const char *sock, const char *method, const char *path, const char *body,
-		struct api_client_resp *out)
+		 struct api_client_resp *out)
 {
 	struct api_client_resp resp;
 	char fault[512];
@@ -177,7 +177,8 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	if (!then)
 		then = was_running ? "resume" : "pause";
-	if (!strcmp(then, "resume") && cli_api_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL))
+	if (!strcmp(then, "resume") &&
+	    cli_api_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL))
 		r = 1;
 	if (!strcmp(then, "stop")) {
 		pid_t pid = api_client_peer_pid(sock);

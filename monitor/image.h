@@ -23,8 +23,7 @@ int image_ref(const char *name, char *ref, size_t size, struct err *e);
 
 /* The job words (rootfs-tools/mvm-init/job.c) for the runtime config that
  * umoci unpack wrote (config.json: process.args, env, cwd, user), one a line. */
-int image_job_from_config(const char *config_json, size_t len, struct strbuf *out,
-			  struct err *e);
+int image_job_from_config(const char *config_json, size_t len, struct strbuf *out, struct err *e);
 /* Append " KEY=HEX" (value as hex) to out: a job word. */
 void image_job_word(struct strbuf *out, const char *key, const char *value);
 

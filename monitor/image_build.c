@@ -42,8 +42,7 @@ static int inspect(const char *ref, char *digest, size_t size, struct err *e)
 	struct json j = { 0 };
 	if (!r)
 		r = json_parse(&j, out, strlen(out), e);
-	for_each_member(&j, 0, k, v)
-	{
+	for_each_member (&j, 0, k, v) {
 		if (r)
 			break;
 		if (json_key_is(&j, k, "Digest"))
@@ -60,7 +59,8 @@ static int inspect(const char *ref, char *digest, size_t size, struct err *e)
 	if (strcmp(os, "linux") || strcmp(arch, "amd64"))
 		return err_inval(e, "the image is for %s/%s; mvm runs linux/amd64 guests",
 				 *os ? os : "?", *arch ? arch : "?");
-	if (strncmp(dg, "sha256:", 7) || strlen(dg) != 71 || strspn(dg + 7, "0123456789abcdef") != 64)
+	if (strncmp(dg, "sha256:", 7) || strlen(dg) != 71 ||
+	    strspn(dg + 7, "0123456789abcdef") != 64)
 		return err_inval(e, "skopeo gave no sha256 manifest digest for the image");
 	snprintf(digest, size, "%s", dg + 7);
 	return 0;
@@ -129,13 +129,16 @@ static int make_ext4(const struct image_build *b, const char *bundle, const char
 			(unsigned long long)tree_nodes);
 	uint64_t need = (tree_bytes + tree_bytes / 8) / (1 << 20) + 8;
 	if (b->size_mib && b->size_mib < need)
-		return err_inval(e, "the image's files need about %llu MiB; --size %llu MiB is too "
-				    "small",
+		return err_inval(e,
+				 "the image's files need about %llu MiB; --size %llu MiB is too "
+				 "small",
 				 (unsigned long long)need, (unsigned long long)b->size_mib);
 	uint64_t mib = b->size_mib ? b->size_mib : need + need / 4 + 16;
 	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
-	char *mk[] = { "unshare", "--map-root-user", "mkfs.ext4", "-q", "-F", "-L", "mvm-image",
-		       "-E", "root_owner=0:0", "-d", root, (char *)img, size, NULL };
+	char *mk[] = {
+		"unshare", "--map-root-user", "mkfs.ext4", "-q", "-F",	      "-L", "mvm-image",
+		"-E",	   "root_owner=0:0",  "-d",	   root, (char *)img, size, NULL
+	};
 	int r = tool("making the ext4 file system (mkfs.ext4 -d)", getuid() ? mk : mk + 2, NULL, e);
 	if (r && strstr(e->msg, "allocate"))
 		err_prefix(e, "the files do not fit in %s", size);
@@ -149,8 +152,8 @@ static void remove_tree(const char *p)
 	spawn_run(rm, NULL, why, sizeof(why));
 }
 
-static int build(const struct image_build *b, const char *ref, const char *tmp,
-		 const char *img, struct err *e)
+static int build(const struct image_build *b, const char *ref, const char *tmp, const char *img,
+		 struct err *e)
 {
 	char layout[PATHLEN], bundle[PATHLEN];
 	snprintf(layout, sizeof(layout), "oci:%s/layout:mvm", tmp);
@@ -188,8 +191,8 @@ int image_build(const struct image_build *b, char *path, size_t size, struct err
 		 (unsigned long long)b->size_mib);
 	if (access(path, R_OK) == 0) {
 		if (b->verbose)
-			fprintf(stderr, "mvm: image %s (sha256:%.12s) cached: %s\n", b->name, digest,
-				path);
+			fprintf(stderr, "mvm: image %s (sha256:%.12s) cached: %s\n", b->name,
+				digest, path);
 		return 0;
 	}
 	if (strlen(b->cache) > sizeof(tmp) - 16)

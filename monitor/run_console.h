@@ -9,9 +9,9 @@
 
 struct run_vm {
 	pid_t pid;
-	int in_fd, out_fd;	/* the monitor's stdin (the guest's console input) and stdout */
-	char nonce[24];		/* mvm-init's lines are "@mvm-NONCE:KIND:..." */
-	const char *job_line;	/* sent on "ready" (or at once with send_job_now) */
+	int in_fd, out_fd;    /* the monitor's stdin (the guest's console input) and stdout */
+	char nonce[24];	      /* mvm-init's lines are "@mvm-NONCE:KIND:..." */
+	const char *job_line; /* sent on "ready" (or at once with send_job_now) */
 	bool send_job_now;
 	/* Called on "ready" before the job goes in (the snapshot); 0 to go on. */
 	int (*on_ready)(struct run_vm *vm, void *arg);

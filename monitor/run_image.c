@@ -48,8 +48,9 @@ static char *config(const struct run_image *ri)
 	char host[24];
 	snprintf(host, sizeof(host), "mvm-%.12s", base);
 	strbuf_init(&args);
-	strbuf_printf(&args, "console=ttyS0 reboot=k panic=1 pci=off loglevel=1 init=/.mvm/init "
-			     "mvm.wait=1 mvm.nonce=%s",
+	strbuf_printf(&args,
+		      "console=ttyS0 reboot=k panic=1 pci=off loglevel=1 init=/.mvm/init "
+		      "mvm.wait=1 mvm.nonce=%s",
 		      ri->nonce);
 	image_job_word(&args, "mvm.hostname", host);
 	if (ri->net) {
@@ -173,8 +174,8 @@ int run_image(struct run_image *ri)
 	snprintf(s.tmp, sizeof(s.tmp), "%s.tmp%d", s.dir, (int)getpid());
 	bool restored = ri->snapshot && access(s.dir, R_OK) == 0;
 	char *cold[] = { self, "--no-api", "--config-file", cfgpath, "--level", "Warning", NULL };
-	char *first[] = { self, "--api-sock", sock, "--config-file", cfgpath, "--level", "Warning",
-			  NULL };
+	char *first[] = { self,	   "--api-sock", sock,	    "--config-file",
+			  cfgpath, "--level",	 "Warning", NULL };
 	char *bare[] = { self, "--api-sock", sock, "--level", "Warning", NULL };
 	if (ri->snapshot && !restored) {
 		vm.on_ready = snapshot_now;

@@ -38,7 +38,7 @@
 
 #include "job.h"
 
-#define BOOT_TIMER_ADDR 0xc0000000UL
+#define BOOT_TIMER_ADDR	 0xc0000000UL
 #define BOOT_TIMER_MAGIC 123
 
 static struct job job = { .nonce = "0" };

@@ -83,8 +83,14 @@ int job_word(struct job *j, const char *w, size_t n, int from)
 			}
 			return push(&j->args, &j->nargs, v);
 		case 1: return set_env(j, v);
-		case 2: free(j->cwd); j->cwd = v; return 0;
-		case 3: free(j->hostname); j->hostname = v; return 0;
+		case 2:
+			free(j->cwd);
+			j->cwd = v;
+			return 0;
+		case 3:
+			free(j->hostname);
+			j->hostname = v;
+			return 0;
 		default: return push(&j->mounts, &j->nmounts, v);
 		}
 	}
