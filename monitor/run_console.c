@@ -11,6 +11,16 @@
 
 #include "../lib/util.h"
 
+/* SIGINT, SIGTERM or SIGHUP to mvm run: the monitor is told to stop (it
+ * exits 128+N), and what it printed until then still comes through. */
+static volatile pid_t monitor_pid;
+static void forward(int sig)
+{
+	(void)sig;
+	if (monitor_pid > 0)
+		kill(monitor_pid, SIGTERM);
+}
+
 int run_vm_spawn(struct run_vm *vm, const char *self, char *const argv[])
 {
 	int in[2], out[2];
@@ -33,6 +43,11 @@ int run_vm_spawn(struct run_vm *vm, const char *self, char *const argv[])
 	}
 	close(in[0]);
 	close(out[1]);
+	monitor_pid = vm->pid;
+	struct sigaction sa = { .sa_handler = forward };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	vm->in_fd = in[1];
 	vm->out_fd = out[0];
 	if (vm->pid < 0) {

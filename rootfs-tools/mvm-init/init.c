@@ -168,12 +168,17 @@ static void read_job(void)
 		if (!path)
 			fail("mvm.mount wants DEV:PATH");
 		*path++ = '\0';
-		mkdir(path, 0755);
-		if (mount(job.mounts[i], path, "ext4", 0, NULL)) {
-			say("error", "cannot mount %s on %s: %s", job.mounts[i], path,
-			    strerror(errno));
-			power_off();
-		}
+		if (mkdir(path, 0755) && errno == EROFS)
+			say("error",
+			    "-v %s: no such folder in the image, and its root is read-only "
+			    "(use one it has, or one under /tmp, /run or /var/tmp)",
+			    path);
+		else if (mount(job.mounts[i], path, "ext4", 0, NULL))
+			say("error", "-v: cannot mount %s (an ext4 file?) on %s: %s", job.mounts[i],
+			    path, strerror(errno));
+		else
+			continue;
+		power_off();
 	}
 	if (!job.nargs)
 		fail("no command: the image has no Entrypoint or Cmd; give one after --");

@@ -19,6 +19,8 @@ echo "env:FOO=$FOO BAR=$BAR"
 echo "id:$(id -u):$(id -g)"
 [ -e /gone ] && echo "whiteout:present" || echo "whiteout:absent"
 [ -e /kept ] && echo "kept:present"
+[ -e /dev/vsock ] && echo "vsock:present"
+[ -n "$VOL" ] && echo "vol:$(cat "$VOL")"
 case "$1" in
 exit) exit "$2" ;;
 kill) kill -9 $$ ;;
@@ -113,6 +115,17 @@ def malicious_layer(path, host_escape, host_dir):
         add(t, "abs/pwned", b"pwned\n")
         add(t, "evil", type=tarfile.CHRTYPE, devmajor=1, devminor=1, mode=0o666)
         add(t, "suid", b"#!/bin/sh\n", mode=0o4755)
+
+
+def ext4_drive(ctx, name, files):
+    """An ext4 file (mkfs.ext4 -d, no mount) holding files {name: text}."""
+    src = ctx.path(name + ".d")
+    os.makedirs(src)
+    for f, text in files.items():
+        _write(os.path.join(src, f), text)
+    out = ctx.path(name)
+    subprocess.run(["mkfs.ext4", "-q", "-d", src, out, "4M"], check=True, capture_output=True)
+    return out
 
 
 def ext4_ls(image, path):

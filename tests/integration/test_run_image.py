@@ -32,7 +32,8 @@ def lines(out, key):
 def run_image_config_and_overrides(ctx):
     """The image's Entrypoint+Cmd, env, working directory and user reach the
     workload; a whiteout hides the lower layer's file; a command and --env
-    given to mvm run win over the image's."""
+    given to mvm run win over the image's; -v mounts an ext4 file, --vsock
+    gives a vsock device."""
     need_userspace()
     ref = image_kit.probe_image(ctx)
     r = mvm_run(ctx, ref)
@@ -49,8 +50,13 @@ def run_image_config_and_overrides(ctx):
     check("@mvm-" not in r.out and "Restarting system" not in r.out,
           "mvm-init's own lines or the kernel's reboot line leaked into the output", r.out)
 
-    r = mvm_run(ctx, "--env", "FOO=cli", ref, "--", "/probe.sh", "one", "two words")
+    vol = image_kit.ext4_drive(ctx, "vol.ext4", {"hello": "from the volume\n"})
+    r = mvm_run(ctx, "--env", "FOO=cli", "--env", "VOL=/tmp/data/hello", "-v", vol + ":/tmp/data",
+                "--vsock", "3:" + ctx.path("v.sock"), "--cpus", "1", "--mem", "96", ref, "--",
+                "/probe.sh", "one", "two words")
     check(r.rc == 0, f"mvm run exit status {r.rc}, want 0", r.out)
+    check(lines(r.out, "vol") == ["from the volume"], "-v DRIVE:/PATH not mounted", r.out)
+    check(lines(r.out, "vsock") == ["present"], "--vsock gave the guest no /dev/vsock", r.out)
     check(lines(r.out, "args") == ["one two words"], "the given command did not replace Cmd",
           r.out)
     check(lines(r.out, "env") == ["FOO=cli BAR=img2"], "--env did not win over the image's",
