@@ -40,9 +40,8 @@ int cli_fail(const char *fmt, ...)
 	return 1;
 }
 
-/* One API call that must answer 2xx; prints the fault otherwise. */
-static int call(const char *sock, const char *method, const char *path, const char *body,
-		struct api_client_resp *out)
+int cli_api_call(const char *sock, const char *method, const char *path, const char *body,
+		 struct api_client_resp *out)
 {
 	struct api_client_resp resp;
 	char fault[512];
@@ -139,7 +138,7 @@ int cmd_snapshot(int argc, char **argv)
 	unlink(dmem);
 
 	struct api_client_resp info;
-	if (call(sock, "GET", "/", NULL, &info))
+	if (cli_api_call(sock, "GET", "/", NULL, &info))
 		return 1;
 	bool was_running = strstr(info.body, "\"Running\"") != NULL;
 	bool not_started = strstr(info.body, "\"Not started\"") != NULL;
@@ -152,7 +151,7 @@ int cmd_snapshot(int argc, char **argv)
 	printf("snapshot of %s -> %s\n", sock, out);
 	if (was_running) {
 		printf("  pausing ...\n");
-		if (call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", NULL))
+		if (cli_api_call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", NULL))
 			return 1;
 	}
 	double paused_ms = ms_since(&t0);
@@ -163,7 +162,7 @@ int cmd_snapshot(int argc, char **argv)
 	    diff ? staged : state, diff ? dmem : mem, diff ? "Diff" : "Full");
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	int r = call(sock, "PUT", "/snapshot/create", body, NULL);
+	int r = cli_api_call(sock, "PUT", "/snapshot/create", body, NULL);
 	double create_ms = ms_since(&t1);
 	if (!r && diff) {
 		/* The monitor left the state in vm.snap.tmp: it is published with the
@@ -178,7 +177,8 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	if (!then)
 		then = was_running ? "resume" : "pause";
-	if (!strcmp(then, "resume") && call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL))
+	if (!strcmp(then, "resume") &&
+	    cli_api_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL))
 		r = 1;
 	if (!strcmp(then, "stop")) {
 		pid_t pid = api_client_peer_pid(sock);
@@ -218,8 +218,7 @@ static pid_t spawn_monitor(const char *self, const char *sock, const char *id, c
 	_exit(127);
 }
 
-/* Up to 20 s: on a loaded host a monitor may take a while to be scheduled. */
-static bool wait_socket(const char *sock, pid_t pid)
+bool cli_wait_socket(const char *sock, pid_t pid)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -299,7 +298,7 @@ int cmd_restore(int argc, char **argv, const char *self)
 		snprintf(con, sizeof(con), "%s-%ld.console", pfx, i);
 		snprintf(id, sizeof(id), "clone-%ld", i);
 		pids[i] = spawn_monitor(self, sock, id, log, con);
-		if (pids[i] < 0 || !wait_socket(sock, pids[i])) {
+		if (pids[i] < 0 || !cli_wait_socket(sock, pids[i])) {
 			cli_fail("clone %ld: the monitor did not start (see %s)", i, log);
 			continue;
 		}
@@ -310,7 +309,7 @@ int cmd_restore(int argc, char **argv, const char *self)
 		    state, mem, paused ? "false" : "true");
 		struct timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (call(sock, "PUT", "/snapshot/load", body, NULL)) {
+		if (cli_api_call(sock, "PUT", "/snapshot/load", body, NULL)) {
 			kill(pids[i], SIGTERM);
 			continue;
 		}

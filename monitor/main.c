@@ -53,6 +53,8 @@ static void usage(FILE *f)
 	    "       mvm --api-sock PATH [--config-file FILE] [options]\n"
 	    "       mvm run --kernel FILE [--rootfs FILE] [--initrd FILE] [--mem MIB]\n"
 	    "               [--vcpus N] [--cmdline ARGS] [--ro] [options]\n"
+	    "       mvm run [--cpus N] [--mem MIB] [--env K=V] ... IMAGE [-- CMD ARG...]\n"
+	    "       mvm image build IMAGE [-o FILE]   (see mvm run --help, mvm image --help)\n"
 	    "       mvm --version\n"
 	    "\n"
 	    "options:\n"
@@ -366,6 +368,11 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "merge-memory"))
 		return cmd_merge_memory(argc - 1, argv + 1);
+	/* Container images: mvm image build IMAGE, mvm run [options] IMAGE [-- CMD]. */
+	if (argc > 1 && !strcmp(argv[1], "image"))
+		return cmd_image(argc - 1, argv + 1);
+	if (argc > 2 && !strcmp(argv[1], "run") && cli_run_names_image(argc, argv))
+		return cmd_run_image(argc - 1, argv + 1);
 
 	parse_args(argc, argv, &o);
 	mmds_store()->limit = o.mmds_limit    ? o.mmds_limit

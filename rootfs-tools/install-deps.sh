@@ -13,6 +13,8 @@ PKGS=(
 	# build the default guest kernel and root filesystems
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils lz4 kmod
 	busybox-static e2fsprogs
+	# mvm image build / mvm run IMAGE: images to root filesystems; mvm-init on musl
+	skopeo umoci musl-tools
 	# the peer the benchmarks compare against, and the report's plots; QEMU
 	# also runs the nested-KVM test bed (tests/testbed)
 	qemu-system-x86 python3-matplotlib
