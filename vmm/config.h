@@ -20,7 +20,9 @@
 #define MVM_DEFAULT_MEM_MIB   128
 #define MVM_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
 
-enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M };
+/* 2M: guest RAM in hugetlbfs 2 MiB pages (Firecracker's meaning); Transparent
+ * (mvm's): anonymous RAM with transparent huge pages advised. */
+enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
 
 struct machine_cfg {
 	uint32_t vcpu_count;

@@ -210,6 +210,8 @@ static const struct {
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"cpu_template\":1", "cpu_template" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"1G\"", "huge_pages" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"2m\"", "huge_pages" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":129,\"huge_pages\":\"2M\"", "not a multiple of 2" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":1,\"huge_pages\":\"2M\"", "2 MiB hugetlbfs" },
 	{ "\"vcpu_count\":1", "mem_size_mib" },
 	{ "\"mem_size_mib\":128", "vcpu_count" },
 };
