@@ -34,6 +34,7 @@ MODULES = [
     "test_fc_compat",
     "test_cpu_templates",
     "test_mmds",
+    "test_hugepages",
 ]
 
 
