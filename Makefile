@@ -40,7 +40,7 @@ VMM_SRCS := vmm/config.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm/bus.c vmm/even
 VIRTIO_SRCS := $(sort $(wildcard virtio/*.c virtio/*/*.c virtio/*/*/*.c))
 API_SRCS := api-socket/http.c api-socket/conn.c api-socket/server.c api-socket/client.c
 MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
-	monitor/metrics.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
+	monitor/metrics.c monitor/metrics_prom.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
 	monitor/requests_dev.c monitor/mmds_api.c
 
 # Everything but main(): linked into mvm and into the unit tests.

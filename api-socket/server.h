@@ -14,12 +14,13 @@
 
 #include "conn.h"
 
-/* What goes back to a client: 200 with a JSON body, 204, or 4xx with
- * {"fault_message": ...}. */
+/* What goes back to a client: 200 with a JSON body (or another type, e.g.
+ * GET /metrics' text), 204, or 4xx with {"fault_message": ...}. */
 struct api_response {
 	int status;
-	char *body;	 /* JSON, malloc'd; NULL for 204 */
-	bool deprecated; /* add "Deprecation: true" (a deprecated field was used) */
+	char *body;		  /* JSON, malloc'd; NULL for 204 */
+	bool deprecated;	  /* add "Deprecation: true" (a deprecated field was used) */
+	const char *content_type; /* static; NULL: application/json */
 };
 
 /* 400 with {"fault_message": msg}. */

@@ -16,7 +16,7 @@ void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf
 		      "\"track_dirty_pages\": %s, \"huge_pages\": \"%s\"",
 		      m->vcpu_count, m->mem_size_mib, bool_str(m->smt),
 		      bool_str(m->track_dirty_pages),
-		      m->huge_pages == HUGE_PAGES_2M	   ? "2M"
+		      m->huge_pages == HUGE_PAGES_2M	? "2M"
 		      : m->huge_pages == HUGE_PAGES_THP ? "Transparent"
 							: "None");
 	/*

@@ -273,6 +273,11 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 		m->vm.state = VM_PAUSED;
 	m->vm_built = true;
 	m->metrics.lat.load_snapshot = mono_us() - t0;
+	m->metrics.restored = true;
+	m->metrics.restore_us[0] = st.read_us;
+	m->metrics.restore_us[1] = st.build_us;
+	m->metrics.restore_us[2] = st.state_us;
+	m->metrics.restore_us[3] = st.total_us;
 	log_info("snapshot %s loaded in %llu us (read %llu, build %llu, state %llu), %s",
 		 l->snapshot_path, (unsigned long long)(mono_us() - t0),
 		 (unsigned long long)st.read_us, (unsigned long long)st.build_us,
@@ -311,6 +316,9 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 			   ? err_inval(e, "the guest is not reading its keyboard")
 			   : 0;
 	case API_FLUSH_METRICS: return flush_metrics(m, e);
+	case API_GET_METRICS:
+		metrics_prometheus(&m->metrics, m->vm_built ? &m->vm : NULL, b);
+		return 0;
 	case API_PAUSE:
 	case API_RESUME: return pause_resume(m, req->op == API_PAUSE, e);
 	case API_PUT_LOGGER: return put_logger(m, &req->u.logger, e);
@@ -338,6 +346,7 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 	struct strbuf b;
 
 	strbuf_init(&b);
+	resp->content_type = NULL;
 	int r = check_state(m, req, &e);
 	if (!r)
 		r = dispatch(m, req, &b, &e);
@@ -354,6 +363,8 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 	/* Anything that configured the VM bars a later snapshot load. */
 	if (req->route->configures)
 		m->configured = true;
+	if (req->op == API_GET_METRICS)
+		resp->content_type = METRICS_PROM_CONTENT_TYPE;
 	if (b.len) {
 		resp->status = 200;
 		resp->body = strbuf_steal(&b);
