@@ -443,6 +443,7 @@ static void *api_thread(void *arg)
 
 	log_set_thread("fc_api");
 	pthread_setname_np(pthread_self(), "fc_api");
+	__atomic_store_n(&s->tid, gettid(), __ATOMIC_RELEASE);
 	/* Before the first client is accepted. */
 	if (s->handler.thread_init && s->handler.thread_init(s->handler.opaque))
 		return NULL;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conn.h"
 
@@ -58,6 +59,7 @@ struct api_server {
 	char *sock_path;
 	size_t max_body;
 	pthread_t thread;
+	pid_t tid; /* the api thread's, once it runs (0 before): for CPU pinning */
 	bool running;
 	struct api_channel chan;
 	struct api_handler handler;

@@ -102,5 +102,10 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b)
 	}
 	strbuf_printf(b, ", \"mmds-config\": ");
 	mmds_config_json(b);
+	/* mvm's extension, only when set: Firecracker's clients never see it otherwise. */
+	if (c->affinity.set) {
+		strbuf_printf(b, ", \"mvm-cpu-affinity\": ");
+		affinity_json(&c->affinity, b);
+	}
 	strbuf_printf(b, ", \"cpu-config\": null}");
 }

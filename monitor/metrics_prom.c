@@ -60,7 +60,8 @@ static void api_requests(struct strbuf *b)
 	family(b, "mvm_api_request_fails_total", false,
 	       "API requests refused or failed, by method and resource.");
 	for (unsigned i = 0; i < n; i++)
-		strbuf_printf(b, "mvm_api_request_fails_total{method=\"%s\",resource=\"%s\"} %llu\n",
+		strbuf_printf(b,
+			      "mvm_api_request_fails_total{method=\"%s\",resource=\"%s\"} %llu\n",
 			      method_name(c[i].group), c[i].name, (unsigned long long)c[i].fails);
 }
 
@@ -72,7 +73,8 @@ static void devices(const struct vm *vm, struct strbuf *b)
 		int have = 0;
 		for (int i = 0; i < vm->nr_devs; i++)
 			have += vm->devs[i].type == t;
-		unsigned nm = t->nr_metrics < METRICS_MAX_VALUES ? t->nr_metrics : METRICS_MAX_VALUES;
+		unsigned nm =
+		    t->nr_metrics < METRICS_MAX_VALUES ? t->nr_metrics : METRICS_MAX_VALUES;
 		for (unsigned x = 0; have && x < nm; x++) {
 			const struct dev_metric *dm = &t->metrics[x];
 			char name[128], help[192];
@@ -104,8 +106,8 @@ static void vcpus(const struct vm *vm, struct strbuf *b)
 		uint64_t v[] = { s->exit_io_in, s->exit_io_out, s->exit_mmio_read,
 				 s->exit_mmio_write };
 		for (size_t r = 0; r < ARRAY_SIZE(v); r++)
-			strbuf_printf(b, "mvm_vcpu_exits_total{vcpu=\"%d\",reason=\"%s\"} %llu\n", i,
-				      reason[r], (unsigned long long)v[r]);
+			strbuf_printf(b, "mvm_vcpu_exits_total{vcpu=\"%d\",reason=\"%s\"} %llu\n",
+				      i, reason[r], (unsigned long long)v[r]);
 	}
 	family(b, "mvm_vcpu_failures_total", false, "vCPU run failures, per vCPU.");
 	for (int i = 0; i < vm->nr_vcpus; i++)
@@ -121,8 +123,8 @@ static void uart(const struct vm *vm, struct strbuf *b)
 	       s.tx_bytes);
 	single(b, "mvm_uart_read_bytes_total", false, "Bytes the guest read from its console.",
 	       s.rx_bytes);
-	single(b, "mvm_uart_missed_write_bytes_total", false,
-	       "Console bytes the output refused.", s.missed_write);
+	single(b, "mvm_uart_missed_write_bytes_total", false, "Console bytes the output refused.",
+	       s.missed_write);
 	single(b, "mvm_uart_missed_read_bytes_total", false,
 	       "Console input bytes dropped on a full FIFO.", s.missed_read);
 }
@@ -130,8 +132,8 @@ static void uart(const struct vm *vm, struct strbuf *b)
 /* How long building the VM took, phase by phase: boot or snapshot restore. */
 static void phases(const struct metrics *mt, const struct vm *vm, struct strbuf *b)
 {
-	static const char *const boot[] = { "kvm_and_memory", "kernel_load", "devices_and_boot_data",
-					     "vcpus" };
+	static const char *const boot[] = { "kvm_and_memory", "kernel_load",
+					    "devices_and_boot_data", "vcpus" };
 	static const char *const restore[] = { "read", "build", "state" };
 	char labels[64];
 	if (mt->restored) {
@@ -190,8 +192,8 @@ void metrics_prometheus(const struct metrics *mt, const struct vm *vm, struct st
 		       "CPU time the process used until the API was served.", mt->startup_cpu_us);
 	api_requests(b);
 	latencies(mt, b);
-	single(b, "mvm_logger_metrics_fails_total", false, "Metrics lines that could not be written.",
-	       mt->flush_fails);
+	single(b, "mvm_logger_metrics_fails_total", false,
+	       "Metrics lines that could not be written.", mt->flush_fails);
 	single(b, "mvm_logger_missed_log_total", false, "Log lines dropped on a full log sink.",
 	       log_dropped());
 	mmds_metrics_prometheus(b);

@@ -254,7 +254,14 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 				    "configured VM");
 	m->vm.serial_in_fd = m->serial_in_fd;
 	m->vm.serial_out_fd = m->serial_out_fd;
+	/* The restore replaces the config with the snapshot's; the pinning is this host's. */
+	struct cpu_affinity pin = m->cfg.affinity;
 	int r = snapshot_restore(&m->vm, &m->cfg, &m->loop, l, vm_create_for_restore, &st, e);
+	if (!r) {
+		m->cfg.affinity = pin;
+		if ((r = monitor_pin_threads(m, e)))
+			vm_destroy(&m->vm);
+	}
 	if (!r) {
 		if (!l->resume)
 			__atomic_store_n(&m->vm.pause_req, true, __ATOMIC_SEQ_CST);
@@ -310,6 +317,12 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 	case API_PATCH_MACHINE: return put_machine(m, req, e);
 	case API_PUT_BOOT: return put_boot(m, &req->u.boot, e);
 	case API_PUT_CPU_CONFIG: return put_cpu_config(m, req);
+	case API_PUT_AFFINITY: {
+		int r = affinity_check_host(req->u.affinity, e);
+		if (!r)
+			m->cfg.affinity = *req->u.affinity;
+		return r;
+	}
 	case API_START: return start(m, req->received_us, e);
 	case API_CTRL_ALT_DEL:
 		return vm_send_ctrl_alt_del(&m->vm)

@@ -323,7 +323,8 @@ int config_validate(const struct vm_config *c, struct err *e)
 	int r;
 	if (!c->boot.kernel_image_path)
 		return err_inval(e, "no kernel: set boot-source.kernel_image_path");
-	if ((r = check_root(c, e)))
+	if ((r = check_root(c, e)) ||
+	    (r = affinity_check_vcpus(&c->affinity, c->machine.vcpu_count, e)))
 		return r;
 	for (int i = 0; i < c->nr_devs; i++) {
 		const struct dev_cfg *d = &c->devs[i];

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../lib/json.h"
+#include "affinity.h"
 #include "device.h"
 #include "x86/cpu_tmpl.h"
 #include "x86/cpuid.h"
@@ -57,6 +58,8 @@ struct vm_config {
 	char *log_level;
 	bool log_show_level, log_show_origin;
 	char *metrics_path;
+	/* mvm-cpu-affinity: host CPUs of the vCPU threads and of the others */
+	struct cpu_affinity affinity;
 };
 
 void vm_config_init(struct vm_config *c);

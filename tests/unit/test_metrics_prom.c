@@ -64,7 +64,8 @@ static int check_format(const char *text)
 			cr_assert(!strcmp(type, "counter") || !strcmp(type, "gauge"), "%s", l);
 			size_t n = strlen(name);
 			bool total = n > 6 && !strcmp(name + n - 6, "_total");
-			cr_assert_eq(total, !strcmp(type, "counter"), "_total iff a counter: %s", l);
+			cr_assert_eq(total, !strcmp(type, "counter"), "_total iff a counter: %s",
+				     l);
 			cr_assert(!strncmp(name, "mvm_", 4), "%s", l);
 			continue;
 		}
@@ -129,7 +130,9 @@ Test(metrics_prom, api_counters_are_whole_counts)
 	metrics_prometheus(&mt, NULL, &out);
 	check_format(out.s);
 	snprintf(key, sizeof(key), "mvm_api_requests_total{method=\"%s\",resource=\"%s\"}",
-		 c[0].group == API_METRIC_GET ? "GET" : c[0].group == API_METRIC_PUT ? "PUT" : "PATCH",
+		 c[0].group == API_METRIC_GET	? "GET"
+		 : c[0].group == API_METRIC_PUT ? "PUT"
+						: "PATCH",
 		 c[0].name);
 	cr_assert_not_null(line_of(key), "%s in\n%s", key, out.s);
 	cr_expect_eq(strncmp(line_of(key), "7\n", 2), 0);
@@ -157,7 +160,8 @@ Test(metrics_prom, a_device_is_labelled_and_counts_accumulate)
 		strbuf_init(&out);
 		metrics_prometheus(&mt, vm, &out);
 		check_format(out.s);
-		const char *v = line_of("mvm_balloon_stats_updates_count_total{device=\"balloon\"}");
+		const char *v =
+		    line_of("mvm_balloon_stats_updates_count_total{device=\"balloon\"}");
 		cr_assert_not_null(v, "%s", out.s);
 		cr_expect_eq(*v - '0', scrape, "a whole count, not a delta: %.4s", v);
 	}
