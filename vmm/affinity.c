@@ -32,8 +32,7 @@ static int parse_cpus(const struct json *j, int arr, const char *field, cpu_set_
 	return 0;
 }
 
-static int parse_vcpu(const struct json *j, int obj, int idx, struct cpu_affinity *a,
-		      struct err *e)
+static int parse_vcpu(const struct json *j, int obj, int idx, struct cpu_affinity *a, struct err *e)
 {
 	char what[64], field[64];
 	uint64_t id = UINT64_MAX;
@@ -80,8 +79,9 @@ int affinity_parse(const struct json *j, int obj, struct cpu_affinity *out, stru
 	for_each_member (j, obj, k, v) {
 		if (json_key_is(j, k, "vcpus")) {
 			if (j->t[v].type != JSMN_ARRAY) {
-				r = err_inval(e, "%s: 'vcpus' must be an array of {\"vcpu\": N, "
-						 "\"host_cpus\": [...]}",
+				r = err_inval(e,
+					      "%s: 'vcpus' must be an array of {\"vcpu\": N, "
+					      "\"host_cpus\": [...]}",
 					      SECTION);
 				goto out;
 			}
@@ -134,8 +134,8 @@ static int check_set(const cpu_set_t *want, const char *field, const cpu_set_t *
 	return 0;
 }
 
-int affinity_check(const struct cpu_affinity *a, const cpu_set_t *online,
-		   const cpu_set_t *allowed, struct err *e)
+int affinity_check(const struct cpu_affinity *a, const cpu_set_t *online, const cpu_set_t *allowed,
+		   struct err *e)
 {
 	int r;
 	for (int i = 0; i < MAX_VCPUS; i++) {
@@ -169,9 +169,10 @@ int affinity_check_host(const struct cpu_affinity *a, struct err *e)
 		return 0;
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
 		return err_set(e, -errno, "%s: sched_getaffinity: %s", SECTION, strerror(errno));
-	/* A jail without /sys: the allowed set holds only online CPUs anyway. */
+	/* A jail without /sys: the allowed set (checked next) holds only online CPUs. */
 	if (read_online(&online))
-		online = allowed;
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &online);
 	return affinity_check(a, &online, &allowed, e);
 }
 

@@ -35,8 +35,8 @@ struct cpu_affinity {
 /* The body (an object; {} clears the pinning); names the bad field. */
 int affinity_parse(const struct json *j, int obj, struct cpu_affinity *out, struct err *e);
 /* Pure: every CPU online and allowed; each message names the field and the sets. */
-int affinity_check(const struct cpu_affinity *a, const cpu_set_t *online,
-		   const cpu_set_t *allowed, struct err *e);
+int affinity_check(const struct cpu_affinity *a, const cpu_set_t *online, const cpu_set_t *allowed,
+		   struct err *e);
 /* The same against this host now: /sys/devices/system/cpu/online (all of
  * allowed when it cannot be read) and the calling thread's allowed set. */
 int affinity_check_host(const struct cpu_affinity *a, struct err *e);

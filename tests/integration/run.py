@@ -35,6 +35,8 @@ MODULES = [
     "test_cpu_templates",
     "test_mmds",
     "test_hugepages",
+    "test_cpu_affinity",
+    "test_metrics_prom",
 ]
 
 

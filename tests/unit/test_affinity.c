@@ -73,7 +73,8 @@ Test(affinity, bad_bodies_name_the_field)
 		{ "{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [\"0\"]}]}", "host_cpus[0]" },
 		{ "{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [0, 1024]}]}", "host_cpus[1]" },
 		{ "{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [0.5]}]}", "host_cpus[0]" },
-		{ "{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [0], \"x\": 1}]}", "unknown field `x`" },
+		{ "{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [0], \"x\": 1}]}",
+		  "unknown field `x`" },
 		{ "{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [0]}, {\"vcpu\": 0, \"host_cpus\": "
 		  "[1]}]}",
 		  "vCPU 0 is listed twice" },
@@ -97,9 +98,8 @@ Test(affinity, cpus_must_be_online_and_allowed)
 	struct cpu_affinity a;
 	struct err e = { 0 };
 	cpu_set_t online = list("0-3"), allowed = list("1-2");
-	cr_assert_eq(parse("{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [2]}], \"others\": [1]}", &a,
-			   &e),
-		     0);
+	cr_assert_eq(
+	    parse("{\"vcpus\": [{\"vcpu\": 0, \"host_cpus\": [2]}], \"others\": [1]}", &a, &e), 0);
 	cr_expect_eq(affinity_check(&a, &online, &allowed, &e), 0, "%s", e.msg);
 
 	cr_assert_eq(parse("{\"vcpus\": [{\"vcpu\": 1, \"host_cpus\": [7]}]}", &a, &e), 0);
