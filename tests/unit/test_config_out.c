@@ -156,8 +156,7 @@ Test(config_out, machine_json_round_trips_through_the_parser)
 	static const enum cpu_template tmpl[] = { CPU_TEMPLATE_AUTO, CPU_TEMPLATE_HOST,
 						  CPU_TEMPLATE_PVM_SAFE };
 	static const enum huge_pages huge[] = { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
-	/* (2M needs whole 2 MiB pages) */
-	static const uint32_t vcpus[] = { 1, 7, 32 }, mibs[] = { 2, 128, 1048576 };
+	static const uint32_t vcpus[] = { 1, 7, 32 }, mibs[] = { 2, 128, 1048576 }; /* 2M: even */
 	for (size_t t = 0; t < 3; t++)
 		for (size_t h = 0; h < 3; h++)
 			for (size_t v = 0; v < 3; v++) {
