@@ -5,12 +5,11 @@ the old value back; a lock keeps the tests of this file off each other's pool.""
 import contextlib
 import fcntl
 import os
-import subprocess
 import time
 
 from apiclient import Monitor
 from harness import Skip, check, test
-from test_snapshot import across, complete, snapshot
+from test_snapshot import across, complete, snapshot, uffd_handler
 
 NR = "/proc/sys/vm/nr_hugepages"
 MIB = 64  # the counter guest's RAM: 32 pages of 2 MiB
@@ -121,7 +120,6 @@ def hugepages_snapshot_restores_with_uffd_not_file(ctx):
     """A 2M guest's snapshot is made; loading it with the File backend is a 400 that
     names Uffd (the monitor stays fresh); with the Uffd backend and the example handler
     (2 MiB UFFDIO_COPY) the counter goes on where it stopped, in hugetlbfs RAM."""
-    handler = os.path.join(os.path.dirname(ctx.mvm), "mvm-uffd-handler")
     with pool(2 * MIB // 2):
         a = monitor(ctx)
         try:
@@ -141,29 +139,23 @@ def hugepages_snapshot_restores_with_uffd_not_file(ctx):
             check(m.api.get("/")[1]["state"] == "Not started", "half a VM left behind")
         finally:
             m.stop()
-        sock = ctx.path("uffd.sock")
-        with open(ctx.path("handler.log"), "wb") as log:
-            h = subprocess.Popen([handler, sock, os.path.join(d, "vm.mem")], stdout=log,
-                                 stderr=subprocess.STDOUT)
+        h, sock, log = uffd_handler(ctx, os.path.join(d, "vm.mem"))
+        try:
+            r = monitor(ctx, name="uffd-")
             try:
-                for _ in range(200):
-                    if os.path.exists(sock):
-                        break
-                    time.sleep(0.01)
-                r = monitor(ctx, name="uffd-")
-                try:
-                    st, b = r.api.put("/snapshot/load", {
-                        "snapshot_path": os.path.join(d, "vm.snap"),
-                        "mem_backend": {"backend_type": "Uffd", "backend_path": sock},
-                        "resume_vm": True})
-                    check(st == 204, f"Uffd load: {st} {b}", r.text())
-                    check(r.wait_text(f"counter: {last + 3}"), "the restored guest does not run",
-                          r.text())
-                    across(a, r)
-                    check(hugetlb_ram_kib(r.proc.pid) == MIB * 1024,
-                          "the restored guest's RAM is not 2 MiB pages")
-                finally:
-                    r.stop()
+                st, b = r.api.put("/snapshot/load", {
+                    "snapshot_path": os.path.join(d, "vm.snap"),
+                    "mem_backend": {"backend_type": "Uffd", "backend_path": sock},
+                    "resume_vm": True})
+                check(st == 204, f"Uffd load: {st} {b}", r.text())
+                check(r.wait_text(f"counter: {last + 3}"), "the restored guest does not run",
+                      r.text())
+                across(a, r)
+                check(hugetlb_ram_kib(r.proc.pid) == MIB * 1024,
+                      "the restored guest's RAM is not 2 MiB pages")
             finally:
-                h.kill()
-                h.wait()
+                r.stop()
+        finally:
+            h.kill()
+            h.wait()
+            log.close()
