@@ -51,15 +51,18 @@ def boot(env, res, mib, huge, keep=None):
         if st != 204 or t_out is None:
             res.fail(p.report(f"boot with huge_pages {huge}: {st} {body}"))
             return
+        if keep:  # the snapshot's source: not a sample (the first boot of the run)
+            if p.wait_out("counter: 3", 30) is None:
+                return
+            a.call("PATCH", "/vm", {"state": "Paused"})
+            a.call("PUT", "/snapshot/create", {"snapshot_path": keep[0], "mem_file_path": keep[1]})
+            return
         res.add(f"boot_{huge}", "mvm", t_out - t0)
         for k, pat in ((f"built_{huge}", r"VM built in (\d+) us"),
                        (f"memory_{huge}", r"kvm\+memory (\d+)")):
             v = log_us(p.log(), pat)
             if v is not None:
                 res.add(k, "mvm", v / 1000)
-        if keep and p.wait_out("counter: 3", 30) is not None:
-            a.call("PATCH", "/vm", {"state": "Paused"})
-            a.call("PUT", "/snapshot/create", {"snapshot_path": keep[0], "mem_file_path": keep[1]})
     finally:
         p.kill()
         unlink(sock)
