@@ -39,9 +39,10 @@ VMM_SRCS := vmm/config.c vmm/affinity.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm
 # lists them. Every .c under virtio/ is built: a new device needs no line here.
 VIRTIO_SRCS := $(sort $(wildcard virtio/*.c virtio/*/*.c virtio/*/*/*.c))
 API_SRCS := api-socket/http.c api-socket/conn.c api-socket/server.c api-socket/client.c
-MONITOR_SRCS := monitor/builder.c monitor/monitor.c monitor/config_file.c monitor/config_out.c \
-	monitor/metrics.c monitor/metrics_prom.c monitor/routes.c monitor/routes_snapshot.c monitor/requests.c \
-	monitor/requests_dev.c monitor/mmds_api.c monitor/pinning.c
+MONITOR_SRCS := monitor/builder.c monitor/prepare.c monitor/monitor.c monitor/config_file.c \
+	monitor/config_out.c monitor/metrics.c monitor/metrics_prom.c monitor/routes.c \
+	monitor/routes_snapshot.c monitor/requests.c monitor/requests_dev.c monitor/mmds_api.c \
+	monitor/pinning.c
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := $(LIB_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(SNAPSHOT_SRCS) $(API_SRCS) $(MONITOR_SRCS)

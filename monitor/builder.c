@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../lib/err.h"
@@ -380,26 +381,97 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 	return r;
 }
 
-int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
-	      uint64_t start_us, struct err *e)
+/* What a prepared VM was made from: the machine and the kernel file as they were. */
+static void prep_key_of(const struct vm_config *cfg, const struct stat *kst, struct vm_prep_key *k)
 {
-	struct cmdline *cl = NULL;
-	int r = vm_init(vm, cfg, loop, start_us);
-	if (r)
-		return err_set(e, r, "the VM's exit eventfd: %s", strerror(-r));
-	vm->boot_timer_on = boot_timer;
+	memset(k, 0, sizeof(*k));
+	k->mem_size_mib = cfg->machine.mem_size_mib;
+	k->huge_pages = cfg->machine.huge_pages;
+	k->track_dirty_pages = cfg->machine.track_dirty_pages;
+	k->cpu_template = cfg->machine.cpu_template;
+	k->dev = kst->st_dev;
+	k->ino = kst->st_ino;
+	k->size = kst->st_size;
+	k->mtime = kst->st_mtim;
+	snprintf(k->kernel, sizeof(k->kernel), "%s", cfg->boot.kernel_image_path);
+}
 
+static bool kernel_stat(const struct vm_config *cfg, struct stat *st)
+{
+	return cfg->boot.kernel_image_path &&
+	       strlen(cfg->boot.kernel_image_path) < sizeof(((struct vm_prep_key *)0)->kernel) &&
+	       stat(cfg->boot.kernel_image_path, st) == 0;
+}
+
+bool vm_prepared_for(const struct vm_prep_key *k, const struct vm_config *cfg)
+{
+	struct stat st;
+	struct vm_prep_key now;
+	if (!kernel_stat(cfg, &st))
+		return false;
+	prep_key_of(cfg, &st, &now);
+	return !memcmp(&now, k, sizeof(now));
+}
+
+/* KVM, guest RAM, the host's CPUID and the kernel in RAM: what depends only on
+ * the machine and the kernel file. */
+static int build_base(struct vm *vm, struct err *e)
+{
+	int r;
 	if ((r = setup_kvm_and_memory(vm, -1, e)))
 		return r;
 	if (!(vm->cpuid = kvm_supported_cpuid(&vm->kvm)))
 		return err_set(e, -errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-	if ((r = check_cpu_template(vm, e)))
-		return r;
 	vm->phase_us[0] = mono_us();
-
-	if ((r = kernel_load_file(cfg->boot.kernel_image_path, &vm->mem, &vm->kernel, e)))
+	if ((r = kernel_load_file(vm->cfg->boot.kernel_image_path, &vm->mem, &vm->kernel, e)))
 		return r;
 	vm->phase_us[1] = mono_us();
+	return 0;
+}
+
+int vm_prepare_init(struct vm *vm, struct vm_config *cfg, struct evloop *loop, struct err *e)
+{
+	int r = vm_init(vm, cfg, loop, 0);
+	return r ? err_set(e, r, "the VM's exit eventfd: %s", strerror(-r)) : 0;
+}
+
+int vm_prepare_build(struct vm *vm, struct vm_prep_key *key, struct err *e)
+{
+	struct stat st;
+	int r;
+	if (!kernel_stat(vm->cfg, &st))
+		return err_set(e, -ENOENT, "the kernel file cannot be read");
+	if ((r = build_base(vm, e)))
+		return r;
+	prep_key_of(vm->cfg, &st, key);
+	log_info("VM prepared before InstanceStart in %llu us: kvm+memory %llu, kernel %llu",
+		 (unsigned long long)(vm->phase_us[1] - vm->start_us),
+		 (unsigned long long)(vm->phase_us[0] - vm->start_us),
+		 (unsigned long long)(vm->phase_us[1] - vm->phase_us[0]));
+	return 0;
+}
+
+int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool boot_timer,
+	      bool prepared, uint64_t start_us, struct err *e)
+{
+	struct cmdline *cl = NULL;
+	int r;
+	if (prepared) {
+		/* Built up to the kernel by vm_prepare_build; the clock starts now. */
+		vm->cfg = cfg;
+		vm->start_us = start_us ? start_us : mono_us();
+		vm->start_cpu_us = cpu_us();
+		vm->nr_vcpus = (int)cfg->machine.vcpu_count;
+		vm->phase_us[0] = vm->phase_us[1] = mono_us();
+	} else {
+		if ((r = vm_init(vm, cfg, loop, start_us)))
+			return err_set(e, r, "the VM's exit eventfd: %s", strerror(-r));
+		if ((r = build_base(vm, e)))
+			return r;
+	}
+	vm->boot_timer_on = boot_timer;
+	if ((r = check_cpu_template(vm, e)))
+		return r;
 
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -420,9 +492,10 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	if ((r = create_vcpus(vm, true, e)))
 		goto out;
 	vm->phase_us[3] = mono_us();
-	log_info("VM built in %llu us: kvm+memory %llu, kernel %llu, devices+boot data %llu, "
+	log_info("VM built in %llu us%s: kvm+memory %llu, kernel %llu, devices+boot data %llu, "
 		 "vcpus %llu",
 		 (unsigned long long)(vm->phase_us[3] - vm->start_us),
+		 prepared ? " (prepared before InstanceStart)" : "",
 		 (unsigned long long)(vm->phase_us[0] - vm->start_us),
 		 (unsigned long long)(vm->phase_us[1] - vm->phase_us[0]),
 		 (unsigned long long)(vm->phase_us[2] - vm->phase_us[1]),

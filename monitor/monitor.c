@@ -117,6 +117,7 @@ void monitor_fini(struct monitor *m)
 	if (m->vm_built)
 		vm_destroy(&m->vm);
 	m->vm_built = false;
+	prep_drop(m);
 	if (m->sig_fd >= 0)
 		close(m->sig_fd);
 	m->sig_fd = -1;
@@ -133,9 +134,10 @@ int monitor_start_vm(struct monitor *m, uint64_t start_us, struct err *e)
 	int r = config_validate(&m->cfg, e);
 	if (r)
 		return err_prefix(e, "cannot start the VM");
+	bool prepared = prep_take(m);
 	m->vm.serial_in_fd = m->serial_in_fd;
 	m->vm.serial_out_fd = m->serial_out_fd;
-	r = vm_create(&m->vm, &m->cfg, &m->loop, m->boot_timer, start_us, e);
+	r = vm_create(&m->vm, &m->cfg, &m->loop, m->boot_timer, prepared, start_us, e);
 	if (!r)
 		r = monitor_pin_threads(m, e);
 	if (!r && (r = vm_start(&m->vm)))
@@ -160,8 +162,12 @@ static void on_api_request(void *opaque, uint32_t events)
 	struct api_request *req = api_channel_take(&m->api->chan);
 	if (!req)
 		return;
+	int op = req->op;
 	monitor_handle_request(m, req, &m->api->chan.resp);
+	bool ok = m->api->chan.resp.status < 300;
 	api_channel_reply(&m->api->chan);
+	/* After the answer: the client goes on while the VM is prepared. */
+	prep_after_request(m, op, ok);
 }
 
 /* On the api thread: its seccomp filter before the first client. */

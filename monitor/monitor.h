@@ -9,6 +9,7 @@
 #include "../vmm/config.h"
 #include "../vmm/eventloop.h"
 #include "metrics.h"
+#include "prepare.h"
 #include "../vmm/vm.h"
 
 struct api_server;
@@ -18,7 +19,8 @@ struct monitor {
 	struct vm_config cfg;
 	struct vm vm;
 	bool vm_built;
-	bool configured; /* a VM resource was set through the API */
+	struct prep prep; /* a VM built ahead of InstanceStart (prepare.h) */
+	bool configured;  /* a VM resource was set through the API */
 	bool boot_timer;
 	bool stop;
 	int exit_code;

@@ -18,6 +18,7 @@ MODULES = [
     "test_api",
     "test_api_hostile",
     "test_fc_replay",
+    "test_prepare",
     "test_signals",
     "test_snapshot",
     "test_snapshot_crash",

@@ -12,6 +12,7 @@
   vCPUs) and the first KVM_RUN.
 """
 import json
+import time
 import os
 import shutil
 
@@ -79,16 +80,22 @@ def life(env, args, res, n):
     prog.close()
 
 
-def api_start(env, args, res, n):
-    """Configure first, then time only the 'go' command to the guest's first output."""
+def api_start(env, args, res, n, pause_ms=0):
+    """Configure first, then time only the 'go' command to the guest's first output.
+    pause_ms: the client configured that long before it starts (a warm pool):
+    mvm prepares the VM meanwhile, as QEMU -S has built its machine."""
     elf = env.elf("boottimer")
-    res.metric("api_ack", "boottimer guest: InstanceStart (QEMU: QMP cont) → answered", "ms",
-               group="start over the API")
-    res.metric("api_first_byte", "boottimer guest: InstanceStart (QEMU: QMP cont) → first serial byte",
+    sfx = f"_after_{pause_ms}ms" if pause_ms else ""
+    how = f" (configured {pause_ms} ms before)" if pause_ms else " (right after configuring)"
+    res.metric("api_ack" + sfx, "boottimer guest: InstanceStart (QEMU: QMP cont) → answered" + how,
                "ms", group="start over the API")
-    res.metric("api_boot_timer", "boottimer guest: mvm's Guest-boot-time (VM build → timer write)",
+    res.metric("api_first_byte" + sfx,
+               "boottimer guest: InstanceStart (QEMU: QMP cont) → first serial byte" + how,
+               "ms", group="start over the API")
+    res.metric("api_boot_timer" + sfx,
+               "boottimer guest: mvm's Guest-boot-time (VM build → timer write)" + how,
                "ms", group="start over the API", monitors=("mvm",))
-    prog = Progress("InstanceStart → guest", 2 * n)
+    prog = Progress("InstanceStart → guest" + how, 2 * n)
     for i in range(n):
         for name in order(i):
             sock = env.path("api.sock")
@@ -107,11 +114,13 @@ def api_start(env, args, res, n):
                                                         "boot_args": "console=ttyS0"})[0] == 204
                     ok = ok and a.call("PUT", "/machine-config", {"vcpu_count": args.vcpus,
                                                                    "mem_size_mib": args.mem})[0] == 204
+                    time.sleep(pause_ms / 1000)
                     t0 = now_ms()
                     st, body = a.call("PUT", "/actions", {"action_type": "InstanceStart"})
                     ok = ok and st == 204
                 else:
                     q = Qmp(sock, s)
+                    time.sleep(pause_ms / 1000)
                     t0 = now_ms()
                     ok = "return" in q.execute("cont")
                 t_ack = now_ms()
@@ -120,12 +129,12 @@ def api_start(env, args, res, n):
                 if not ok or t_out is None or rc != 0 or "PASS" not in p.text():
                     res.fail(p.report(f"{name}: boottimer over the API, run {i}"))
                     continue
-                res.add("api_ack", name, t_ack - t0)
-                res.add("api_first_byte", name, t_out - t0)
+                res.add("api_ack" + sfx, name, t_ack - t0)
+                res.add("api_first_byte" + sfx, name, t_out - t0)
                 if name == "mvm":
                     bt = mvm_phases(p.log())["boot_timer_us"]
                     if bt is not None:
-                        res.add("api_boot_timer", "mvm", bt / 1000)
+                        res.add("api_boot_timer" + sfx, "mvm", bt / 1000)
             finally:
                 p.kill()
                 unlink(sock)
@@ -205,6 +214,7 @@ def run(env, args):
                           "guest_elf": args.guest_elf})
     life(env, args, res, n)
     api_start(env, args, res, max(5, n // 2))
+    api_start(env, args, res, max(5, n // 2), pause_ms=200)
     linux(env, args, res)
     res.get("life_first_byte")["target"]["why"] = (
         "the test guest's own start-up before its first byte (clearing its bss, building page "
