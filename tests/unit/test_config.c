@@ -226,6 +226,19 @@ Test(config, machine_config_rejects_bad_values_naming_the_field)
 	}
 }
 
+Test(config, huge_pages_2m_refuses_a_balloon_and_transparent_is_its_own)
+{
+	expect_rejected(0,
+			"{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128,"
+			"\"huge_pages\":\"2M\"},\"balloon\":{\"amount_mib\":1,"
+			"\"deflate_on_oom\":false}}",
+			"incompatible with memory ballooning", NULL);
+	cr_assert_eq(parse("{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":129,"
+			   "\"huge_pages\":\"Transparent\"}}"),
+		     0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.huge_pages, HUGE_PAGES_THP);
+}
+
 Test(config, machine_config_accepts_the_limits)
 {
 	cr_assert_eq(
