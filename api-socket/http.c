@@ -218,14 +218,15 @@ const char *http_reason(int status)
 
 char *http_response(int status, const char *body, bool keep_alive, size_t *len)
 {
-	return http_response_dep(status, body, keep_alive, false, len);
+	return http_response_dep(status, body, keep_alive, false, NULL, len);
 }
 
-char *http_response_dep(int status, const char *body, bool keep_alive, bool deprecated, size_t *len)
+char *http_response_dep(int status, const char *body, bool keep_alive, bool deprecated,
+			const char *content_type, size_t *len)
 {
 	const char *dep = deprecated ? "Deprecation: true\r\n" : "";
 	size_t blen = body ? strlen(body) : 0;
-	size_t cap = 256 + blen;
+	size_t cap = 256 + blen + (content_type ? strlen(content_type) : 0);
 	char *out = malloc(cap);
 	if (!out)
 		return NULL;
@@ -233,9 +234,9 @@ char *http_response_dep(int status, const char *body, bool keep_alive, bool depr
 	if (body)
 		n = snprintf(out, cap,
 			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n%s"
-			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			     "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
 			     status, http_reason(status), keep_alive ? "keep-alive" : "close", dep,
-			     blen);
+			     content_type ? content_type : "application/json", blen);
 	else
 		n = snprintf(out, cap,
 			     "HTTP/1.1 %d %s\r\nServer: mvm API\r\nConnection: %s\r\n%s\r\n",

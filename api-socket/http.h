@@ -63,8 +63,9 @@ void http_conn_next(struct http_conn *c);
 const char *http_reason(int status);
 /* Status line, headers and body into a malloc'd buffer; *len set. */
 char *http_response(int status, const char *body, bool keep_alive, size_t *len);
-/* The same, with Firecracker's "Deprecation: true" header when asked. */
+/* The same, with Firecracker's "Deprecation: true" header when asked, and a
+ * Content-Type (NULL: application/json). */
 char *http_response_dep(int status, const char *body, bool keep_alive, bool deprecated,
-			size_t *len);
+			const char *content_type, size_t *len);
 
 #endif

@@ -133,6 +133,7 @@ void api_response_error(struct api_response *resp, const char *fmt, ...)
 	strbuf_printf(&b, "}");
 	free(resp->body);
 	resp->status = 400;
+	resp->content_type = NULL;
 	resp->body = strbuf_steal(&b);
 }
 
@@ -243,7 +244,7 @@ static void respond(struct api_client *c, const struct api_response *resp, bool 
 {
 	size_t len;
 	char *buf = http_response_dep(resp->status ? resp->status : 500, resp->body, keep_alive,
-				      resp->deprecated, &len);
+				      resp->deprecated, resp->content_type, &len);
 	queue_output(c, buf, len);
 	if (!keep_alive)
 		c->closing = true;
@@ -442,6 +443,7 @@ static void *api_thread(void *arg)
 
 	log_set_thread("fc_api");
 	pthread_setname_np(pthread_self(), "fc_api");
+	__atomic_store_n(&s->tid, gettid(), __ATOMIC_RELEASE);
 	/* Before the first client is accepted. */
 	if (s->handler.thread_init && s->handler.thread_init(s->handler.opaque))
 		return NULL;

@@ -11,15 +11,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conn.h"
 
-/* What goes back to a client: 200 with a JSON body, 204, or 4xx with
- * {"fault_message": ...}. */
+/* What goes back to a client: 200 with a JSON body (or another type, e.g.
+ * GET /metrics' text), 204, or 4xx with {"fault_message": ...}. */
 struct api_response {
 	int status;
-	char *body;	 /* JSON, malloc'd; NULL for 204 */
-	bool deprecated; /* add "Deprecation: true" (a deprecated field was used) */
+	char *body;		  /* JSON, malloc'd; NULL for 204 */
+	bool deprecated;	  /* add "Deprecation: true" (a deprecated field was used) */
+	const char *content_type; /* static; NULL: application/json */
 };
 
 /* 400 with {"fault_message": msg}. */
@@ -57,6 +59,7 @@ struct api_server {
 	char *sock_path;
 	size_t max_body;
 	pthread_t thread;
+	pid_t tid; /* the api thread's, once it runs (0 before): for CPU pinning */
 	bool running;
 	struct api_channel chan;
 	struct api_handler handler;

@@ -36,10 +36,46 @@ static void i8042_reset_cb(void *opaque)
 	vm_request_exit(vm, MVM_EXIT_OK);
 }
 
+/* The sentence an operator acts on when the host's 2 MiB pool is too small
+ * (have: what it has free, or -1 when /sys could not say). */
+static int hugepages_short(struct err *e, uint64_t need, int64_t have)
+{
+	char has[64] = "too few";
+	if (have >= 0)
+		snprintf(has, sizeof(has), "%lld", (long long)have);
+	return err_set(e, -ENOMEM,
+		       "huge_pages 2M: guest RAM needs %llu free 2 MiB huge pages and the host "
+		       "has %s; raise /proc/sys/vm/nr_hugepages by %s%llu (echo N > "
+		       "/proc/sys/vm/nr_hugepages as root)",
+		       (unsigned long long)need, has, have >= 0 ? "" : "up to ",
+		       (unsigned long long)(have >= 0 ? need - (uint64_t)have : need));
+}
+
+/* hugetlbfs RAM: the pool is looked at before anything is built. */
+static int check_hugepages(const struct vm *vm, struct err *e)
+{
+	uint64_t need = MiB(vm->cfg->machine.mem_size_mib) / HUGE_PAGE_2M, have;
+	if (vm->cfg->machine.huge_pages != HUGE_PAGES_2M)
+		return 0;
+	/* Unreadable (a jail without /sys): the mapping itself fails instead. */
+	if (guest_mem_hugepages_available(&have) || have >= need)
+		return 0;
+	return hugepages_short(e, need, (int64_t)have);
+}
+
+static enum mem_backing ram_backing(const struct vm *vm, int mem_fd)
+{
+	if (mem_fd >= 0)
+		return MEM_FILE_PRIVATE;
+	return vm->cfg->machine.huge_pages == HUGE_PAGES_2M ? MEM_HUGETLB : MEM_ANON;
+}
+
 /* mem_fd >= 0: guest RAM is that memory file, mapped copy-on-write (restore). */
 static int setup_kvm_and_memory(struct vm *vm, int mem_fd, struct err *e)
 {
-	int r = kvm_open(&vm->kvm, "/dev/kvm", e);
+	int r = check_hugepages(vm, e);
+	if (!r)
+		r = kvm_open(&vm->kvm, "/dev/kvm", e);
 	if (r) {
 		if (mem_fd >= 0)
 			close(mem_fd);
@@ -55,11 +91,14 @@ static int setup_kvm_and_memory(struct vm *vm, int mem_fd, struct err *e)
 		return err_set(e, r, "KVM_CREATE_VM: %s", strerror(-r));
 	}
 	uint64_t size = MiB(vm->cfg->machine.mem_size_mib);
-	r = guest_mem_init(&vm->mem, size, mem_fd >= 0 ? MEM_FILE_PRIVATE : MEM_ANON, mem_fd,
-			   vm->cfg->machine.huge_pages == HUGE_PAGES_2M);
+	enum mem_backing backing = ram_backing(vm, mem_fd);
+	r = guest_mem_init(&vm->mem, size, backing, mem_fd,
+			   vm->cfg->machine.huge_pages == HUGE_PAGES_THP);
+	if (r == -ENOMEM && backing == MEM_HUGETLB)
+		return hugepages_short(e, size / HUGE_PAGE_2M, -1);
 	if (r)
-		return err_set(e, r, "guest memory (%u MiB): %s", vm->cfg->machine.mem_size_mib,
-			       strerror(-r));
+		return err_set(e, r, "guest memory (%u MiB%s): %s", vm->cfg->machine.mem_size_mib,
+			       backing == MEM_HUGETLB ? " in 2 MiB huge pages" : "", strerror(-r));
 	if (vm->cfg->machine.track_dirty_pages && (r = guest_mem_track_dirty(&vm->mem)))
 		return err_set(e, r, "dirty page tracking: %s", strerror(-r));
 	for (int i = 0; i < vm->mem.nr; i++) {

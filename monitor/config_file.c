@@ -169,6 +169,9 @@ static int parse_key(const struct json *j, int k, int v, struct vm_config *c, st
 		return json_is_null(j, v) ? 0 : parse_metrics(j, v, c, e);
 	if (json_key_is(j, k, "cpu-config"))
 		return parse_cpu_config(j, v, c, e);
+	if (json_key_is(j, k, "mvm-cpu-affinity"))
+		return affinity_parse(j, v, &c->affinity, e)
+			   ?: affinity_check_host(&c->affinity, e);
 	if (json_key_is(j, k, "mmds-config"))
 		return json_is_null(j, v) ? 0 : mmds_cfg_parse(j, v, mmds_config(), e);
 	return json_unknown_field(j, k, "the config file", e);

@@ -16,7 +16,9 @@ void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf
 		      "\"track_dirty_pages\": %s, \"huge_pages\": \"%s\"",
 		      m->vcpu_count, m->mem_size_mib, bool_str(m->smt),
 		      bool_str(m->track_dirty_pages),
-		      m->huge_pages == HUGE_PAGES_2M ? "2M" : "None");
+		      m->huge_pages == HUGE_PAGES_2M	? "2M"
+		      : m->huge_pages == HUGE_PAGES_THP ? "Transparent"
+							: "None");
 	/*
 	 * cpu_template holds only Firecracker's names, and like Firecracker mvm
 	 * leaves it out for None. mvm's own templates (Host, PvmSafe) are not in
@@ -100,5 +102,10 @@ void config_vm_json(const struct vm_config *c, struct strbuf *b)
 	}
 	strbuf_printf(b, ", \"mmds-config\": ");
 	mmds_config_json(b);
+	/* mvm's extension, only when set: Firecracker's clients never see it otherwise. */
+	if (c->affinity.set) {
+		strbuf_printf(b, ", \"mvm-cpu-affinity\": ");
+		affinity_json(&c->affinity, b);
+	}
 	strbuf_printf(b, ", \"cpu-config\": null}");
 }

@@ -39,10 +39,15 @@ struct metrics {
 	uint64_t flush_fails;	  /* cumulative, as before */
 	uint64_t missed_log_prev; /* log_dropped() at the last line */
 	struct mmds_metrics mmds_prev;
+	/* the last snapshot load's phases (restored: the VM came from one) */
+	bool restored;
+	uint64_t restore_us[4]; /* read, build, state, total */
 };
 
 /* mmds_api.c: the "mmds" group, growth since prev; the values now into now. */
 void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct mmds_metrics *now);
+/* mmds_api.c: the same counters, whole, in Prometheus' text format. */
+void mmds_metrics_prometheus(struct strbuf *b);
 
 void metrics_init(struct metrics *mt);
 void metrics_fini(struct metrics *mt);
@@ -51,5 +56,10 @@ void metrics_fini(struct metrics *mt);
 int metrics_set_path(struct metrics *mt, const char *path, bool create);
 /* Write one line; no-op without a path. `vm` may be NULL before boot. */
 int metrics_flush(struct metrics *mt, const struct vm *vm);
+/* metrics_prom.c: GET /metrics, every metric above as a whole count (not a
+ * delta) in Prometheus' text exposition format 0.0.4, per device, per vCPU,
+ * with the boot or restore phases. `vm` may be NULL before boot. */
+#define METRICS_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+void metrics_prometheus(const struct metrics *mt, const struct vm *vm, struct strbuf *b);
 
 #endif

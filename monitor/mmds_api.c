@@ -11,6 +11,7 @@
 
 #include "../lib/json.h"
 #include "../lib/strbuf.h"
+#include "../lib/util.h"
 #include "../virtio/net/mmds/jtree.h"
 #include "../virtio/net/mmds/store.h"
 #include "../virtio/net/net.h"
@@ -159,37 +160,52 @@ void mmds_config_json(struct strbuf *b)
 		      c->ipv4 >> 16 & 0xff, c->ipv4 >> 8 & 0xff, c->ipv4 & 0xff);
 }
 
-/* Firecracker's "mmds" metrics group: each counter's growth since prev. */
-void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct mmds_metrics *now)
-{
 #define F(name)                                            \
 	{                                                  \
 #name, offsetof(struct mmds_metrics, name) \
 	}
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = { F(rx_accepted),
-		       F(rx_accepted_err),
-		       F(rx_accepted_unusual),
-		       F(rx_bad_eth),
-		       F(rx_invalid_token),
-		       F(rx_no_token),
-		       F(rx_count),
-		       F(tx_bytes),
-		       F(tx_count),
-		       F(tx_errors),
-		       F(tx_frames),
-		       F(connections_created),
-		       F(connections_destroyed) };
+static const struct {
+	const char *name;
+	size_t off;
+} mmds_fields[] = { F(rx_accepted),
+		    F(rx_accepted_err),
+		    F(rx_accepted_unusual),
+		    F(rx_bad_eth),
+		    F(rx_invalid_token),
+		    F(rx_no_token),
+		    F(rx_count),
+		    F(tx_bytes),
+		    F(tx_count),
+		    F(tx_errors),
+		    F(tx_frames),
+		    F(connections_created),
+		    F(connections_destroyed) };
 #undef F
+
+static uint64_t mmds_field(const struct mmds_metrics *m, size_t i)
+{
+	return *(const uint64_t *)((const char *)m + mmds_fields[i].off);
+}
+
+/* Firecracker's "mmds" metrics group: each counter's growth since prev. */
+void mmds_metrics_json(struct strbuf *b, const struct mmds_metrics *prev, struct mmds_metrics *now)
+{
 	*now = mmds_metrics;
 	strbuf_printf(b, ",\"mmds\":{");
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		uint64_t c = *(const uint64_t *)((const char *)now + fields[i].off);
-		uint64_t p = *(const uint64_t *)((const char *)prev + fields[i].off);
-		strbuf_printf(b, "%s\"%s\":%llu", i ? "," : "", fields[i].name,
-			      (unsigned long long)(c - p));
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(mmds_fields); i++)
+		strbuf_printf(b, "%s\"%s\":%llu", i ? "," : "", mmds_fields[i].name,
+			      (unsigned long long)(mmds_field(now, i) - mmds_field(prev, i)));
 	strbuf_printf(b, "}");
+}
+
+void mmds_metrics_prometheus(struct strbuf *b)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mmds_fields); i++) {
+		const char *n = mmds_fields[i].name;
+		strbuf_printf(
+		    b,
+		    "# HELP mvm_mmds_%s_total Firecracker's mmds.%s, since the monitor "
+		    "started.\n# TYPE mvm_mmds_%s_total counter\nmvm_mmds_%s_total %llu\n",
+		    n, n, n, n, (unsigned long long)mmds_field(&mmds_metrics, i));
+	}
 }

@@ -138,6 +138,8 @@ int monitor_start_vm(struct monitor *m, uint64_t start_us, struct err *e)
 	m->vm.serial_in_fd = m->serial_in_fd;
 	m->vm.serial_out_fd = m->serial_out_fd;
 	r = vm_create(&m->vm, &m->cfg, &m->loop, m->boot_timer, prepared, start_us, e);
+	if (!r)
+		r = monitor_pin_threads(m, e);
 	if (!r && (r = vm_start(&m->vm)))
 		err_set(e, r, "starting the vCPUs: %s", strerror(-r));
 	if (r) {

@@ -38,6 +38,8 @@ void monitor_fini(struct monitor *m);
 struct err;
 /* Build and start the VM from m->cfg (InstanceStart at start_us, 0 for now). */
 int monitor_start_vm(struct monitor *m, uint64_t start_us, struct err *e);
+/* pinning.c: the VM's threads onto cfg.affinity's CPUs (before vm_start). */
+int monitor_pin_threads(struct monitor *m, struct err *e);
 /* Serve API requests from this server on the loop (api_server_start's handler). */
 int monitor_attach_api(struct monitor *m, struct api_server *api);
 int monitor_set_metrics(struct monitor *m, const char *path, bool create);

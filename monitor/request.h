@@ -32,6 +32,8 @@ enum api_op {
 	API_RESUME,
 	API_PUT_LOGGER,
 	API_PUT_METRICS,
+	API_GET_METRICS,  /* mvm's: Prometheus text */
+	API_PUT_AFFINITY, /* mvm's: CPU pinning */
 	API_PUT_SERIAL,
 	API_SNAPSHOT_CREATE,
 	API_SNAPSHOT_LOAD,
@@ -96,7 +98,8 @@ struct api_request {
 			unsigned present; /* MC_* bits */
 		} machine;
 		struct boot_cfg boot;
-		struct cpu_tmpl *cpu_config; /* PUT /cpu-config (owned until handled) */
+		struct cpu_tmpl *cpu_config;   /* PUT /cpu-config (owned until handled) */
+		struct cpu_affinity *affinity; /* PUT /mvm/cpu-affinity (owned) */
 		struct logger_req logger;
 		char *path; /* metrics_path, serial_out_path */
 		struct snapshot_create_req snap_create;

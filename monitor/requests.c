@@ -254,7 +254,14 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 				    "configured VM");
 	m->vm.serial_in_fd = m->serial_in_fd;
 	m->vm.serial_out_fd = m->serial_out_fd;
+	/* The restore replaces the config with the snapshot's; the pinning is this host's. */
+	struct cpu_affinity pin = m->cfg.affinity;
 	int r = snapshot_restore(&m->vm, &m->cfg, &m->loop, l, vm_create_for_restore, &st, e);
+	if (!r) {
+		m->cfg.affinity = pin;
+		if ((r = monitor_pin_threads(m, e)))
+			vm_destroy(&m->vm);
+	}
 	if (!r) {
 		if (!l->resume)
 			__atomic_store_n(&m->vm.pause_req, true, __ATOMIC_SEQ_CST);
@@ -273,6 +280,11 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 		m->vm.state = VM_PAUSED;
 	m->vm_built = true;
 	m->metrics.lat.load_snapshot = mono_us() - t0;
+	m->metrics.restored = true;
+	m->metrics.restore_us[0] = st.read_us;
+	m->metrics.restore_us[1] = st.build_us;
+	m->metrics.restore_us[2] = st.state_us;
+	m->metrics.restore_us[3] = st.total_us;
 	log_info("snapshot %s loaded in %llu us (read %llu, build %llu, state %llu), %s",
 		 l->snapshot_path, (unsigned long long)(mono_us() - t0),
 		 (unsigned long long)st.read_us, (unsigned long long)st.build_us,
@@ -305,12 +317,21 @@ static int dispatch(struct monitor *m, struct api_request *req, struct strbuf *b
 	case API_PATCH_MACHINE: return put_machine(m, req, e);
 	case API_PUT_BOOT: return put_boot(m, &req->u.boot, e);
 	case API_PUT_CPU_CONFIG: return put_cpu_config(m, req);
+	case API_PUT_AFFINITY: {
+		int r = affinity_check_host(req->u.affinity, e);
+		if (!r)
+			m->cfg.affinity = *req->u.affinity;
+		return r;
+	}
 	case API_START: return start(m, req->received_us, e);
 	case API_CTRL_ALT_DEL:
 		return vm_send_ctrl_alt_del(&m->vm)
 			   ? err_inval(e, "the guest is not reading its keyboard")
 			   : 0;
 	case API_FLUSH_METRICS: return flush_metrics(m, e);
+	case API_GET_METRICS:
+		metrics_prometheus(&m->metrics, m->vm_built ? &m->vm : NULL, b);
+		return 0;
 	case API_PAUSE:
 	case API_RESUME: return pause_resume(m, req->op == API_PAUSE, e);
 	case API_PUT_LOGGER: return put_logger(m, &req->u.logger, e);
@@ -338,6 +359,7 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 	struct strbuf b;
 
 	strbuf_init(&b);
+	resp->content_type = NULL;
 	int r = check_state(m, req, &e);
 	if (!r)
 		r = dispatch(m, req, &b, &e);
@@ -354,6 +376,8 @@ void monitor_handle_request(struct monitor *m, struct api_request *req, struct a
 	/* Anything that configured the VM bars a later snapshot load. */
 	if (req->route->configures)
 		m->configured = true;
+	if (req->op == API_GET_METRICS)
+		resp->content_type = METRICS_PROM_CONTENT_TYPE;
 	if (b.len) {
 		resp->status = 200;
 		resp->body = strbuf_steal(&b);

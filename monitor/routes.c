@@ -30,6 +30,7 @@ static int parse_logger(const struct json *j, struct api_request *r, struct err 
 static int parse_metrics(const struct json *j, struct api_request *r, struct err *e);
 static int parse_serial(const struct json *j, struct api_request *r, struct err *e);
 static int parse_cpu_config(const struct json *j, struct api_request *r, struct err *e);
+static int parse_affinity(const struct json *j, struct api_request *r, struct err *e);
 
 /* A fixed route: no body without a parser. */
 #define ROW(m, p, o, st, conf, ctr, fn)                                                      \
@@ -53,6 +54,11 @@ static const struct route fixed[] = {
 	ROW(HTTP_PATCH, "/vm", API_PAUSE, STARTED, false, "vm", parse_vm_state),
 	ROW(HTTP_PUT, "/logger", API_PUT_LOGGER, NOT_STARTED, false, "logger", parse_logger),
 	ROW(HTTP_PUT, "/metrics", API_PUT_METRICS, NOT_STARTED, false, "metrics", parse_metrics),
+	/* mvm's: Prometheus text; counted in none of Firecracker's groups */
+	ROW(HTTP_GET, "/metrics", API_GET_METRICS, ANY, false, NULL, NULL),
+	/* mvm's: CPU pinning, before boot or a snapshot load (so not "configures") */
+	ROW(HTTP_PUT, "/mvm/cpu-affinity", API_PUT_AFFINITY, NOT_STARTED, false, NULL,
+	    parse_affinity),
 	ROW(HTTP_PUT, "/serial", API_PUT_SERIAL, NOT_STARTED, true, "serial", parse_serial),
 	ROW(HTTP_PUT, "/snapshot/create", API_SNAPSHOT_CREATE, VM_ST_PAUSED, false,
 	    "snapshot_create", api_parse_snapshot_create),
@@ -176,6 +182,7 @@ void api_request_fini(struct api_request *r)
 	switch (r->op) {
 	case API_PUT_BOOT: boot_cfg_fini(&r->u.boot); break;
 	case API_PUT_CPU_CONFIG: free(r->u.cpu_config); break;
+	case API_PUT_AFFINITY: free(r->u.affinity); break;
 	case API_PUT_LOGGER:
 		free(r->u.logger.log_path);
 		free(r->u.logger.level);
@@ -500,4 +507,12 @@ static int parse_cpu_config(const struct json *j, struct api_request *r, struct 
 	if (!r->u.cpu_config)
 		return err_set(e, -ENOMEM, "out of memory");
 	return cpu_tmpl_parse(j, 0, r->u.cpu_config, e);
+}
+
+static int parse_affinity(const struct json *j, struct api_request *r, struct err *e)
+{
+	r->u.affinity = calloc(1, sizeof(*r->u.affinity));
+	if (!r->u.affinity)
+		return err_set(e, -ENOMEM, "out of memory");
+	return affinity_parse(j, 0, r->u.affinity, e);
 }

@@ -20,6 +20,8 @@ PKGS=(
 	qemu-system-x86 python3-matplotlib
 	# network tests: a DHCP server on the tap for the guest kernel's ip=dhcp
 	dnsmasq-base
+	# GET /metrics is checked by a real Prometheus text-format parser
+	python3-prometheus-client
 )
 
 missing=()

@@ -160,10 +160,17 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	if (sm->vcpu_count < 1 || sm->vcpu_count > MAX_VCPUS || sm->mem_size_mib < 1 ||
 	    sm->mem_size_mib > MVM_MAX_MEM_MIB || sm->ram_bytes != MiB(sm->mem_size_mib) ||
 	    sm->cpu_template > CPU_TEMPLATE_PVM_SAFE || sm->cpu_template == CPU_TEMPLATE_AUTO ||
-	    sm->huge_pages > HUGE_PAGES_2M || sm->nr_devices > VIRTIO_MMIO_MAX_DEVS ||
+	    sm->huge_pages > HUGE_PAGES_THP || sm->nr_devices > VIRTIO_MMIO_MAX_DEVS ||
 	    sm->track_dirty_pages > 1)
 		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
 		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_devices);
+	/* hugetlbfs pages cannot be a private copy-on-write view of a file. */
+	if (sm->huge_pages == HUGE_PAGES_2M && !req->uffd)
+		ERR("%s: the VM was saved with huge_pages 2M (hugetlbfs): restore it with the Uffd "
+		    "backend (mem_backend {\"backend_type\": \"Uffd\", \"backend_path\": ...}); "
+		    "the File backend maps the memory file copy-on-write, which hugetlbfs "
+		    "memory cannot be",
+		    snap_reader_name(rd));
 	const struct snap_vm *svm = fixed(rd, SNAP_SEC_VM, SNAP_VM_V, sizeof(*svm), "VM", e);
 	if (!svm) {
 		r = -EINVAL;

@@ -38,13 +38,15 @@ int uffd_layout_json(const struct guest_mem *m, char *buf, size_t size)
 	if (w < 0 || (size_t)w >= size)
 		return -ENOSPC;
 	n = (size_t)w;
+	/* hugetlbfs RAM is filled a whole 2 MiB page per UFFDIO_COPY. */
+	unsigned long long page = m->backing == MEM_HUGETLB ? HUGE_PAGE_2M : 4096;
 	for (int i = 0; i < m->nr; i++) {
 		w = snprintf(buf + n, size - n,
 			     "%s{\"base_host_virt_addr\": %llu, \"size\": %llu, \"offset\": %llu, "
-			     "\"page_size\": 4096, \"page_size_kib\": 4}",
+			     "\"page_size\": %llu, \"page_size_kib\": %llu}",
 			     i ? ", " : "", (unsigned long long)(uintptr_t)m->r[i].hva,
-			     (unsigned long long)m->r[i].size,
-			     (unsigned long long)m->r[i].file_off);
+			     (unsigned long long)m->r[i].size, (unsigned long long)m->r[i].file_off,
+			     page, page >> 10);
 		if (w < 0 || (size_t)w >= size - n)
 			return -ENOSPC;
 		n += (size_t)w;

@@ -30,7 +30,7 @@
 #define MAX_REGIONS 8
 
 struct region {
-	uint64_t base, size, offset;
+	uint64_t base, size, offset, page_size;
 };
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
@@ -65,7 +65,15 @@ static int parse_layout(const char *msg, size_t len, struct region *r)
 				r[n].size = v;
 			else if (json_key_is(&j, k, "offset"))
 				r[n].offset = v;
+			else if (json_key_is(&j, k, "page_size"))
+				r[n].page_size = v;
 		}
+		/* 4 KiB pages, or 2 MiB ones for hugetlbfs RAM (copied whole). */
+		if (!r[n].page_size)
+			r[n].page_size = 4096;
+		if (r[n].page_size != 4096 && r[n].page_size != 2ULL << 20)
+			die("layout: page_size %llu is neither 4096 nor 2 MiB",
+			    (unsigned long long)r[n].page_size);
 		n++;
 	}
 	json_free(&j);
@@ -120,6 +128,9 @@ int main(int argc, char **argv)
 		if (regions[i].offset + regions[i].size > (uint64_t)st.st_size ||
 		    regions[i].offset + regions[i].size < regions[i].offset)
 			die("region %d lies past the end of %s", i, argv[2]);
+		else if ((regions[i].base | regions[i].size) % regions[i].page_size)
+			die("region %d is not in whole pages of %llu bytes", i,
+			    (unsigned long long)regions[i].page_size);
 	fprintf(stderr, "mvm-uffd-handler: serving %d region(s) from %s\n", nr, argv[2]);
 
 	unsigned long faults = 0;
@@ -141,17 +152,18 @@ int main(int argc, char **argv)
 			break;
 		if (m.event != UFFD_EVENT_PAGEFAULT)
 			continue;
-		uint64_t addr = m.arg.pagefault.address & ~4095ULL;
+		uint64_t addr = m.arg.pagefault.address;
 		const struct region *r = NULL;
 		for (int i = 0; i < nr; i++)
 			if (addr >= regions[i].base && addr - regions[i].base < regions[i].size)
 				r = &regions[i];
 		if (!r)
 			die("fault at %#llx outside every region", (unsigned long long)addr);
+		addr &= ~(r->page_size - 1);
 		struct uffdio_copy cp = {
 			.dst = addr,
 			.src = (uint64_t)(uintptr_t)(mem + r->offset + (addr - r->base)),
-			.len = 4096,
+			.len = r->page_size,
 		};
 		if (ioctl(uffd, UFFDIO_COPY, &cp) < 0 && errno != EEXIST)
 			die("UFFDIO_COPY at %#llx: %s", (unsigned long long)addr, strerror(errno));

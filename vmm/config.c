@@ -116,8 +116,10 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 				return r;
 			if (!strcmp(t, "None"))
 				m.huge_pages = HUGE_PAGES_NONE;
-			else if (!strcmp(t, "2M") || !strcmp(t, "Transparent"))
+			else if (!strcmp(t, "2M"))
 				m.huge_pages = HUGE_PAGES_2M;
+			else if (!strcmp(t, "Transparent"))
+				m.huge_pages = HUGE_PAGES_THP;
 			else
 				return err_inval(e,
 						 "field 'huge_pages': '%s' is not allowed; use "
@@ -141,6 +143,11 @@ int config_machine_check(const struct machine_cfg *m, struct err *e)
 		    "The number of vCPUs must be greater than 0, less than %d and must "
 		    "be 1 or an even number if SMT is enabled. (vcpu_count %u with smt)",
 		    MAX_VCPUS, m->vcpu_count);
+	if (m->huge_pages == HUGE_PAGES_2M && m->mem_size_mib % 2)
+		return err_inval(e,
+				 "mem_size_mib %u is not a multiple of 2: with huge_pages 2M guest "
+				 "RAM is made of 2 MiB hugetlbfs pages (%u would do)",
+				 m->mem_size_mib, m->mem_size_mib + 1);
 	return 0;
 }
 
@@ -316,7 +323,8 @@ int config_validate(const struct vm_config *c, struct err *e)
 	int r;
 	if (!c->boot.kernel_image_path)
 		return err_inval(e, "no kernel: set boot-source.kernel_image_path");
-	if ((r = check_root(c, e)))
+	if ((r = check_root(c, e)) ||
+	    (r = affinity_check_vcpus(&c->affinity, c->machine.vcpu_count, e)))
 		return r;
 	for (int i = 0; i < c->nr_devs; i++) {
 		const struct dev_cfg *d = &c->devs[i];

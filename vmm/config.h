@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../lib/json.h"
+#include "affinity.h"
 #include "device.h"
 #include "x86/cpu_tmpl.h"
 #include "x86/cpuid.h"
@@ -20,7 +21,9 @@
 #define MVM_DEFAULT_MEM_MIB   128
 #define MVM_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
 
-enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M };
+/* 2M: guest RAM in hugetlbfs 2 MiB pages (Firecracker's meaning); Transparent
+ * (mvm's): anonymous RAM with transparent huge pages advised. */
+enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
 
 struct machine_cfg {
 	uint32_t vcpu_count;
@@ -55,6 +58,8 @@ struct vm_config {
 	char *log_level;
 	bool log_show_level, log_show_origin;
 	char *metrics_path;
+	/* mvm-cpu-affinity: host CPUs of the vCPU threads and of the others */
+	struct cpu_affinity affinity;
 };
 
 void vm_config_init(struct vm_config *c);

@@ -1,6 +1,7 @@
 #include "memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,6 +11,11 @@
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "x86/layout.h"
+
+/* linux/memfd.h's, without its clash with glibc's MFD_* (log2(2 MiB) << 26). */
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26)
+#endif
 
 int guest_mem_layout(uint64_t size, struct guest_region r[GUEST_MEM_MAX_REGIONS])
 {
@@ -28,13 +34,16 @@ int guest_mem_layout(uint64_t size, struct guest_region r[GUEST_MEM_MAX_REGIONS]
 static int map_region(struct guest_mem *m, struct guest_region *r, enum mem_backing backing)
 {
 	int prot = PROT_READ | PROT_WRITE;
-	int flags = MAP_NORESERVE;
+	/* hugetlbfs: no MAP_NORESERVE, so a pool too small fails here (ENOMEM)
+	 * rather than with a SIGBUS when the guest touches a page. */
+	int flags = backing == MEM_HUGETLB ? 0 : MAP_NORESERVE;
 	int fd = -1;
 	off_t off = 0;
 
 	switch (backing) {
 	case MEM_ANON: flags |= MAP_PRIVATE | MAP_ANONYMOUS; break;
 	case MEM_MEMFD:
+	case MEM_HUGETLB:
 		flags |= MAP_SHARED;
 		fd = m->fd;
 		off = (off_t)r->file_off;
@@ -68,15 +77,16 @@ int guest_mem_init(struct guest_mem *m, uint64_t size, enum mem_backing backing,
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
-	if (size == 0 || size % 4096)
+	if (size == 0 || size % 4096 || (backing == MEM_HUGETLB && size % HUGE_PAGE_2M))
 		return -EINVAL;
 	m->size = size;
 	m->hugepages = hugepages;
 	m->backing = backing;
 	m->nr = guest_mem_layout(size, m->r);
 
-	if (backing == MEM_MEMFD) {
-		m->fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (backing == MEM_MEMFD || backing == MEM_HUGETLB) {
+		unsigned huge = backing == MEM_HUGETLB ? MFD_HUGETLB | MFD_HUGE_2MB : 0;
+		m->fd = memfd_create("guest-ram", MFD_CLOEXEC | huge);
 		if (m->fd < 0)
 			return -errno;
 		if (ftruncate(m->fd, (off_t)size) < 0) {
@@ -133,4 +143,36 @@ int guest_mem_track_dirty(struct guest_mem *m)
 uint64_t guest_mem_low_end(const struct guest_mem *m)
 {
 	return m->r[0].gpa + m->r[0].size;
+}
+
+static int read_sys_u64(const char *path, uint64_t *v)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	return errno || end == buf ? -EINVAL : 0;
+}
+
+#define HUGEPAGES_2M_SYS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+int guest_mem_hugepages_available(uint64_t *pages)
+{
+	uint64_t free_pages, resv;
+	int r = read_sys_u64(HUGEPAGES_2M_SYS "free_hugepages", &free_pages);
+	if (!r)
+		r = read_sys_u64(HUGEPAGES_2M_SYS "resv_hugepages", &resv);
+	if (r)
+		return r;
+	*pages = free_pages > resv ? free_pages - resv : 0;
+	return 0;
 }

@@ -19,7 +19,10 @@ enum mem_backing {
 	MEM_ANON,	  /* private anonymous memory */
 	MEM_MEMFD,	  /* shared memfd: snapshot-able without copying */
 	MEM_FILE_PRIVATE, /* a memory file mapped MAP_PRIVATE (snapshot restore) */
+	MEM_HUGETLB,	  /* shared hugetlbfs memfd of 2 MiB pages, reserved at map time */
 };
+
+#define HUGE_PAGE_2M (2ULL << 20)
 
 struct guest_mem {
 	struct guest_region r[GUEST_MEM_MAX_REGIONS];
@@ -38,8 +41,14 @@ struct guest_mem {
 /* Pure: where `size` bytes of RAM live in guest-physical space. Returns count. */
 int guest_mem_layout(uint64_t size, struct guest_region r[GUEST_MEM_MAX_REGIONS]);
 
+/* hugepages: advise transparent huge pages (MEM_ANON only). MEM_HUGETLB
+ * needs a size in whole 2 MiB pages and fails with -ENOMEM, mapping nothing,
+ * when the host's pool cannot hold it. */
 int guest_mem_init(struct guest_mem *m, uint64_t size, enum mem_backing backing, int file_fd,
 		   bool hugepages);
+/* 2 MiB huge pages the host's pool can still hand out (free, not reserved),
+ * from /sys/kernel/mm/hugepages; -errno when that cannot be read. */
+int guest_mem_hugepages_available(uint64_t *pages);
 void guest_mem_fini(struct guest_mem *m);
 
 /*

@@ -229,9 +229,15 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	/* Our own filter before the first KVM_RUN; then wait for the vmm thread's. */
-	int r = seccomp_install(SECCOMP_VCPU);
-	if (r) {
+	/* Pinned, then our own filter before the first KVM_RUN; then wait for the
+	 * vmm thread's. */
+	int r = 0;
+	if (v->pin && sched_setaffinity(0, sizeof(v->affinity), &v->affinity) < 0) {
+		r = -errno;
+		log_err("vcpu %d: sched_setaffinity: %s", v->id, strerror(-r));
+		vm_request_exit(vm, MVM_EXIT_ERROR);
+	}
+	if (!r && (r = seccomp_install(SECCOMP_VCPU))) {
 		log_err("vcpu %d: installing its seccomp filter: %s", v->id, strerror(-r));
 		vm_request_exit(vm, MVM_EXIT_ERROR);
 	}

@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +23,10 @@ struct vcpu {
 	bool started;
 	struct vm *vm;
 	struct vcpu_stats stats;
+	/* Host CPUs the thread runs on, set by the thread itself before its
+	 * seccomp filter (so the filter needs no sched_setaffinity). */
+	bool pin;
+	cpu_set_t affinity;
 };
 
 int vcpu_create(struct vcpu *v, struct vm *vm, int id);

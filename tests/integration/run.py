@@ -36,6 +36,9 @@ MODULES = [
     "test_cpu_templates",
     "test_mmds",
     "test_run_image",
+    "test_hugepages",
+    "test_cpu_affinity",
+    "test_metrics_prom",
 ]
 
 

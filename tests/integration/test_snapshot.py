@@ -346,10 +346,23 @@ def snapshot_linux_mid_boot(ctx):
         b.stop()
 
 
+def uffd_handler(ctx, mem):
+    """The example page-fault handler serving the memory file `mem` once its socket is
+    there: (process, socket path, its log file)."""
+    handler = os.path.join(os.path.dirname(ctx.mvm), "mvm-uffd-handler")
+    sock = ctx.path("uffd.sock")
+    log = open(ctx.path("handler.log"), "wb")
+    h = subprocess.Popen([handler, sock, mem], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.01)
+    return h, sock, log
+
+
 @test()
 def snapshot_restore_uffd_backend(ctx):
     """The Uffd backend: RAM starts empty and the example handler fills it on demand."""
-    handler = os.path.join(os.path.dirname(ctx.mvm), "mvm-uffd-handler")
     a = Monitor(ctx)
     try:
         start_counter(ctx, a, entropy=True)
@@ -357,15 +370,8 @@ def snapshot_restore_uffd_backend(ctx):
         last = complete(a.console_text())[-1]
     finally:
         a.stop()
-    sock = ctx.path("uffd.sock")
-    log = open(ctx.path("handler.log"), "wb")
-    h = subprocess.Popen([handler, sock, os.path.join(d, "vm.mem")], stdout=log,
-                         stderr=subprocess.STDOUT)
+    h, sock, log = uffd_handler(ctx, os.path.join(d, "vm.mem"))
     try:
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.01)
         m = Monitor(ctx, name="restored-")
         try:
             st, b = m.api.put("/snapshot/load", {"snapshot_path": os.path.join(d, "vm.snap"),

@@ -14,7 +14,7 @@ from perflib import HERE, stats
 
 DEBIAN_PY = "/usr/bin/python3"
 
-ORDER = ["boot", "startup", "memory", "restore", "density", "io"]
+ORDER = ["boot", "startup", "memory", "restore", "density", "io", "hugepages"]
 MISSED = '❌ <span style="color:red">**missed**</span>'
 MET = "✅ met"
 

@@ -210,6 +210,8 @@ static const struct {
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"cpu_template\":1", "cpu_template" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"1G\"", "huge_pages" },
 	{ "\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"2m\"", "huge_pages" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":129,\"huge_pages\":\"2M\"", "not a multiple of 2" },
+	{ "\"vcpu_count\":1,\"mem_size_mib\":1,\"huge_pages\":\"2M\"", "2 MiB hugetlbfs" },
 	{ "\"vcpu_count\":1", "mem_size_mib" },
 	{ "\"mem_size_mib\":128", "vcpu_count" },
 };
@@ -222,6 +224,19 @@ Test(config, machine_config_rejects_bad_values_naming_the_field)
 			 bad_machine[i].machine);
 		expect_rejected(i, text, bad_machine[i].needle, NULL);
 	}
+}
+
+Test(config, huge_pages_2m_refuses_a_balloon_and_transparent_is_its_own)
+{
+	expect_rejected(0,
+			"{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128,"
+			"\"huge_pages\":\"2M\"},\"balloon\":{\"amount_mib\":1,"
+			"\"deflate_on_oom\":false}}",
+			"incompatible with memory ballooning", NULL);
+	cr_assert_eq(parse("{" KERNEL ",\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":129,"
+			   "\"huge_pages\":\"Transparent\"}}"),
+		     0, "%s", err.msg);
+	cr_expect_eq(cfg.machine.huge_pages, HUGE_PAGES_THP);
 }
 
 Test(config, machine_config_accepts_the_limits)

@@ -155,10 +155,10 @@ Test(config_out, machine_json_round_trips_through_the_parser)
 {
 	static const enum cpu_template tmpl[] = { CPU_TEMPLATE_AUTO, CPU_TEMPLATE_HOST,
 						  CPU_TEMPLATE_PVM_SAFE };
-	static const enum huge_pages huge[] = { HUGE_PAGES_NONE, HUGE_PAGES_2M };
-	static const uint32_t vcpus[] = { 1, 7, 32 }, mibs[] = { 1, 128, 1048576 };
+	static const enum huge_pages huge[] = { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
+	static const uint32_t vcpus[] = { 1, 7, 32 }, mibs[] = { 2, 128, 1048576 }; /* 2M: even */
 	for (size_t t = 0; t < 3; t++)
-		for (size_t h = 0; h < 2; h++)
+		for (size_t h = 0; h < 3; h++)
 			for (size_t v = 0; v < 3; v++) {
 				struct machine_cfg m, back;
 				struct err e;
@@ -258,7 +258,7 @@ static void full_config(struct vm_config *c)
 					   .mem_size_mib = 2048,
 					   .track_dirty_pages = true,
 					   .cpu_template = CPU_TEMPLATE_HOST,
-					   .huge_pages = HUGE_PAGES_2M };
+					   .huge_pages = HUGE_PAGES_THP };
 	c->boot.kernel_image_path = strdup("/img/vmlinux");
 	c->boot.boot_args = strdup("console=ttyS0 \"quoted\" back\\slash");
 	c->boot.initrd_path = strdup("/img/initrd");

@@ -133,3 +133,25 @@ Test(memory, ram_above_the_gap_is_mapped_at_4_gib)
 	guest_mem_fini(&m);
 	cr_expect_eq(m.fd, -1);
 }
+
+Test(memory, hugetlbfs_ram_needs_whole_2_mib_pages)
+{
+	struct guest_mem m;
+	cr_expect_eq(guest_mem_init(&m, MiB(3), MEM_HUGETLB, -1, false), -EINVAL);
+	cr_expect_eq(guest_mem_init(&m, MiB(2) + 4096, MEM_HUGETLB, -1, false), -EINVAL);
+	cr_expect_eq(m.fd, -1);
+}
+
+Test(memory, hugetlbfs_ram_larger_than_the_pool_fails_at_once)
+{
+	struct guest_mem m;
+	uint64_t avail;
+	if (guest_mem_hugepages_available(&avail)) {
+		cr_skip_test("no /sys/kernel/mm/hugepages/hugepages-2048kB here");
+		return;
+	}
+	/* One page more than the pool has: refused when mapped, not when touched. */
+	cr_expect_eq(guest_mem_init(&m, (avail + 1) * MiB(2), MEM_HUGETLB, -1, false), -ENOMEM);
+	cr_expect_eq(m.fd, -1, "nothing is left open");
+	cr_expect_null(m.r[0].hva, "nothing is left mapped");
+}

@@ -444,6 +444,8 @@ static const struct {
 	{ HTTP_PATCH, "/vm", "{\"state\": \"Paused\"}", NULL },
 	{ HTTP_PUT, "/logger", "{}", NULL },
 	{ HTTP_PUT, "/metrics", "{\"metrics_path\": \"/m\"}", NULL },
+	{ HTTP_GET, "/metrics", NULL, NULL },
+	{ HTTP_PUT, "/mvm/cpu-affinity", "{\"others\": [0]}", NULL },
 	{ HTTP_PUT, "/serial", "{}", NULL },
 	{ HTTP_PUT, "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
 	  NULL },

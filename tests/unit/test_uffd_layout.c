@@ -67,7 +67,9 @@ static void check_layout(const struct guest_mem *m)
 			     i);
 		cr_expect_eq(get(&j, o, "size"), m->r[i].size, "region %d", i);
 		cr_expect_eq(get(&j, o, "offset"), m->r[i].file_off, "region %d", i);
-		cr_expect_eq(get(&j, o, "page_size"), 4096, "region %d", i);
+		uint64_t page = m->backing == MEM_HUGETLB ? MiB(2) : 4096;
+		cr_expect_eq(get(&j, o, "page_size"), page, "region %d", i);
+		cr_expect_eq(get(&j, o, "page_size_kib"), page >> 10, "region %d", i);
 	}
 	json_free(&j);
 }
@@ -75,6 +77,13 @@ static void check_layout(const struct guest_mem *m)
 Test(uffd_layout, two_regions_one_object_each)
 {
 	struct guest_mem m = two_regions();
+	check_layout(&m);
+}
+
+Test(uffd_layout, hugetlbfs_ram_is_served_in_2_mib_pages)
+{
+	struct guest_mem m = two_regions();
+	m.backing = MEM_HUGETLB;
 	check_layout(&m);
 }
 

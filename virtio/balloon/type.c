@@ -58,6 +58,10 @@ static int too_big(uint32_t mib, uint32_t mem, struct err *e)
 static int check(const void *cfg, const struct vm_config *vc, struct err *e)
 {
 	const struct balloon_cfg *b = cfg;
+	/* Giving back 4 KiB pages of a hugetlbfs mapping is not possible. */
+	if (vc->machine.huge_pages == HUGE_PAGES_2M)
+		return err_inval(e, "Firecracker's huge pages support is incompatible with memory "
+				    "ballooning. (huge_pages 2M and a balloon device)");
 	return b->amount_mib > vc->machine.mem_size_mib
 		   ? too_big(b->amount_mib, vc->machine.mem_size_mib, e)
 		   : 0;
