@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -148,20 +149,21 @@ struct holder_args {
 	int vm_fd;
 };
 
-/* The helper: system calls only, on its own small stack in our memory. */
+/* The helper: raw system calls only (no libc state: it runs on the calling
+ * thread's TLS, in our memory, on its own small stack). */
 static int holder_main(void *opaque)
 {
 	const struct holder_args *a = opaque;
-	int fd = a->vm_fd;
-	pid_t parent = a->parent;
+	long fd = a->vm_fd;
+	long parent = a->parent;
 	if (fd > 0)
-		close_range(0, (unsigned)fd - 1, 0);
-	close_range((unsigned)fd + 1, ~0U, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(0);
-	for (;;)
-		pause();
+		syscall(SYS_close_range, 0L, fd - 1, 0L);
+	syscall(SYS_close_range, fd + 1, (long)~0U, 0L);
+	syscall(SYS_prctl, (long)PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L);
+	if (syscall(SYS_getppid) == parent)
+		for (;;)
+			syscall(SYS_pause);
+	syscall(SYS_exit, 0L);
 	return 0;
 }
 
