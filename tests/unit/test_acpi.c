@@ -187,11 +187,12 @@ static int iasl_decode(const char *dir, char *dsl, size_t cap)
 		snprintf(cmd, sizeof(cmd), "cd %s && iasl -d %s.dat > %s.log 2>&1", dir, t->sig,
 			 t->sig);
 		int st = system(cmd);
-		snprintf(cmd, sizeof(cmd),
-			 "cat %s/%s.log; grep -iE 'error|warning|invalid' %s/%s.log", dir, t->sig,
-			 dir, t->sig);
+		snprintf(cmd, sizeof(cmd), "grep -qiE 'error|warning|invalid' %s/%s.log", dir,
+			 t->sig);
 		if (st != 0 || system(cmd) == 0) {
 			cr_log_error("iasl -d %s: status %d", t->sig, st);
+			snprintf(cmd, sizeof(cmd), "cat %s/%s.log >&2", dir, t->sig);
+			(void)!system(cmd);
 			return -1;
 		}
 		snprintf(out, sizeof(out), "%s/%s.dsl", dir, t->sig);
