@@ -16,43 +16,35 @@
 #include "../../vmm/x86/acpi.h"
 #include "../../vmm/x86/layout.h"
 
-static uint8_t *ram;
+/* Guest RAM: its first MiB, where the tables live. */
+static uint8_t ram[1 << 20];
 static struct guest_mem mem;
 static struct acpi_layout lay;
 
-static void setup(void)
+static void fill_ram(void)
 {
-	ram = malloc(MiB(1));
-	cr_assert_not_null(ram);
-	memset(ram, 0xcc, MiB(1));
-	mem = (struct guest_mem){ .nr = 1, .size = MiB(1), .fd = -1 };
-	mem.r[0] = (struct guest_region){ .gpa = 0, .size = MiB(1), .hva = ram };
+	memset(ram, 0xcc, sizeof(ram));
+	mem = (struct guest_mem){ .nr = 1, .size = sizeof(ram), .fd = -1 };
+	mem.r[0] = (struct guest_region){ .gpa = 0, .size = sizeof(ram), .hva = ram };
+	memset(&lay, 0, sizeof(lay));
 }
 
-static void teardown(void)
-{
-	free(ram);
-}
-
-TestSuite(acpi, .init = setup, .fini = teardown);
+TestSuite(acpi, .init = fill_ram);
 
 static const struct acpi_machine full = {
 	.nr_cpus = 4, .nr_virtio = 18, .vmgenid_addr = VMGENID_ADDR, .ged_irq = GED_IRQ
 };
 
-static uint32_t rd32(uint64_t gpa)
+/* Little-endian fields of n bytes at a guest-physical address. */
+static uint64_t field(uint64_t gpa, int n)
 {
-	uint32_t v;
-	memcpy(&v, ram + gpa, 4);
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | ram[gpa + (uint64_t)i];
 	return v;
 }
-
-static uint64_t rd64(uint64_t gpa)
-{
-	uint64_t v;
-	memcpy(&v, ram + gpa, 8);
-	return v;
-}
+#define rd32(gpa) ((uint32_t)field(gpa, 4))
+#define rd64(gpa) field(gpa, 8)
 
 static const struct acpi_table_info *table(const char *sig)
 {
