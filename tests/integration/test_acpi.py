@@ -148,7 +148,7 @@ SCRIBBLE = ("for a in 0xe0000 0xe0004 0xe0018 0xe0030 0xe0200 0xe0204 0xe0208 "
 
 
 @test(slow=True, needs_linux=True)
-def linux_acpi_guest_scribbling_on_tables_and_vmgenid_harms_nobody(ctx):
+def linux_acpi_guest_scribbles_harm_nobody(ctx):
     """The guest overwrites the RSDP, XSDT, DSDT header and the VMGenID page
     before the snapshot, a first clone does it again after its restore: the
     monitors carry on, and a second clone still gets its own new generation
