@@ -34,15 +34,15 @@ VMM_SRCS := vmm/config.c vmm/affinity.c vmm/cmdline.c vmm/memory.c vmm/kvm.c vmm
 	vmm/irq.c vmm/vcpu.c vmm/vm.c vmm/boot_timer.c vmm/seccomp.c vmm/seccomp_policy.c \
 	vmm/x86/bootparam.c vmm/x86/pagetable.c vmm/x86/mptable.c vmm/x86/elf.c \
 	vmm/x86/bzimage.c vmm/x86/loader.c vmm/x86/cpuid.c vmm/x86/cpu_tmpl.c vmm/x86/cpu_tmpl_static.c vmm/x86/regs.c \
-	vmm/x86/serial.c vmm/x86/i8042.c
+	vmm/x86/serial.c vmm/x86/i8042.c vmm/x86/aml.c vmm/x86/acpi.c vmm/x86/dsdt.c vmm/vmgenid.c
 # A device type is one unit (a file, or a folder for a big one); registry.c
 # lists them. Every .c under virtio/ is built: a new device needs no line here.
 VIRTIO_SRCS := $(sort $(wildcard virtio/*.c virtio/*/*.c virtio/*/*/*.c))
 API_SRCS := api-socket/http.c api-socket/conn.c api-socket/server.c api-socket/client.c
-MONITOR_SRCS := monitor/builder.c monitor/prepare.c monitor/monitor.c monitor/config_file.c \
-	monitor/config_out.c monitor/metrics.c monitor/metrics_prom.c monitor/routes.c \
-	monitor/routes_snapshot.c monitor/requests.c monitor/requests_dev.c monitor/mmds_api.c \
-	monitor/pinning.c monitor/image_ref.c monitor/image_job.c
+MONITOR_SRCS := monitor/builder.c monitor/acpi_boot.c monitor/prepare.c monitor/monitor.c \
+	monitor/config_file.c monitor/config_out.c monitor/metrics.c monitor/metrics_prom.c \
+	monitor/routes.c monitor/routes_snapshot.c monitor/requests.c monitor/requests_dev.c \
+	monitor/mmds_api.c monitor/pinning.c monitor/image_ref.c monitor/image_job.c
 
 # Everything but main(): linked into mvm and into the unit tests.
 CORE_SRCS := $(LIB_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(SNAPSHOT_SRCS) $(API_SRCS) $(MONITOR_SRCS)

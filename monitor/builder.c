@@ -19,12 +19,12 @@
 #include "../lib/util.h"
 #include "../virtio/mmio.h"
 #include "../virtio/registry.h"
+#include "acpi_boot.h"
 #include "../vmm/cmdline.h"
 #include "../vmm/vcpu.h"
 #include "../vmm/x86/bootparam.h"
 #include "../vmm/x86/i8042.h"
 #include "../vmm/x86/layout.h"
-#include "../vmm/x86/mptable.h"
 #include "../vmm/x86/pagetable.h"
 #include "../vmm/x86/regs.h"
 #include "../vmm/x86/serial.h"
@@ -139,6 +139,8 @@ static int attach_legacy_devices(struct vm *vm)
 		return r;
 	if ((r = serial_attach_input(vm->serial, vm->loop)))
 		return r;
+	if (vm->acpi && (r = vmgenid_attach(&vm->vmgenid, &vm->kvm)))
+		return r;
 	if (vm->boot_timer_on) {
 		boot_timer_init(&vm->boot_timer, vm->start_us, vm->start_cpu_us);
 		r = bus_register(&vm->mmio, BOOT_TIMER_ADDR, BOOT_TIMER_SIZE, boot_timer_mmio,
@@ -192,7 +194,8 @@ static int attach_device(struct vm *vm, const struct dev_cfg *dc, struct cmdline
 	if (r)
 		return err_set(e, r, "%s: MMIO window %#llx: %s", t->name, (unsigned long long)base,
 			       strerror(-r));
-	cmdline_append(cl, "virtio_mmio.device=4K@%#llx:%u", (unsigned long long)base, gsi);
+	if (!vm->acpi) /* else the DSDT names it: announced twice, probed twice */
+		cmdline_append(cl, "virtio_mmio.device=4K@%#llx:%u", (unsigned long long)base, gsi);
 	if (t->boot_args)
 		t->boot_args(dc->cfg, cl);
 	return 0;
@@ -252,8 +255,9 @@ static int write_boot_data(struct vm *vm, struct cmdline *cl, struct err *e)
 	if (ki->is_bzimage)
 		bi.hdr = &ki->hdr;
 	e820_build(&vm->mem, &map);
-	if ((r = mptable_write(&vm->mem, vm->nr_vcpus)))
-		return r;
+	if ((r = acpi_boot_write(vm, &map, &bi)))
+		return err_set(e, r, "boot data (%s): %s", vm->acpi ? "ACPI tables" : "MP table",
+			       strerror(-r));
 	if (ki->mode == ENTRY_PVH) {
 		r = pvh_info_write(&vm->mem, &bi, &map);
 	} else {
@@ -264,8 +268,7 @@ static int write_boot_data(struct vm *vm, struct cmdline *cl, struct err *e)
 	if (!r)
 		r = gdt_write(&vm->mem, ki->mode == ENTRY_LINUX64, vm->gdt);
 	log_debug("kernel command line: %s", cl->buf);
-	return r ? err_set(e, r, "boot data (MP table, zero page, page tables): %s", strerror(-r))
-		 : 0;
+	return r ? err_set(e, r, "boot data (zero page, page tables): %s", strerror(-r)) : 0;
 }
 
 /* The CPU template of a boot: the custom one, else Firecracker's static one, else none. */
@@ -370,6 +373,7 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 	if ((r = setup_kvm_and_memory(vm, mem_fd, e)))
 		return r;
 	vm->phase_us[0] = vm->phase_us[1] = mono_us();
+	vm->acpi = cfg->machine.acpi == ACPI_ON; /* the snapshot had a VMGenID */
 	/* Same devices in the same slots as the VM that was saved; no boot data. */
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -470,6 +474,7 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 			return r;
 	}
 	vm->boot_timer_on = boot_timer;
+	acpi_boot_choose(vm);
 	if ((r = check_cpu_template(vm, e)))
 		return r;
 

@@ -32,6 +32,9 @@ void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf
 	if (m->cpu_template == CPU_TEMPLATE_HOST || m->cpu_template == CPU_TEMPLATE_PVM_SAFE)
 		strbuf_printf(b, ", \"mvm_cpu_template\": \"%s\"",
 			      cpu_template_name(m->cpu_template));
+	/* mvm's extension: shown only when it was set (absent: auto). */
+	if (m->acpi != ACPI_AUTO)
+		strbuf_printf(b, ", \"mvm_acpi\": %s", bool_str(m->acpi == ACPI_ON));
 	strbuf_printf(b, "}");
 }
 

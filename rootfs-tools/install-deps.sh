@@ -8,6 +8,8 @@ PKGS=(
 	gcc make libc6-dev linux-libc-dev pkg-config
 	libjsmn-dev libcriterion-dev libseccomp-dev libcap-dev libhttp-parser-dev liburing-dev
 	clang-format python3 util-linux iproute2
+	# decode the ACPI tables mvm writes (tests/unit/test_acpi.c runs iasl -d)
+	acpica-tools
 	# the fuzz targets (tests/fuzz): libFuzzer, ASan and UBSan; llvm-14's symbolizer
 	clang-14 libclang-rt-14-dev llvm-14
 	# build the default guest kernel and root filesystems

@@ -144,6 +144,12 @@ static int encode(struct snap_writer *w, struct vm *vm, struct err *e)
 	if ((r = snap_writer_add(w, SNAP_SEC_SERIAL, 1, &ss, sizeof(ss))) ||
 	    (r = snap_writer_add(w, SNAP_SEC_I8042, 1, &is, sizeof(is))))
 		goto enc_fail;
+	if (vm->vmgenid.on) {
+		struct vmgenid_state gs;
+		vmgenid_save(&vm->vmgenid, &gs);
+		if ((r = snap_writer_add(w, SNAP_SEC_VMGENID, VMGENID_STATE_V, &gs, sizeof(gs))))
+			goto enc_fail;
+	}
 	snap_devices_prepare(vm);
 	for (int i = 0; i < vm->nr_devs; i++) {
 		struct virtio_mmio_state vs;

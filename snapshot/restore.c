@@ -102,6 +102,23 @@ bad:
 	return -EINVAL;
 }
 
+/* A snapshot with a VMGenID record is rebuilt with ACPI (its tables are in
+ * the memory file already); one without keeps the default. */
+static int vmgenid_config(const struct snap_reader *rd, struct vm_config *cfg, struct err *e)
+{
+	struct vmgenid_state gs;
+	const char *why;
+	int r = snap_reader_get_struct(rd, SNAP_SEC_VMGENID, VMGENID_STATE_V, &gs, sizeof(gs), e);
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	if (vmgenid_check(&gs, &why))
+		return err_inval(e, "%s: %s", snap_reader_name(rd), why);
+	cfg->machine.acpi = ACPI_ON;
+	return 0;
+}
+
 static int restore_devices(struct vm *vm, const struct snap_reader *rd, struct err *e)
 {
 	const struct serial_state *ss = fixed(rd, SNAP_SEC_SERIAL, 1, sizeof(*ss), "serial", e);
@@ -183,6 +200,8 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.cpu_template = (enum cpu_template)sm->cpu_template;
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
+	if ((r = vmgenid_config(rd, cfg, e)))
+		goto out;
 	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)) ||
 	    (r = snap_boot_load(rd, &cfg->boot, e)))
 		goto out;
@@ -228,6 +247,18 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	}
 	if ((r = restore_devices(vm, rd, e)) || (r = snap_devices_restore(rd, vm, e)))
 		goto out;
+	/* A new generation and its interrupt before any vCPU runs (and after the
+	 * LAPICs are back, which would drop a pending one): the guest's first
+	 * instruction already runs in the new generation. */
+	if (vm->vmgenid.on) {
+		if ((r = vmgenid_generate(&vm->vmgenid, &vm->mem))) {
+			err_set(e, r, "VMGenID: writing the new generation: %s", strerror(-r));
+			goto out;
+		}
+		vmgenid_notify(&vm->vmgenid);
+		log_info("VMGenID: new generation written, guest notified on GSI %u",
+			 vm->vmgenid.gsi);
+	}
 	/* Tell the guest's kvmclock it was paused (no soft-lockup warnings); a guest
 	 * without kvmclock refuses, which is fine. */
 	for (int i = 0; i < vm->nr_vcpus; i++)

@@ -12,6 +12,7 @@
 
 #include "../virtio/mmio.h"
 #include "../vmm/config.h"
+#include "../vmm/vmgenid.h"
 #include "../vmm/x86/i8042.h"
 #include "../vmm/x86/serial.h"
 
@@ -22,6 +23,7 @@ enum snap_section {
 	SNAP_SEC_I8042 = 5,	     /* struct i8042_state */
 	SNAP_SEC_BOOT = 6,	     /* optional: the boot source (boot_record.c) */
 	SNAP_SEC_MEMFILE = 7,	     /* struct snap_binding (binding.h) */
+	SNAP_SEC_VMGENID = 8,	     /* optional: struct vmgenid_state (ACPI guests) */
 	SNAP_SEC_VCPU = 0x100,	     /* + vCPU index: struct snap_vcpu */
 	SNAP_SEC_VCPU_MSRS = 0x200,  /* + vCPU index: struct kvm_msr_entry[] */
 	SNAP_SEC_VCPU_CPUID = 0x300, /* + vCPU index: struct kvm_cpuid_entry2[] */

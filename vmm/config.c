@@ -126,6 +126,12 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 						 "None, Transparent or 2M",
 						 t);
 			have |= MC_HUGE_PAGES;
+		} else if (json_key_is(j, k, "mvm_acpi")) {
+			bool on;
+			if ((r = json_bool(j, v, "mvm_acpi", &on, e)))
+				return r;
+			m.acpi = on ? ACPI_ON : ACPI_OFF;
+			have |= MC_ACPI;
 		} else {
 			return json_unknown_field(j, k, "machine-config", e);
 		}
@@ -165,6 +171,8 @@ void config_machine_apply(struct machine_cfg *dst, const struct machine_cfg *src
 		dst->cpu_template = src->cpu_template;
 	if (present & MC_HUGE_PAGES)
 		dst->huge_pages = src->huge_pages;
+	if (present & MC_ACPI)
+		dst->acpi = src->acpi;
 }
 
 int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,

@@ -24,6 +24,9 @@
 /* 2M: guest RAM in hugetlbfs 2 MiB pages (Firecracker's meaning); Transparent
  * (mvm's): anonymous RAM with transparent huge pages advised. */
 enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
+/* machine-config's mvm_acpi: absent = auto (ACPI tables and VMGenID for a
+ * Linux kernel, the MP table for anything else), true, false. */
+enum acpi_mode { ACPI_AUTO, ACPI_ON, ACPI_OFF };
 
 struct machine_cfg {
 	uint32_t vcpu_count;
@@ -32,6 +35,7 @@ struct machine_cfg {
 	bool track_dirty_pages;
 	enum cpu_template cpu_template;
 	enum huge_pages huge_pages;
+	enum acpi_mode acpi;
 };
 
 struct boot_cfg {
@@ -79,6 +83,7 @@ enum {
 	MC_TRACK_DIRTY = 1 << 3,
 	MC_TEMPLATE = 1 << 4,
 	MC_HUGE_PAGES = 1 << 5,
+	MC_ACPI = 1 << 6,
 };
 
 /* Parsers shared by the config file and the API; each names the bad field. */

@@ -143,6 +143,7 @@ void vm_destroy(struct vm *vm)
 	vm->i8042 = NULL;
 	irq_line_fini(&vm->serial_irq, &vm->kvm);
 	irq_line_fini(&vm->kbd_irq, &vm->kvm);
+	vmgenid_detach(&vm->vmgenid, &vm->kvm);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
 	guest_mem_fini(&vm->mem);

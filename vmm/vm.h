@@ -14,6 +14,7 @@
 #include "irq.h"
 #include "kvm.h"
 #include "memory.h"
+#include "vmgenid.h"
 #include "x86/kernel.h"
 
 struct serial;
@@ -55,6 +56,9 @@ struct vm {
 	struct i8042 *i8042;
 	struct boot_timer boot_timer;
 	bool boot_timer_on;
+	/* ACPI tables instead of the MP table, devices in the DSDT, VMGenID. */
+	bool acpi;
+	struct vmgenid vmgenid;
 	int serial_in_fd, serial_out_fd;
 	struct vm_device devs[MVM_MAX_DEVICES];
 	int nr_devs;

@@ -58,13 +58,13 @@ class LinuxVM:
 
     devices: extra API calls made before InstanceStart, as (path, body) pairs,
     e.g. ("/vsock", {...}); drives beyond rootfs (vda) and the agent (vdb)
-    become vdc, vdd, ..."""
+    become vdc, vdd, ...; machine: more machine-config fields ({"mvm_acpi": False})."""
 
     _seq = itertools.count()
 
     def __init__(self, ctx, name="", *, vcpus=1, mem=128, args="", drives=(), devices=(),
                  rootfs=None, script=AGENT, monitor=None, wrap=(), engine="Sync",
-                 root="drive"):
+                 root="drive", machine=None):
         self.ctx = ctx
         self.name = name
         self.m = monitor
@@ -75,16 +75,17 @@ class LinuxVM:
         self.m = Monitor(ctx, name=name, stdin=subprocess.PIPE, wrap=wrap)
         self.engine, self.root = engine, root
         try:
-            self._configure(vcpus, mem, args, drives, devices, script)
+            self._configure(dict(vcpu_count=vcpus, mem_size_mib=mem, **(machine or {})), args,
+                            drives, devices, script)
         except BaseException:
             self.m.stop()
             raise
 
-    def _configure(self, vcpus, mem, args, drives, devices, script):
+    def _configure(self, machine, args, drives, devices, script):
         a = self.m.api
         calls = [("/boot-source", {"kernel_image_path": self.ctx.linux("vmlinux"),
                                    "boot_args": f"{BOOT_ARGS} mvm.exec=/dev/vdb {args}".strip()}),
-                 ("/machine-config", {"vcpu_count": vcpus, "mem_size_mib": mem}),
+                 ("/machine-config", machine),
                  ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": self.rootfs,
                                      "is_root_device": True, "is_read_only": False,
                                      "io_engine": self.engine}),

@@ -24,6 +24,7 @@ MODULES = [
     "test_snapshot_crash",
     "test_linux",
     "test_linux_user",
+    "test_acpi",
     "test_pmem",
     "test_docs",
     "test_jailer",

@@ -254,3 +254,21 @@ Test(pvh, fails_when_ram_cannot_hold_it)
 	cr_expect_eq(pvh_info_write(&mem, &bi, &map), -EFAULT);
 	cr_expect_eq(ram[PVH_INFO_START], 0xcc, "nothing written");
 }
+
+Test(pvh, rsdp_address_reaches_both_boot_protocols)
+{
+	struct e820_map map = map_of(MiB(64));
+	struct boot_info bi = { .cmdline_addr = CMDLINE_START, .rsdp_addr = ACPI_START };
+	e820_reserve(&map, ACPI_START, HIMEM_START - ACPI_START);
+	cr_assert_eq(pvh_info_write(&mem, &bi, &map), 0);
+	struct hvm_start_info *si = (struct hvm_start_info *)(ram + PVH_INFO_START);
+	cr_expect_eq(si->rsdp_paddr, ACPI_START);
+	struct hvm_memmap_table_entry *mm = (void *)(ram + si->memmap_paddr);
+	cr_assert_eq(si->memmap_entries, (uint32_t)map.nr);
+	cr_expect_eq(mm[map.nr - 1].addr, ACPI_START);
+	cr_expect_eq(mm[map.nr - 1].type, E820_RESERVED);
+	cr_assert_eq(bootparams_write(&mem, &bi, &map), 0);
+	struct boot_params *bp = (struct boot_params *)(ram + ZERO_PAGE_START);
+	cr_expect_eq(bp->acpi_rsdp_addr, ACPI_START);
+	cr_expect_eq(bp->e820_table[map.nr - 1].type, E820_RESERVED);
+}

@@ -525,3 +525,23 @@ Test(config, load_file_rejects_missing_files_and_directories)
 	cr_expect_eq(config_load_file("/tmp", &cfg, &err), -EINVAL);
 	cr_expect(strstr(err.msg, "regular file") != NULL, "%s", err.msg);
 }
+
+Test(config, mvm_acpi_is_auto_unless_set_and_must_be_a_bool)
+{
+	struct json j;
+	struct machine_cfg m = { .vcpu_count = 1, .mem_size_mib = 128 };
+	unsigned present = 0;
+	cr_expect_eq(m.acpi, ACPI_AUTO);
+	const char *body = "{\"mvm_acpi\":false}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_assert_eq(config_parse_machine_fields(&j, 0, &m, &present, &err), 0, "%s", err.msg);
+	cr_expect_eq(present, MC_ACPI);
+	cr_expect_eq(m.acpi, ACPI_OFF);
+	json_free(&j);
+	body = "{\"mvm_acpi\":\"yes\"}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_expect_eq(config_parse_machine_fields(&j, 0, &m, &present, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "mvm_acpi"), "%s", err.msg);
+	cr_expect_eq(m.acpi, ACPI_OFF, "a rejected update leaves the old value");
+	json_free(&j);
+}

@@ -337,3 +337,17 @@ Test(elf, unaligned_note_segment_is_handled_without_ub)
 	int r = load();
 	cr_expect(r == 0 || r == -EINVAL, "either load it or reject it, got %d", r);
 }
+
+Test(elf, a_linux_note_marks_a_linux_kernel)
+{
+	uint32_t zero = 0;
+	cr_assert_eq(load(), 0, "%s", why ? why : "");
+	cr_expect(!ki.is_linux, "no notes: not Linux (a test guest keeps the MP table)");
+	add_note(1, "GNU", 4, "abcd", 4);
+	add_note(0x100, "Linu", 5, &zero, 4); /* not quite */
+	cr_assert_eq(load(), 0, "%s", why ? why : "");
+	cr_expect(!ki.is_linux);
+	add_note(0x100, "Linux", 6, &zero, 4);
+	cr_assert_eq(load(), 0, "%s", why ? why : "");
+	cr_expect(ki.is_linux);
+}

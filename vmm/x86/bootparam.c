@@ -27,6 +27,11 @@ void e820_build(const struct guest_mem *m, struct e820_map *map)
 		e820_add(map, m->r[i].gpa, m->r[i].size, E820_RAM);
 }
 
+void e820_reserve(struct e820_map *map, uint64_t addr, uint64_t size)
+{
+	e820_add(map, addr, size, E820_RESERVED);
+}
+
 int bootparams_write(struct guest_mem *m, const struct boot_info *bi, const struct e820_map *map)
 {
 	struct boot_params *bp = gpa_to_hva(m, ZERO_PAGE_START, sizeof(*bp));
@@ -52,6 +57,7 @@ int bootparams_write(struct guest_mem *m, const struct boot_info *bi, const stru
 		bp->hdr.ramdisk_size = (uint32_t)bi->initrd_size;
 		bp->ext_ramdisk_size = (uint32_t)(bi->initrd_size >> 32);
 	}
+	bp->acpi_rsdp_addr = bi->rsdp_addr;
 	for (int i = 0; i < map->nr; i++)
 		bp->e820_table[i] = map->e[i];
 	bp->e820_entries = (uint8_t)map->nr;
@@ -71,6 +77,7 @@ int pvh_info_write(struct guest_mem *m, const struct boot_info *bi, const struct
 	si->magic = PVH_START_MAGIC;
 	si->version = 1;
 	si->cmdline_paddr = bi->cmdline_addr;
+	si->rsdp_paddr = bi->rsdp_addr;
 	si->memmap_paddr = PVH_MEMMAP_START;
 	si->memmap_entries = (uint32_t)map->nr;
 	for (int i = 0; i < map->nr; i++)

@@ -64,6 +64,7 @@ int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct ker
 	ki->entry = load + 0x200;
 	ki->load_end = need_end;
 	ki->is_bzimage = true;
+	ki->is_linux = true;
 	ki->hdr = hdr;
 	ki->initrd_max = MIN(guest_mem_low_end(m), (uint64_t)hdr.initrd_addr_max + 1);
 	ki->cmdline_max = hdr.cmdline_size

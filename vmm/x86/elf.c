@@ -13,8 +13,10 @@
 		return -EINVAL; \
 	} while (0)
 
-/* Search one PT_NOTE segment for Xen's PHYS32_ENTRY note. */
-static bool find_pvh_entry(const uint8_t *p, uint64_t len, uint64_t *entry)
+/* One PT_NOTE segment: Xen's PHYS32_ENTRY note (the PVH entry), and whether
+ * any note is Linux's own ("Linux" owner: build salt, ...). */
+static void scan_notes(const uint8_t *p, uint64_t len, bool *has_pvh, uint64_t *entry,
+		       bool *linux_note)
 {
 	uint64_t off = 0;
 	while (len - off >= sizeof(Elf64_Nhdr)) {
@@ -25,23 +27,18 @@ static bool find_pvh_entry(const uint8_t *p, uint64_t len, uint64_t *entry)
 		uint64_t desc_off = name_off + ALIGN_UP((uint64_t)n->n_namesz, 4);
 		uint64_t next = desc_off + ALIGN_UP((uint64_t)n->n_descsz, 4);
 		if (desc_off > len || next > len || next <= off)
-			return false;
-		if (n->n_type == XEN_ELFNOTE_PHYS32_ENTRY && n->n_namesz == 4 &&
-		    !memcmp(p + name_off, "Xen", 4)) {
-			if (n->n_descsz == 4) {
-				uint32_t v;
-				memcpy(&v, p + desc_off, 4);
-				*entry = v;
-				return true;
-			}
-			if (n->n_descsz == 8) {
-				memcpy(entry, p + desc_off, 8);
-				return true;
-			}
+			return;
+		if (n->n_namesz == 6 && !memcmp(p + name_off, "Linux", 6))
+			*linux_note = true;
+		if (!*has_pvh && n->n_type == XEN_ELFNOTE_PHYS32_ENTRY && n->n_namesz == 4 &&
+		    !memcmp(p + name_off, "Xen", 4) && (n->n_descsz == 4 || n->n_descsz == 8)) {
+			uint64_t v = 0;
+			memcpy(&v, p + desc_off, n->n_descsz); /* little-endian */
+			*entry = v;
+			*has_pvh = true;
 		}
 		off = next;
 	}
-	return false;
 }
 
 int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_info *ki,
@@ -71,7 +68,7 @@ int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_
 		EINVAL_WHY("ELF program header table is misaligned");
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff);
 	uint64_t load_end = 0, pvh_entry = 0;
-	bool has_pvh = false;
+	bool has_pvh = false, linux_note = false;
 	int loads = 0;
 
 	/* Validate every segment before copying any. */
@@ -79,8 +76,9 @@ int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_
 		uint64_t file_end, mem_end;
 		if (add_overflows(ph[i].p_offset, ph[i].p_filesz, &file_end) || file_end > len)
 			EINVAL_WHY("ELF segment lies past the end of the file (truncated?)");
-		if (ph[i].p_type == PT_NOTE && !has_pvh)
-			has_pvh = find_pvh_entry(img + ph[i].p_offset, ph[i].p_filesz, &pvh_entry);
+		if (ph[i].p_type == PT_NOTE)
+			scan_notes(img + ph[i].p_offset, ph[i].p_filesz, &has_pvh, &pvh_entry,
+				   &linux_note);
 		if (ph[i].p_type != PT_LOAD)
 			continue;
 		if (ph[i].p_filesz > ph[i].p_memsz)
@@ -113,6 +111,7 @@ int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_
 	memset(ki, 0, sizeof(*ki));
 	ki->mode = has_pvh ? ENTRY_PVH : ENTRY_LINUX64;
 	ki->entry = entry;
+	ki->is_linux = linux_note;
 	ki->load_end = load_end;
 	ki->initrd_max = guest_mem_low_end(m);
 	ki->cmdline_max = 2048; /* x86 COMMAND_LINE_SIZE */

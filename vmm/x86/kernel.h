@@ -16,6 +16,7 @@ struct kernel_info {
 	uint64_t entry;	   /* guest-physical address of the first instruction */
 	uint64_t load_end; /* first byte after everything the image occupies */
 	bool is_bzimage;
+	bool is_linux;		 /* a bzImage, or an ELF with Linux's notes: ACPI by default */
 	struct setup_header hdr; /* bzImage: the image's setup header */
 	uint64_t initrd_max;	 /* highest address the initrd may end at (exclusive) */
 	uint32_t cmdline_max;	 /* bytes including the NUL */

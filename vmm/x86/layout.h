@@ -8,7 +8,10 @@
  *   0x0000_9000  PML4, PDPT, 4 PDs: identity map of the first 4 GiB (2 MiB pages)
  *   0x0002_0000  kernel command line
  *   0x0009_fc00  MP floating pointer + table (EBDA), up to 0xa0000
- *   0x000a_0000  legacy hole (reserved), up to 1 MiB
+ *   0x000a_0000  legacy hole (reserved), up to 1 MiB; inside it, with ACPI on:
+ *   0x000e_0000    ACPI tables: RSDP (where Linux scans for it), XSDT, FADT,
+ *                  MADT, DSDT; e820 marks 0xe0000..1 MiB reserved
+ *   0x000f_f000    VMGenID: the 16-byte generation ID (its own page)
  *   0x0010_0000  kernel (ELF PT_LOADs at their physical addresses, or bzImage)
  *   ...          initrd at the top of low RAM
  *   0xc000_0000  32-bit MMIO gap: boot timer, then virtio-mmio slots
@@ -38,6 +41,10 @@
 #define EBDA_START	   0x9fc00ULL
 #define LEGACY_HOLE_START  0xa0000ULL
 #define HIMEM_START	   0x100000ULL
+#define ACPI_START	   0xe0000ULL
+#define ACPI_MAX_SIZE	   0x1f000ULL /* tables, up to VMGENID_ADDR */
+#define VMGENID_ADDR	   0xff000ULL
+#define VMGENID_SIZE	   16ULL
 
 /* RAM is split around the 32-bit MMIO gap. */
 #define MMIO32_START   0xc0000000ULL
@@ -63,6 +70,10 @@
 #define I8042_KBD_IRQ	 1
 #define VIRTIO_IRQ_BASE	 5
 #define IRQ_MAX		 23
+/* The ACPI Generic Event Device's line (VMGenID notifications): the first
+ * pin after the virtio-mmio slots' lines. */
+#define GED_IRQ (VIRTIO_IRQ_BASE + VIRTIO_MMIO_MAX_DEVS)
+_Static_assert(GED_IRQ <= IRQ_MAX, "the GED line is an IOAPIC pin");
 
 #define MAX_VCPUS 32
 

@@ -1,0 +1,40 @@
+#include "acpi_boot.h"
+
+#include "../lib/log.h"
+#include "../vmm/x86/acpi.h"
+#include "../vmm/x86/layout.h"
+#include "../vmm/x86/mptable.h"
+
+void acpi_boot_choose(struct vm *vm)
+{
+	enum acpi_mode m = vm->cfg->machine.acpi;
+	vm->acpi = m == ACPI_ON || (m == ACPI_AUTO && vm->kernel.is_linux);
+	if (vm->acpi)
+		log_info("machine description: ACPI tables, devices in the DSDT, VMGenID (%s; "
+			 "machine-config mvm_acpi false for a kernel without CONFIG_ACPI)",
+			 m == ACPI_ON ? "mvm_acpi true" : "a Linux kernel");
+	else
+		log_info("machine description: MP table, virtio_mmio.device= on the command line "
+			 "(%s)",
+			 m == ACPI_OFF ? "mvm_acpi false" : "not a Linux kernel");
+}
+
+int acpi_boot_write(struct vm *vm, struct e820_map *map, struct boot_info *bi)
+{
+	if (!vm->acpi)
+		return mptable_write(&vm->mem, vm->nr_vcpus);
+	struct acpi_machine am = { .nr_cpus = vm->nr_vcpus,
+				   .nr_virtio = vm->nr_devs,
+				   .vmgenid_addr = vm->vmgenid.addr,
+				   .ged_irq = vm->vmgenid.gsi };
+	struct acpi_layout l;
+	int r = acpi_write(&vm->mem, &am, &l);
+	if (r || (r = vmgenid_generate(&vm->vmgenid, &vm->mem)))
+		return r;
+	e820_reserve(map, ACPI_START, HIMEM_START - ACPI_START);
+	bi->rsdp_addr = ACPI_START;
+	for (int i = 0; i < ACPI_MAX_TABLES; i++)
+		log_debug("ACPI %s at %#llx, %u bytes", l.t[i].sig, (unsigned long long)l.t[i].addr,
+			  l.t[i].len);
+	return 0;
+}
