@@ -216,7 +216,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_SHOW_ORIGIN: o->show_origin = true; break;
 		case OPT_SERIAL_OUT: o->serial_out = optarg; break;
 		case OPT_CPU_TEMPLATE: o->cpu_template = optarg; break;
-		case OPT_VERSION: printf("mvm %s\n", MVM_VERSION); exit(0);
+		case OPT_VERSION:
+			/* Firecracker's line first, for the API level GET /version
+			 * reports: clients parse it (the Go SDK's tests, Kata). */
+			printf("Firecracker v%s\nmvm %s\n", MVM_API_VERSION, MVM_VERSION);
+			exit(0);
 		case 'h':
 		case OPT_HELP: usage(stdout); exit(0);
 		case OPT_KERNEL: o->kernel = optarg; break;

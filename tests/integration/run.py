@@ -34,6 +34,7 @@ MODULES = [
     "test_devices",
     "test_net",
     "test_fc_compat",
+    "test_fc_sdk",
     "test_cpu_templates",
     "test_mmds",
     "test_run_image",

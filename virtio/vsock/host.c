@@ -376,25 +376,47 @@ static void on_conn(void *opaque, uint32_t events)
 		h->kick(h->t, NET_RXQ_VSOCK);
 }
 
+static void on_listen(void *opaque, uint32_t events);
+
+/* The guest's driver is not up yet: leave host connections in the backlog,
+ * as Firecracker does (its clients write "CONNECT" at once and retry only
+ * when no "OK" comes back), and stop watching until on_wake re-arms. */
+static void park_listener(struct vsock *v)
+{
+	if (!v->listen_parked && !evloop_del(v->loop, v->listen_fd))
+		v->listen_parked = true;
+}
+
+static void unpark_listener(struct vsock *v)
+{
+	if (v->listen_parked && v->active &&
+	    !evloop_add(v->loop, v->listen_fd, EPOLLIN, on_listen, v))
+		v->listen_parked = false;
+}
+
 static void on_listen(void *opaque, uint32_t events)
 {
 	struct vsock *v = opaque;
 	const struct virtio_host *h = v->host;
 	(void)events;
-	int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
 	h->lock(h->t);
-	struct vconn *c = v->active ? new_conn(v, fd, CONN_HOST_LINE) : NULL;
+	if (!v->active) {
+		park_listener(v);
+		h->unlock(h->t);
+		return;
+	}
+	int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct vconn *c = fd >= 0 ? new_conn(v, fd, CONN_HOST_LINE) : NULL;
 	if (c) {
 		vsock_conn_deadline(c, true); /* for its CONNECT line */
 		vsock_conn_watch(c);
-	} else
-		close(fd); /* no driver to connect to, or too many connections */
+	} else if (fd >= 0)
+		close(fd); /* too many connections */
 	h->unlock(h->t);
 }
 
-/* reset() on a vCPU thread, or the TX queue wanting RX: finish the work here. */
+/* reset() or activate() on a vCPU thread, or the TX queue wanting RX: finish
+ * the work here. */
 static void on_wake(void *opaque, uint32_t events)
 {
 	struct vsock *v = opaque;
@@ -405,6 +427,7 @@ static void on_wake(void *opaque, uint32_t events)
 		return;
 	h->lock(h->t);
 	vsock_reap(v);
+	unpark_listener(v);
 	bool active = v->active;
 	h->unlock(h->t);
 	if (active)

@@ -62,6 +62,7 @@ struct vsock {
 	char uds_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, wake_fd, timer_fd;
 	bool active, reset_event_pending;
+	bool listen_parked; /* off the loop until the driver is up (host.c) */
 	const struct virtio_host *host;
 	struct evloop *loop;
 	struct vsock_stats stats;

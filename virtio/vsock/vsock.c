@@ -69,6 +69,7 @@ static int vsock_activate(void *dev, uint64_t acked, struct virtq *queues)
 	if (!queues[Q_RX].ready || !queues[Q_TX].ready || !queues[Q_EV].ready)
 		return -EINVAL;
 	v->active = true;
+	wake(v); /* host connections waiting in the backlog: accept them now */
 	return 0;
 }
 
