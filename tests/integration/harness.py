@@ -25,10 +25,12 @@ class Skip(Exception):
     pass
 
 
-def test(name=None, slow=False, needs_kvm=True, needs_linux=False):
+def test(name=None, slow=False, needs_kvm=True, needs_linux=False, cpus=1):
+    """cpus: how many CPUs the test needs; in the test bed (one vCPU per bed)
+    tests with cpus > 1 run in a bed of their own with that many."""
     def wrap(fn):
         REGISTRY.append(dict(name=name or fn.__name__, fn=fn, slow=slow,
-                             needs_kvm=needs_kvm, needs_linux=needs_linux,
+                             needs_kvm=needs_kvm, needs_linux=needs_linux, cpus=cpus,
                              module=fn.__module__))
         return fn
     return wrap
@@ -153,12 +155,18 @@ class Ctx:
         return Result(p.returncode, "".join(chunks), time.monotonic() - t0, timed_out)
 
 
+def selection(args):
+    """The tests --filter names, and with --cpus only those needing that many CPUs."""
+    return [t for t in REGISTRY if (not args.filter or args.filter in t["name"]) and
+            (not getattr(args, "cpus", None) or t["cpus"] == args.cpus)]
+
+
 def run_all(args):
     tmp_root = tempfile.mkdtemp(prefix="mvm-it-")
     no_kvm = kvm_skip_reason()
     results = []
     lock = threading.Lock()
-    selected = [t for t in REGISTRY if not args.filter or args.filter in t["name"]]
+    selected = selection(args)
     if args.shard:
         # Shard k of n: every n-th slow test and every n-th fast one, so that
         # parallel test beds get a like share of the Linux boots.

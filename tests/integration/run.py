@@ -54,11 +54,12 @@ def main():
     ap.add_argument("--json", help="write results here")
     ap.add_argument("--shard", help="K/N: run the K-th (from 0) of N like shares of the tests")
     ap.add_argument("--count", action="store_true", help="print how many tests --filter selects")
+    ap.add_argument("--cpus", type=int, help="only the tests that need this many CPUs")
     args = ap.parse_args()
     for m in MODULES:
         importlib.import_module(m)
     if args.count:
-        print(sum(not args.filter or args.filter in t["name"] for t in harness.REGISTRY))
+        print(len(harness.selection(args)))
         return
     print(f"integration: {len(harness.REGISTRY)} tests{', shard ' + args.shard if args.shard else ''}, "
           f"where: {harness.where()}", flush=True)

@@ -110,7 +110,7 @@ def boot_pinned(ctx, m, pin, vcpus=2):
     check(m.wait_text("counter: 3"), "the guest does not run", m.text())
 
 
-@test()
+@test(cpus=2)
 def affinity_threads_run_where_they_were_pinned(ctx):
     """vCPU 0 on the second CPU, vCPU 1 on the first, the others (the vmm thread, the API
     thread) on the first: each thread's Cpus_allowed_list says so; GET /vm/config shows
@@ -150,7 +150,7 @@ def expand(cpu_list):
     return out
 
 
-@test(needs_kvm=False)
+@test(needs_kvm=False, cpus=2)
 def affinity_jail(ctx):
     """In a jail whose cgroup cpuset is one CPU (no /sys inside), pinning to another is
     a 400 naming the jail's set (sched_getaffinity sees the cpuset), pinning to it is
