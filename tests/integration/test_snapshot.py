@@ -22,7 +22,10 @@ def across(before, after):
     the restore (by `after`). The consoles are joined first: a snapshot taken
     in the middle of a line has the restored guest print the rest of it."""
     a = before.console_text()
-    ms = list(re.finditer(r"counter: (\d+)", a + after.console_text()))
+    # The restored guest still runs: its last line may be half printed.
+    later = after.console_text()
+    later = later[:later.rfind("\n") + 1]
+    ms = list(re.finditer(r"counter: (\d+)", a + later))
     pre = [int(m[1]) for m in ms if m.start() < len(a)]
     post = [int(m[1]) for m in ms if m.start() >= len(a)]
     seq = pre + post
