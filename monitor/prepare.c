@@ -15,6 +15,14 @@ static void join(struct prep *p)
 	p->running = false;
 }
 
+/* monitor.vm is no longer the prepared VM (dropped, or InstanceStart's now). */
+static void forget(struct prep *p)
+{
+	p->have = false;
+	free(p->cfg.boot.kernel_image_path);
+	p->cfg.boot.kernel_image_path = NULL;
+}
+
 void prep_drop(struct monitor *m)
 {
 	struct prep *p = &m->prep;
@@ -23,9 +31,7 @@ void prep_drop(struct monitor *m)
 		vm_destroy(&m->vm);
 		memset(&m->vm, 0, sizeof(m->vm));
 	}
-	p->have = false;
-	free(p->cfg.boot.kernel_image_path);
-	p->cfg.boot.kernel_image_path = NULL;
+	forget(p);
 }
 
 static void *worker(void *opaque)
@@ -88,8 +94,6 @@ bool prep_take(struct monitor *m)
 		prep_drop(m);
 		return false;
 	}
-	p->have = false; /* the VM is InstanceStart's now */
-	free(p->cfg.boot.kernel_image_path);
-	p->cfg.boot.kernel_image_path = NULL;
+	forget(p);
 	return true;
 }
