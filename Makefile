@@ -23,7 +23,7 @@ LDLIBS := -lhttp_parser -lseccomp -luring
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
 	snapshot/binding.c snapshot/publish.c \
 	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c \
-	snapshot/boot_record.c
+	snapshot/boot_record.c snapshot/machine.c
 
 # The floors, bottom up (make check-layers): lib/ includes nothing above it;
 # vmm/ (KVM, memory, vCPUs, x86) and api-socket/ (HTTP server) only lib/;

@@ -119,7 +119,7 @@ static int setup_kvm_and_memory(struct vm *vm, int mem_fd, struct err *e)
 	vm->devmem_next = ALIGN_UP(MAX(ram_end, RAM_HIGH_START), 1ULL << 30);
 	vm->next_slot = (uint32_t)vm->mem.nr;
 	if ((r = kvm_setup_x86_vm(&vm->kvm)))
-		return err_set(e, r, "the VM's irqchip and PIT: %s", strerror(-r));
+		return err_set(e, r, "the VM's irqchip: %s", strerror(-r));
 	return 0;
 }
 
@@ -137,7 +137,7 @@ static int attach_legacy_devices(struct vm *vm)
 	    (r = bus_register(&vm->pio, I8042_DATA_PORT, I8042_CMD_PORT - I8042_DATA_PORT + 1,
 			      i8042_pio, vm->i8042, "i8042")))
 		return r;
-	if ((r = serial_attach_input(vm->serial, vm->loop)))
+	if ((r = serial_attach(vm->serial, vm->loop)))
 		return r;
 	if (vm->acpi && (r = vmgenid_attach(&vm->vmgenid, &vm->kvm)))
 		return r;
@@ -374,6 +374,8 @@ int vm_create_for_restore(struct vm *vm, struct vm_config *cfg, struct evloop *l
 		return r;
 	vm->phase_us[0] = vm->phase_us[1] = mono_us();
 	vm->acpi = cfg->machine.acpi == ACPI_ON; /* the snapshot had a VMGenID */
+	if ((r = acpi_boot_pit(vm, e)))		 /* cfg says what the saved VM had */
+		return r;
 	/* Same devices in the same slots as the VM that was saved; no boot data. */
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -475,6 +477,8 @@ int vm_create(struct vm *vm, struct vm_config *cfg, struct evloop *loop, bool bo
 	}
 	vm->boot_timer_on = boot_timer;
 	acpi_boot_choose(vm);
+	if ((r = acpi_boot_pit(vm, e)))
+		return r;
 	if ((r = check_cpu_template(vm, e)))
 		return r;
 

@@ -47,10 +47,10 @@ static const struct option lo[] = {
 bool cli_run_names_image(int argc, char **argv)
 {
 	/* Options of plain `mvm run` that take a value, beside ours. */
-	static const char *valued[] = {
-		"--rootfs",   "--initrd",     "--vcpus",	"--cmdline",	  "--id", "--level",
-		"--log-path", "--serial-out", "--cpu-template", "--metrics-path", NULL
-	};
+	static const char *valued[] = { "--rootfs",	  "--initrd",	  "--vcpus",
+					"--cmdline",	  "--id",	  "--level",
+					"--log-path",	  "--serial-out", "--cpu-template",
+					"--metrics-path", "--pit",	  NULL };
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--") || a[0] != '-')

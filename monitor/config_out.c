@@ -35,6 +35,8 @@ void config_machine_json(const struct machine_cfg *m, bool custom, struct strbuf
 	/* mvm's extension: shown only when it was set (absent: auto). */
 	if (m->acpi != ACPI_AUTO)
 		strbuf_printf(b, ", \"mvm_acpi\": %s", bool_str(m->acpi == ACPI_ON));
+	if (m->pit != PIT_AUTO)
+		strbuf_printf(b, ", \"mvm_pit\": %s", bool_str(m->pit == PIT_ON));
 	strbuf_printf(b, "}");
 }
 

@@ -52,7 +52,7 @@ static void usage(FILE *f)
 	    "usage: mvm --no-api --config-file FILE [options]\n"
 	    "       mvm --api-sock PATH [--config-file FILE] [options]\n"
 	    "       mvm run --kernel FILE [--rootfs FILE] [--initrd FILE] [--mem MIB]\n"
-	    "               [--vcpus N] [--cmdline ARGS] [--ro] [options]\n"
+	    "               [--vcpus N] [--cmdline ARGS] [--ro] [--pit on|off] [options]\n"
 	    "       mvm run [--cpus N] [--mem MIB] [--env K=V] ... IMAGE [-- CMD ARG...]\n"
 	    "       mvm image build IMAGE [-o FILE]   (see mvm run --help, mvm image --help)\n"
 	    "       mvm --version\n"
@@ -91,6 +91,7 @@ enum {
 	OPT_VCPUS,
 	OPT_CMDLINE,
 	OPT_RO,
+	OPT_PIT,
 	OPT_START_US,
 	OPT_START_CPU_US,
 	OPT_PARENT_CPU_US,
@@ -105,7 +106,7 @@ enum {
 struct opts {
 	const char *api_sock, *config_file, *id, *level, *log_path, *serial_out, *cpu_template;
 	bool no_api, boot_timer, show_level, show_origin, run_mode;
-	const char *kernel, *rootfs, *initrd, *cmdline;
+	const char *kernel, *rootfs, *initrd, *cmdline, *pit;
 	bool ro;
 	uint64_t mem, vcpus;
 	uint64_t max_payload;
@@ -170,6 +171,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "vcpus", required_argument, NULL, OPT_VCPUS },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "ro", no_argument, NULL, OPT_RO },
+		{ "pit", required_argument, NULL, OPT_PIT },
 		{ "start-time-us", required_argument, NULL, OPT_START_US },
 		{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU_US },
 		{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_US },
@@ -230,6 +232,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_VCPUS: o->vcpus = parse_num("--vcpus", optarg, 1, MAX_VCPUS); break;
 		case OPT_CMDLINE: o->cmdline = optarg; break;
 		case OPT_RO: o->ro = true; break;
+		case OPT_PIT: o->pit = optarg; break;
 		case OPT_START_US:
 			o->start_us = parse_num("--start-time-us", optarg, 0, UINT64_MAX);
 			break;
@@ -303,6 +306,11 @@ static void config_from_run_flags(const struct opts *o, struct vm_config *c)
 		c->machine.mem_size_mib = (uint32_t)o->mem;
 	if (o->vcpus)
 		c->machine.vcpu_count = (uint32_t)o->vcpus;
+	/* machine-config's mvm_pit; absent: auto (the PIT only without ACPI). */
+	if (o->pit && strcmp(o->pit, "on") && strcmp(o->pit, "off"))
+		die(MVM_EXIT_ARG_PARSING, "--pit %s: say on or off", o->pit);
+	if (o->pit)
+		c->machine.pit = !strcmp(o->pit, "on") ? PIT_ON : PIT_OFF;
 	if (o->rootfs) {
 		char doc[8192];
 		struct err e;

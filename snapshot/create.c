@@ -128,6 +128,7 @@ static int encode(struct snap_writer *w, struct vm *vm, struct err *e)
 		.huge_pages = vm->cfg->machine.huge_pages,
 		.nr_devices = (uint32_t)vm->nr_devs,
 		.ram_bytes = vm->mem.size,
+		.flags = vm->kvm.has_pit ? 0 : SNAP_MACHINE_NO_PIT,
 	};
 	int r;
 

@@ -200,7 +200,7 @@ int vm_state_save(const struct kvm *k, struct snap_vm *s)
 	if ((r = kvm_ioctl(k->vm_fd, KVM_GET_IRQCHIP, &s->pic_master)) < 0 ||
 	    (r = kvm_ioctl(k->vm_fd, KVM_GET_IRQCHIP, &s->pic_slave)) < 0 ||
 	    (r = kvm_ioctl(k->vm_fd, KVM_GET_IRQCHIP, &s->ioapic)) < 0 ||
-	    (r = kvm_ioctl(k->vm_fd, KVM_GET_PIT2, &s->pit)) < 0 ||
+	    (k->has_pit && (r = kvm_ioctl(k->vm_fd, KVM_GET_PIT2, &s->pit)) < 0) ||
 	    (r = kvm_ioctl(k->vm_fd, KVM_GET_CLOCK, &s->clock)) < 0)
 		return r;
 	return 0;
@@ -217,7 +217,8 @@ int vm_state_restore(const struct kvm *k, const struct snap_vm *s, struct err *e
 	STEP(ioctl(k->vm_fd, KVM_SET_IRQCHIP, &s->pic_master), "PIC master");
 	STEP(ioctl(k->vm_fd, KVM_SET_IRQCHIP, &s->pic_slave), "PIC slave");
 	STEP(ioctl(k->vm_fd, KVM_SET_IRQCHIP, &s->ioapic), "IOAPIC");
-	STEP(ioctl(k->vm_fd, KVM_SET_PIT2, &s->pit), "PIT");
+	if (k->has_pit) /* the machine section said whether the saved VM had one */
+		STEP(ioctl(k->vm_fd, KVM_SET_PIT2, &s->pit), "PIT");
 	/* The guest's clock resumes where it stopped, not at the host's now. */
 	struct kvm_clock_data clock = { .clock = s->clock.clock };
 	STEP(ioctl(k->vm_fd, KVM_SET_CLOCK, &clock), "kvmclock");

@@ -21,6 +21,7 @@
 #include "binding.h"
 #include "format.h"
 #include "kvm_state.h"
+#include "machine.h"
 #include "memfile.h"
 #include "publish.h"
 #include "snapshot.h"
@@ -168,19 +169,10 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	}
 	if (r || (r = snap_binding_get(rd, &bind, e)))
 		goto out;
-	const struct snap_machine *sm =
-	    fixed(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, sizeof(*sm), "machine", e);
-	if (!sm) {
-		r = -EINVAL;
+	struct snap_machine smv;
+	const struct snap_machine *sm = &smv;
+	if ((r = snap_machine_get(rd, &smv, e)))
 		goto out;
-	}
-	if (sm->vcpu_count < 1 || sm->vcpu_count > MAX_VCPUS || sm->mem_size_mib < 1 ||
-	    sm->mem_size_mib > MVM_MAX_MEM_MIB || sm->ram_bytes != MiB(sm->mem_size_mib) ||
-	    sm->cpu_template > CPU_TEMPLATE_PVM_SAFE || sm->cpu_template == CPU_TEMPLATE_AUTO ||
-	    sm->huge_pages > HUGE_PAGES_THP || sm->nr_devices > VIRTIO_MMIO_MAX_DEVS ||
-	    sm->track_dirty_pages > 1)
-		ERR("%s: machine section out of range (vCPUs %u, memory %u MiB, %u devices)",
-		    snap_reader_name(rd), sm->vcpu_count, sm->mem_size_mib, sm->nr_devices);
 	/* hugetlbfs pages cannot be a private copy-on-write view of a file. */
 	if (sm->huge_pages == HUGE_PAGES_2M && !req->uffd)
 		ERR("%s: the VM was saved with huge_pages 2M (hugetlbfs): restore it with the Uffd "
@@ -200,6 +192,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	cfg->machine.cpu_template = (enum cpu_template)sm->cpu_template;
 	cfg->machine.huge_pages = (enum huge_pages)sm->huge_pages;
 	cfg->machine.track_dirty_pages = req->track_dirty_pages || sm->track_dirty_pages;
+	cfg->machine.pit = sm->flags & SNAP_MACHINE_NO_PIT ? PIT_OFF : PIT_ON;
 	if ((r = vmgenid_config(rd, cfg, e)))
 		goto out;
 	if ((r = snap_devices_config(rd, sm->nr_devices, cfg, req, e)) ||

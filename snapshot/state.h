@@ -32,7 +32,10 @@ enum snap_section {
 	SNAP_SEC_DEVICE = 0x600,     /* + slot: struct snap_device, then the type's record */
 };
 
-#define SNAP_MACHINE_V 2
+/* Version 3 added flags; a version 2 section (32 bytes) is read as flags 0. */
+#define SNAP_MACHINE_V	    3
+#define SNAP_MACHINE_V2_LEN 32
+#define SNAP_MACHINE_NO_PIT (1u << 0) /* the VM had no i8254 PIT */
 struct snap_machine {
 	uint32_t vcpu_count;
 	uint32_t mem_size_mib;
@@ -41,6 +44,8 @@ struct snap_machine {
 	uint32_t huge_pages;
 	uint32_t nr_devices; /* virtio-mmio slots in use */
 	uint64_t ram_bytes;  /* for the memory file check */
+	uint32_t flags;	     /* SNAP_MACHINE_*, unknown bits refused */
+	uint32_t reserved;   /* 0 */
 };
 
 #define SNAP_BOOT_V    1 /* kernel, initrd, boot_args: three wire strings */

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void cmdline_append(struct cmdline *c, const char *fmt, ...)
 {
@@ -21,4 +22,18 @@ void cmdline_append(struct cmdline *c, const char *fmt, ...)
 		c->len += (size_t)n;
 		c->wanted += (size_t)n;
 	}
+}
+
+bool cmdline_has_word(const char *line, const char *word)
+{
+	size_t n = strlen(word);
+	if (!line || !n)
+		return false;
+	for (const char *p = line; (p = strstr(p, word)); p++) {
+		bool starts = p == line || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n';
+		char end = p[n];
+		if (starts && (end == '\0' || end == ' ' || end == '\t' || end == '\n'))
+			return true;
+	}
+	return false;
 }

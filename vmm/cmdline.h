@@ -17,5 +17,7 @@ struct cmdline {
 
 /* Append one word (or several), a space first when the line is not empty. */
 void cmdline_append(struct cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether `line` (NULL: none) holds `word` as a whole blank-separated word. */
+bool cmdline_has_word(const char *line, const char *word);
 
 #endif

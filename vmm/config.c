@@ -132,6 +132,12 @@ int config_parse_machine_fields(const struct json *j, int obj, struct machine_cf
 				return r;
 			m.acpi = on ? ACPI_ON : ACPI_OFF;
 			have |= MC_ACPI;
+		} else if (json_key_is(j, k, "mvm_pit")) {
+			bool on;
+			if ((r = json_bool(j, v, "mvm_pit", &on, e)))
+				return r;
+			m.pit = on ? PIT_ON : PIT_OFF;
+			have |= MC_PIT;
 		} else {
 			return json_unknown_field(j, k, "machine-config", e);
 		}
@@ -173,6 +179,8 @@ void config_machine_apply(struct machine_cfg *dst, const struct machine_cfg *src
 		dst->huge_pages = src->huge_pages;
 	if (present & MC_ACPI)
 		dst->acpi = src->acpi;
+	if (present & MC_PIT)
+		dst->pit = src->pit;
 }
 
 int config_parse_machine(const struct json *j, int obj, struct machine_cfg *out, bool partial,

@@ -27,6 +27,9 @@ enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
 /* machine-config's mvm_acpi: absent = auto (ACPI tables and VMGenID for a
  * Linux kernel, the MP table for anything else), true, false. */
 enum acpi_mode { ACPI_AUTO, ACPI_ON, ACPI_OFF };
+/* machine-config's mvm_pit: absent = auto (the i8254 PIT only for a guest
+ * without ACPI: hardware-reduced ACPI guests never program it), true, false. */
+enum pit_mode { PIT_AUTO, PIT_ON, PIT_OFF };
 
 struct machine_cfg {
 	uint32_t vcpu_count;
@@ -36,6 +39,7 @@ struct machine_cfg {
 	enum cpu_template cpu_template;
 	enum huge_pages huge_pages;
 	enum acpi_mode acpi;
+	enum pit_mode pit;
 };
 
 struct boot_cfg {
@@ -84,6 +88,7 @@ enum {
 	MC_TEMPLATE = 1 << 4,
 	MC_HUGE_PAGES = 1 << 5,
 	MC_ACPI = 1 << 6,
+	MC_PIT = 1 << 7,
 };
 
 /* Parsers shared by the config file and the API; each names the bad field. */

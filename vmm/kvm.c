@@ -243,11 +243,17 @@ int kvm_setup_x86_vm(struct kvm *k)
 	if (r < 0)
 		return r;
 	r = kvm_ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	return r < 0 ? r : 0;
+}
+
+int kvm_create_pit(struct kvm *k)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int r = kvm_ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit);
 	if (r < 0)
 		return r;
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	r = kvm_ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit);
-	return r < 0 ? r : 0;
+	k->has_pit = true;
+	return 0;
 }
 
 struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k)

@@ -16,6 +16,7 @@ struct kvm {
 	int run_size;		       /* mmap size of struct kvm_run */
 	bool is_pvm;		       /* host KVM is the kvm_pvm software hypervisor */
 	bool tsc_deadline;	       /* KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC has it */
+	bool has_pit;		       /* kvm_create_pit made the in-kernel i8254 */
 	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST */
 	pid_t holder;		       /* kvm_hold_past_exit's child, 0: none */
 	void *holder_stack;
@@ -37,8 +38,10 @@ int kvm_set_user_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t siz
 			uint32_t flags);
 bool kvm_host_is_pvm(void);
 
-/* The VM-wide x86 pieces: TSS, identity map, irqchip (PIC+IOAPIC), PIT. */
+/* The VM-wide x86 pieces: TSS, identity map, irqchip (PIC+IOAPIC). */
 int kvm_setup_x86_vm(struct kvm *k);
+/* The in-kernel i8254 PIT (and its kernel thread), for guests that use it. */
+int kvm_create_pit(struct kvm *k);
 /*
  * The kernel tears a VM down (irqchip, PIT thread, memslots: tens of ms
  * under nested KVM) when the last reference to its file goes. This forks a

@@ -133,6 +133,7 @@ static const struct seccomp_rule vcpu_rules[] = {
 	ANY(SYS_getpid, "pthread_kill of the other vCPUs when the guest stops the VM"),
 	ANY(SYS_gettid, "ditto"),
 	ANY(SYS_tgkill, "ditto"),
+	ANY(SYS_timerfd_settime, "the console's timer for an unfinished output line"),
 	ONLY(SYS_ioctl, 1, vcpu_ioctls, "KVM_RUN, and registers for error reports"),
 };
 

@@ -23,6 +23,7 @@
 #include "../../monitor/config_file.h"
 #include "../../snapshot/crc64.h"
 #include "../../snapshot/format.h"
+#include "../../snapshot/machine.h"
 #include "../../snapshot/snapshot.h"
 #include "../../snapshot/state.h"
 #include "../../virtio/registry.h"
@@ -91,8 +92,7 @@ static uint32_t nr_records(const struct snap_reader *rd, struct vm_config *cfg)
 {
 	struct snap_machine sm;
 	struct err e = { 0 };
-	if (snap_reader_get_struct(rd, SNAP_SEC_MACHINE, SNAP_MACHINE_V, &sm, sizeof(sm), &e) ||
-	    sm.nr_devices > VIRTIO_MMIO_MAX_DEVS)
+	if (snap_machine_get(rd, &sm, &e))
 		return 0;
 	if (sm.mem_size_mib >= 1 && sm.mem_size_mib <= MVM_MAX_MEM_MIB)
 		cfg->machine.mem_size_mib = sm.mem_size_mib;

@@ -25,6 +25,7 @@ MODULES = [
     "test_linux",
     "test_linux_user",
     "test_acpi",
+    "test_pit",
     "test_pmem",
     "test_docs",
     "test_jailer",

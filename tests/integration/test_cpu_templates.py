@@ -143,3 +143,32 @@ def cpu_templates_api_last_one_wins(ctx):
         check(a.get("/")[0] == 200, "the monitor stopped answering", m.text())
     finally:
         m.stop()
+
+
+@test(slow=True, needs_linux=True)
+def cpu_templates_static_template_survives_snapshot_restore(ctx):
+    """A VM under a static template (T2A on an AMD host, T2 on Intel) is saved
+    and restored: the snapshot's machine section accepts every static template
+    and the clone keeps the template's CPUID (family 6 model 63 for T2A)."""
+    tmpl = "T2A" if host_vendor() == "AuthenticAMD" else "T2"
+    snap = ctx.path("snap")
+    vm = LinuxVM(ctx, "st-", devices=[("/machine-config", {
+        "vcpu_count": 1, "mem_size_mib": 128, "cpu_template": tmpl})])
+    try:
+        before = cpuinfo(vm)
+        vm.snapshot(snap)
+    finally:
+        vm.stop()
+    clone = LinuxVM.restore(ctx, snap, "stc-")
+    try:
+        after = cpuinfo(clone)
+        for k in ("cpu family", "model", "flags"):
+            check(before.get(k) == after.get(k),
+                  f"{tmpl} clone's {k}: {after.get(k)} (saved VM: {before.get(k)})")
+        if tmpl == "T2A":
+            check(after.get("cpu family") == "6" and after.get("model") == "63",
+                  f"T2A clone: family {after.get('cpu family')} model {after.get('model')}")
+        print(f"{tmpl}: saved and restored, family {after.get('cpu family')} "
+              f"model {after.get('model')}, {len(after['flags'])} flags kept")
+    finally:
+        clone.stop()

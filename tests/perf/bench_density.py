@@ -91,7 +91,8 @@ def mvm_snapshot(env, res):
         ok = a is not None
         ok = ok and a.call("PUT", "/boot-source", {"kernel_image_path": env.elf("idle"),
                                                    "boot_args": "console=ttyS0"})[0] == 204
-        ok = ok and a.call("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": MEM})[0] == 204
+        ok = ok and a.call("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": MEM,
+                                                      "mvm_pit": False})[0] == 204
         ok = ok and a.call("PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
         ok = ok and p.wait_out("idle: up", 60) is not None
         if ok:
@@ -132,6 +133,12 @@ def mvm_clones(env, res, snap, k, cores):
             return
         time.sleep(0.2)
         record(res, "clone", "mvm", k, t1 - t0, pids, cores)
+        # The guest RAM the snapshot holds (its memory file is sparse: zero pages
+        # are holes), against what each clone costs the host.
+        touched = os.stat(os.path.join(snap, "vm.mem")).st_blocks * 512 / (1 << 20)
+        pss = pss_mib(pids)
+        if pss is not None and touched > 0:
+            res.add(f"clone_{k}_pss_share", "mvm", pss / touched)
     finally:
         for pid in pids:
             kill_pid(pid)
@@ -198,11 +205,21 @@ def run(env, args):
     for key, what in (("cold", "cold boots at once"), ("clone", "clones of one snapshot")):
         for k in ks:
             g = f"{k} {what}"
-            res.metric(f"{key}_{k}_ms", f"{g}: time until all are up", "ms", group=g)
-            res.metric(f"{key}_{k}_rate", f"{g}: VMs/s", "VMs/s", group=g, better="higher")
-            res.metric(f"{key}_{k}_core", f"{g}: VMs/s per core", "VMs/s", group=g, better="higher",
-                       target={"kind": "ge", "value": 15, "text": "density ≥ 15 VMs/s per core"})
+            res.metric(f"{key}_{k}_ms", f"{g}: time until all are up", "ms", group=g,
+                       target={"kind": "le", "value": 1000,
+                               "text": "50 clones of one snapshot all running in < 1 s"}
+                       if (key, k) == ("clone", 50) else None)
+            res.metric(f"{key}_{k}_rate", f"{g}: VMs/s", "VMs/s", group=g, better="higher",
+                       target={"kind": "ratio_ge", "value": 3.0,
+                               "text": "creation rate ≥ 3× QEMU's VMs/s"} if key == "cold" else None)
+            res.metric(f"{key}_{k}_core", f"{g}: VMs/s per core", "VMs/s", group=g, better="higher")
             res.metric(f"{key}_{k}_pss", f"{g}: host memory per VM (PSS)", "MiB", group=g)
+            if key == "clone":
+                res.metric(f"clone_{k}_pss_share", f"{g}: PSS per clone ÷ guest RAM the snapshot "
+                           "holds (touched)", "×", group=g, monitors=("mvm",),
+                           target={"kind": "le", "value": 0.10,
+                                   "text": "PSS per clone ≤ 1/10 of touched guest RAM"}
+                           if k == 50 else None)
             res.metric(f"{key}_{k}_cpu", f"{g}: monitor CPU per VM (vCPU threads excluded)", "ms",
                        group=g)
             res.metric(f"{key}_{k}_vcpu", f"{g}: vCPU-thread CPU per VM (guest code, its exits)",
@@ -225,10 +242,14 @@ def run(env, args):
     if mig:
         unlink(mig)
     for k in ks:
-        res.get(f"cold_{k}_core")["target"]["why"] = (
-            "each cold boot also runs the guest's own start-up, emulated by kvm_pvm at a few "
-            "ms of host CPU per guest, on 2 cores shared with the monitors and the harness")
-        res.get(f"clone_{k}_core")["target"]["why"] = (
+        res.get(f"cold_{k}_rate")["target"]["why"] = (
+            "each cold boot also runs the guest's own start-up, which costs both monitors the "
+            "same, on 2 cores shared with the monitors and the harness")
+    if 50 in ks:
+        res.get("clone_50_pss_share")["target"]["why"] = (
+            "the idle test guest touches well under 1 MiB of its RAM, so a clone's PSS is mostly "
+            "the monitor's own ~1.3 MiB; the ratio means something for a guest that uses memory")
+        res.get("clone_50_ms")["target"]["why"] = (
             "`mvm restore --clones` starts the monitors one after the other and waits for each "
             "socket and load; each load pays KVM VM creation (see restore)")
     res.note("the guest's memory is 64 MiB; a cold-booted idle guest touches well under 1 MiB "

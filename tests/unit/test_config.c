@@ -545,3 +545,23 @@ Test(config, mvm_acpi_is_auto_unless_set_and_must_be_a_bool)
 	cr_expect_eq(m.acpi, ACPI_OFF, "a rejected update leaves the old value");
 	json_free(&j);
 }
+
+Test(config, mvm_pit_is_auto_unless_set_and_must_be_a_bool)
+{
+	struct json j;
+	struct machine_cfg m = { .vcpu_count = 1, .mem_size_mib = 128 };
+	unsigned present = 0;
+	cr_expect_eq(m.pit, PIT_AUTO);
+	const char *body = "{\"mvm_pit\":true}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_assert_eq(config_parse_machine_fields(&j, 0, &m, &present, &err), 0, "%s", err.msg);
+	cr_expect_eq(present, MC_PIT);
+	cr_expect_eq(m.pit, PIT_ON);
+	json_free(&j);
+	body = "{\"mvm_pit\":0}";
+	cr_assert_eq(json_parse(&j, body, strlen(body), &err), 0);
+	cr_expect_eq(config_parse_machine_fields(&j, 0, &m, &present, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "mvm_pit"), "%s", err.msg);
+	cr_expect_eq(m.pit, PIT_ON, "a rejected update leaves the old value");
+	json_free(&j);
+}

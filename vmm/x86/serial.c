@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../eventloop.h"
@@ -37,12 +38,23 @@ enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
 #define MSR_RI		0x40
 #define MSR_DCD		0x80
 #define RX_SIZE		64
+/*
+ * Output is gathered into whole lines: one write(2) per line instead of one per
+ * byte (a byte already costs the guest two exits). A line that does not end
+ * (a prompt, echoed keys) goes out TX_FLUSH_NS after its first byte, from the
+ * event loop; a full buffer, a snapshot and the device's end flush at once.
+ */
+#define TX_SIZE	    4096
+#define TX_FLUSH_NS 2000000
 
 struct serial {
 	pthread_mutex_t lock;
 	struct serial_state st; /* rx[] is a FIFO starting at index 0 */
 	int in_fd, out_fd, wake_fd;
-	bool in_paused, in_eof;
+	int tx_timer_fd; /* -1: no event loop yet, every byte goes out at once */
+	bool in_paused, in_eof, tx_armed;
+	size_t tx_len;
+	uint8_t tx[TX_SIZE];
 	struct evloop *loop;
 	struct irq_line *irq;
 	struct serial_stats stats;
@@ -57,6 +69,7 @@ struct serial *serial_create(int in_fd, int out_fd, struct irq_line *irq)
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
 	s->wake_fd = -1;
+	s->tx_timer_fd = -1;
 	s->irq = irq;
 	s->st.lsr = LSR_THRE | LSR_TEMT;
 	s->st.msr = MSR_DCD | MSR_DSR | MSR_CTS;
@@ -65,10 +78,20 @@ struct serial *serial_create(int in_fd, int out_fd, struct irq_line *irq)
 	return s;
 }
 
+static void tx_flush(struct serial *s);
+
 void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->lock);
+	tx_flush(s); /* nothing the guest wrote is lost at the end */
+	pthread_mutex_unlock(&s->lock);
+	if (s->tx_timer_fd >= 0) {
+		if (s->loop)
+			evloop_del(s->loop, s->tx_timer_fd);
+		close(s->tx_timer_fd);
+	}
 	if (s->wake_fd >= 0) {
 		if (s->loop)
 			evloop_del(s->loop, s->wake_fd);
@@ -113,6 +136,24 @@ static size_t rx_push(struct serial *s, const uint8_t *buf, size_t n)
 	return k;
 }
 
+/* The gathered output to out_fd; the caller holds the lock. */
+static void tx_flush(struct serial *s)
+{
+	size_t done = 0;
+	while (done < s->tx_len) {
+		ssize_t r = write(s->out_fd, s->tx + done, s->tx_len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			s->stats.missed_write += s->tx_len - done;
+			break;
+		}
+		s->stats.tx_bytes += (uint64_t)r;
+		done += (size_t)r;
+	}
+	s->tx_len = 0;
+}
+
 static void transmit(struct serial *s, uint8_t c)
 {
 	if (s->st.mcr & MCR_LOOP) {
@@ -122,11 +163,18 @@ static void transmit(struct serial *s, uint8_t c)
 	}
 	if (s->out_fd < 0)
 		return;
-	ssize_t r = write(s->out_fd, &c, 1);
-	if (r == 1)
-		s->stats.tx_bytes++;
-	else
-		s->stats.missed_write++;
+	s->tx[s->tx_len++] = c;
+	if (c == '\n' || s->tx_len == TX_SIZE || s->tx_timer_fd < 0) {
+		tx_flush(s);
+		return;
+	}
+	if (!s->tx_armed) {
+		struct itimerspec t = { .it_value = { 0, TX_FLUSH_NS } };
+		if (timerfd_settime(s->tx_timer_fd, 0, &t, NULL) == 0)
+			s->tx_armed = true;
+		else
+			tx_flush(s);
+	}
 }
 
 static uint8_t reg_read(struct serial *s, unsigned off)
@@ -261,6 +309,19 @@ static void on_input(void *opaque, uint32_t events)
 	}
 }
 
+static void on_tx_timer(void *opaque, uint32_t events)
+{
+	struct serial *s = opaque;
+	uint64_t v;
+	(void)events;
+	ssize_t r = read(s->tx_timer_fd, &v, sizeof(v));
+	(void)r;
+	pthread_mutex_lock(&s->lock);
+	s->tx_armed = false;
+	tx_flush(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void on_wake(void *opaque, uint32_t events)
 {
 	struct serial *s = opaque;
@@ -276,11 +337,24 @@ static void on_wake(void *opaque, uint32_t events)
 		evloop_mod(s->loop, s->in_fd, EPOLLIN);
 }
 
-int serial_attach_input(struct serial *s, struct evloop *l)
+int serial_attach(struct serial *s, struct evloop *l)
 {
+	s->loop = l;
+	if (s->out_fd >= 0) {
+		int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+		int r = evloop_add(l, fd, EPOLLIN, on_tx_timer, s);
+		if (r) {
+			close(fd);
+			return r;
+		}
+		pthread_mutex_lock(&s->lock);
+		s->tx_timer_fd = fd;
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (s->in_fd < 0)
 		return 0;
-	s->loop = l;
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->wake_fd < 0)
 		return -errno;
@@ -307,6 +381,7 @@ void serial_get_stats(struct serial *s, struct serial_stats *out)
 void serial_save(struct serial *s, struct serial_state *st)
 {
 	pthread_mutex_lock(&s->lock);
+	tx_flush(s); /* what the guest wrote before the snapshot is the original's */
 	*st = s->st;
 	pthread_mutex_unlock(&s->lock);
 }

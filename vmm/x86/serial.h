@@ -31,8 +31,10 @@ void serial_destroy(struct serial *s);
 void serial_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool write);
 /* Queue input for the guest; returns how many bytes fit. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t n);
-/* Watch in_fd on the event loop, pausing it while the guest's FIFO is full. */
-int serial_attach_input(struct serial *s, struct evloop *l);
+/* Onto the event loop: the timer that sends out an unfinished line (until
+ * then every byte is written at once), and in_fd, paused while the guest's
+ * FIFO is full. */
+int serial_attach(struct serial *s, struct evloop *l);
 void serial_get_stats(struct serial *s, struct serial_stats *out);
 void serial_save(struct serial *s, struct serial_state *st);
 int serial_restore(struct serial *s, const struct serial_state *st);
