@@ -98,9 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size || posix_memalign(&img, 4096, size))
 		return 0;
 	memcpy(img, data, size);
-	int r = elf_load(img, size, -1, &mem, &ki, &why);
+	int r = elf_load(img, size, &mem, &ki, &why);
 	if (r == -ENOEXEC)
-		r = bzimage_load(img, size, -1, &mem, &ki, &why);
+		r = bzimage_load(img, size, &mem, &ki, &why);
 	free(img);
 	FUZZ_CHECK(r == 0 || r == -ENOEXEC || r == -EFBIG || (r == -EINVAL && why), "%d %s", r,
 		   why ? why : "(no reason)");

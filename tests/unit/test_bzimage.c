@@ -73,7 +73,7 @@ TestSuite(bzimage, .init = setup, .fini = teardown);
 static int load(void)
 {
 	why = NULL;
-	return bzimage_load(img, img_len, -1, &mem, &ki, &why);
+	return bzimage_load(img, img_len, &mem, &ki, &why);
 }
 
 Test(bzimage, loads_the_protected_mode_part_at_1_mib)
@@ -221,6 +221,6 @@ Test(bzimage, pm_part_larger_than_ram_does_not_fit)
 	hdr.init_size = 0;
 	put_hdr();
 	why = NULL;
-	cr_expect_eq(bzimage_load(img, img_len, -1, &small, &ki, &why), -EFBIG);
+	cr_expect_eq(bzimage_load(img, img_len, &small, &ki, &why), -EFBIG);
 	guest_mem_fini(&small);
 }

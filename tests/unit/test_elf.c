@@ -1,8 +1,6 @@
 /* vmm/x86/elf.c: an ELF vmlinux (64-bit or PVH entry) loaded from memory, hostile headers rejected.
  */
 #include <criterion/criterion.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <elf.h>
 #include <errno.h>
 #include <stdint.h>
@@ -106,45 +104,12 @@ TestSuite(elf, .init = setup, .fini = teardown);
 static int load(void)
 {
 	why = NULL;
-	return elf_load(img, img_len, -1, &mem, &ki, &why);
+	return elf_load(img, img_len, &mem, &ki, &why);
 }
 
 static uint8_t *gpa(uint64_t a)
 {
 	return mem.r[0].hva + a;
-}
-
-/* The image as a file: what kernel_load_file passes, to read segments with pread. */
-static int image_file(size_t len)
-{
-	int fd = memfd_create("mvm-elf-test", MFD_CLOEXEC);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, img, len), (ssize_t)len);
-	return fd;
-}
-
-Test(elf, segments_read_from_the_file_land_as_copied_ones)
-{
-	int fd = image_file(img_len);
-	why = NULL;
-	cr_assert_eq(elf_load(img, img_len, fd, &mem, &ki, &why), 0, "%s", why ? why : "");
-	cr_expect_eq(memcmp(gpa(MiB(1)), img + SEG_A_OFF, 0x200), 0, "segment A read");
-	cr_expect_eq(*gpa(MiB(1) + 0x200), 0, "bss zeroed");
-	cr_expect_eq(memcmp(gpa(MiB(2)), img + SEG_B_OFF, 0x100), 0, "segment B read");
-	close(fd);
-}
-
-Test(elf, a_file_that_shrank_under_the_mapping_is_refused)
-{
-	int fd = image_file(SEG_B_OFF + 0x10); /* segment B cut short */
-	why = NULL;
-	cr_expect_eq(elf_load(img, img_len, fd, &mem, &ki, &why), -EINVAL);
-	cr_expect(why && strstr(why, "could not be read"), "%s", why ? why : "");
-	close(fd);
-	uint8_t buf[4];
-	cr_expect_eq(image_copy(img, -1, 1, buf, 3), 0);
-	cr_expect_eq(memcmp(buf, img + 1, 3), 0, "from the buffer without a file");
-	cr_expect_eq(image_copy(img, 9999, 0, buf, 3), -EBADF);
 }
 
 Test(elf, loads_segments_and_zeroes_bss)

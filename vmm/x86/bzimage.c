@@ -17,8 +17,8 @@
 		return -EINVAL; \
 	} while (0)
 
-int bzimage_load(const uint8_t *img, size_t len, int fd, struct guest_mem *m,
-		 struct kernel_info *ki, const char **why)
+int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_info *ki,
+		 const char **why)
 {
 	struct setup_header hdr;
 
@@ -57,8 +57,7 @@ int bzimage_load(const uint8_t *img, size_t len, int fd, struct guest_mem *m,
 		EINVAL_WHY("bzImage init_size overflows");
 	if (!gpa_to_hva(m, load, need_end - load))
 		return -EFBIG;
-	if (image_copy(img, fd, pm_off, gpa_to_hva(m, load, pm_len), pm_len))
-		EINVAL_WHY("bzImage could not be read (the file changed while loading?)");
+	memcpy(gpa_to_hva(m, load, pm_len), img + pm_off, pm_len);
 
 	memset(ki, 0, sizeof(*ki));
 	ki->mode = ENTRY_LINUX64;

@@ -41,7 +41,7 @@ static void scan_notes(const uint8_t *p, uint64_t len, bool *has_pvh, uint64_t *
 	}
 }
 
-int elf_load(const uint8_t *img, size_t len, int fd, struct guest_mem *m, struct kernel_info *ki,
+int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_info *ki,
 	     const char **why)
 {
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
@@ -104,10 +104,7 @@ int elf_load(const uint8_t *img, size_t len, int fd, struct guest_mem *m, struct
 		if (ph[i].p_type != PT_LOAD)
 			continue;
 		uint8_t *dst = gpa_to_hva(m, ph[i].p_paddr, ph[i].p_memsz);
-		int r = image_copy(img, fd, ph[i].p_offset, dst, ph[i].p_filesz);
-		if (r)
-			EINVAL_WHY(
-			    "ELF segment could not be read (the file changed while loading?)");
+		memcpy(dst, img + ph[i].p_offset, ph[i].p_filesz);
 		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
 	}
 

@@ -26,17 +26,11 @@ struct kernel_info {
  * Parsers over an image in memory. They validate every header field before
  * they copy anything and return -ENOEXEC (not this format), -EINVAL (broken
  * or truncated image, *why says which part), -EFBIG (does not fit in RAM).
- * fd >= 0: the file `img` maps; the segments are read from it with pread(2)
- * straight into guest RAM (no page faults on the mapping: a few large reads),
- * else copied from img.
  */
-int elf_load(const uint8_t *img, size_t len, int fd, struct guest_mem *m, struct kernel_info *ki,
+int elf_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_info *ki,
 	     const char **why);
-int bzimage_load(const uint8_t *img, size_t len, int fd, struct guest_mem *m,
-		 struct kernel_info *ki, const char **why);
-/* n bytes at offset off of the image into dst: from fd when >= 0, else from
- * img. 0, or -errno (-EINVAL when the file ended early: it changed under us). */
-int image_copy(const uint8_t *img, int fd, uint64_t off, void *dst, size_t n);
+int bzimage_load(const uint8_t *img, size_t len, struct guest_mem *m, struct kernel_info *ki,
+		 const char **why);
 
 struct err;
 /* Open, map and load the kernel at `path`; on failure a sentence naming the file. */

@@ -12,61 +12,26 @@
 #include "kernel.h"
 #include "layout.h"
 
-/* The file mapped for its headers, and open for reading its bulk. */
 struct mapped_file {
 	uint8_t *p;
 	size_t len;
-	int fd;
 };
-
-int image_copy(const uint8_t *img, int fd, uint64_t off, void *dst, size_t n)
-{
-	if (fd < 0) {
-		memcpy(dst, img + off, n);
-		return 0;
-	}
-	for (size_t done = 0; done < n;) {
-		ssize_t r = pread(fd, (uint8_t *)dst + done, n - done, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EINVAL;
-		done += (size_t)r;
-	}
-	return 0;
-}
 
 static int map_file(const char *what, const char *path, struct mapped_file *f, struct err *e)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "%s %s: %s", what, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return err_inval(e, "%s %s: not a regular file", what, path);
-	}
-	if (st.st_size == 0) {
-		close(fd);
+	if (st.st_size == 0)
 		return err_inval(e, "%s %s: file is empty", what, path);
-	}
 	f->len = (size_t)st.st_size;
 	f->p = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->p == MAP_FAILED) {
-		int err = errno;
-		close(fd);
-		return err_set(e, -err, "%s %s: mmap: %s", what, path, strerror(err));
-	}
-	f->fd = fd;
+	if (f->p == MAP_FAILED)
+		return err_set(e, -errno, "%s %s: mmap: %s", what, path, strerror(errno));
 	return 0;
-}
-
-static void unmap_file(struct mapped_file *f)
-{
-	munmap(f->p, f->len);
-	close(f->fd);
 }
 
 int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *ki, struct err *e)
@@ -77,10 +42,10 @@ int kernel_load_file(const char *path, struct guest_mem *m, struct kernel_info *
 	if (r)
 		return r;
 
-	r = elf_load(f.p, f.len, f.fd, m, ki, &why);
+	r = elf_load(f.p, f.len, m, ki, &why);
 	if (r == -ENOEXEC)
-		r = bzimage_load(f.p, f.len, f.fd, m, ki, &why);
-	unmap_file(&f);
+		r = bzimage_load(f.p, f.len, m, ki, &why);
+	munmap(f.p, f.len);
 
 	switch (r) {
 	case 0:
@@ -114,17 +79,14 @@ int initrd_load_file(const char *path, struct guest_mem *m, const struct kernel_
 	uint64_t top = ALIGN_DOWN(ki->initrd_max, 4096);
 	uint64_t start = top >= f.len ? ALIGN_DOWN(top - f.len, 4096) : 0;
 	if (top < f.len || start < ki->load_end) {
-		unmap_file(&f);
+		munmap(f.p, f.len);
 		return err_set(e, -EFBIG,
 			       "initrd %s: %zu bytes do not fit between the kernel and %#llx; "
 			       "raise mem_size_mib",
 			       path, f.len, (unsigned long long)top);
 	}
-	r = image_copy(f.p, f.fd, 0, gpa_to_hva(m, start, f.len), f.len);
-	unmap_file(&f);
-	if (r)
-		return err_set(e, r, "initrd %s: %s", path,
-			       r == -EINVAL ? "the file changed while loading" : strerror(-r));
+	memcpy(gpa_to_hva(m, start, f.len), f.p, f.len);
+	munmap(f.p, f.len);
 	*addr = start;
 	*size = f.len;
 	return 0;
