@@ -21,9 +21,13 @@
 #include "wset.h"
 #include "wset_prefetch.h"
 
+/* One allocation that the vmm thread frees after the join (vm->helper_arg): a
+ * free() here, in a new thread, would set up its malloc arena (mmap) under a
+ * filter that forbids it. */
 struct job {
 	struct vm *vm;
 	struct wset w;
+	struct wset_run runs[];
 };
 
 static void *prefetch_thread(void *arg)
@@ -42,8 +46,6 @@ static void *prefetch_thread(void *arg)
 		log_info("working set: %llu pages prefetched in %llu us beside the vCPUs",
 			 (unsigned long long)n, (unsigned long long)(mono_us() - t0));
 	}
-	wset_fini(&j->w);
-	free(j);
 	return NULL;
 }
 
@@ -81,13 +83,17 @@ void wset_prefetch_restore(struct vm *vm, const struct snapshot_load *req,
 	enum wset_prefetch mode =
 	    req->wset_prefetch == WSET_PREFETCH_AUTO ? WSET_PREFETCH_DEFAULT : req->wset_prefetch;
 	if (mode == WSET_PREFETCH_ASYNC) {
-		struct job *j = malloc(sizeof(*j));
+		struct job *j = malloc(sizeof(*j) + w.nr * sizeof(w.runs[0]));
 		if (j) {
 			j->vm = vm;
 			j->w = w;
+			memcpy(j->runs, w.runs, w.nr * sizeof(w.runs[0]));
+			j->w.runs = j->runs;
 			if (!pthread_create(&vm->helper, NULL, prefetch_thread, j)) {
 				vm->helper_on = true;
+				vm->helper_arg = j;
 				st->prefetch = WSET_PREFETCH_ASYNC;
+				wset_fini(&w);
 				return;
 			}
 			free(j);

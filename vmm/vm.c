@@ -149,6 +149,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->helper_on)
 		pthread_join(vm->helper, NULL);
 	vm->helper_on = false;
+	free(vm->helper_arg);
+	vm->helper_arg = NULL;
 	guest_mem_fini(&vm->mem);
 	kvm_close(&vm->kvm);
 	if (vm->exit_efd >= 0) {

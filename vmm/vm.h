@@ -95,6 +95,7 @@ struct vm {
 	 * joined before RAM is unmapped, and what it did. */
 	pthread_t helper;
 	bool helper_on;
+	void *helper_arg; /* freed after the join */
 	_Atomic uint64_t prefetch_pages, prefetch_us;
 };
 
