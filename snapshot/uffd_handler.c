@@ -36,7 +36,8 @@
 #include "binding.h"
 #include "wset.h"
 
-#define MAX_REGIONS 8
+#define MAX_REGIONS    8
+#define PREFETCH_CHUNK (32 * WSET_PAGE)
 
 struct region {
 	uint64_t base, size, offset, page_size;
@@ -152,7 +153,8 @@ static int serve(int uffd, int cs, const struct region *regions, int nr, const u
 	return 1;
 }
 
-/* The list's runs, in chunks of at most 1 MiB, waiting faults first. */
+/* The list's runs, in chunks of at most 128 KiB, waiting faults first (a vCPU or
+ * mvm blocked on a fault waits for one chunk at most). */
 static void prefetch(int uffd, int cs, const struct region *regions, int nr, const uint8_t *mem,
 		     const struct wset *w, unsigned long *faults)
 {
@@ -166,14 +168,13 @@ static void prefetch(int uffd, int cs, const struct region *regions, int nr, con
 			hi = hi < r->offset + r->size ? hi : r->offset + r->size;
 			if (r->page_size != WSET_PAGE)
 				continue; /* 2 MiB pages: each fault brings a whole one anyway */
-			for (; lo < hi; lo += 256 * WSET_PAGE) {
+			for (; lo < hi; lo += PREFETCH_CHUNK) {
 				int s;
 				while ((s = serve(uffd, cs, regions, nr, mem, 0)) > 0)
 					(*faults)++;
 				if (s < 0)
 					return;
-				uint64_t len =
-				    hi - lo < 256 * WSET_PAGE ? hi - lo : 256 * WSET_PAGE;
+				uint64_t len = hi - lo < PREFETCH_CHUNK ? hi - lo : PREFETCH_CHUNK;
 				pages += copy_in(uffd, r, mem, r->base + (lo - r->offset), len);
 			}
 		}

@@ -117,15 +117,15 @@ def snapshots(env, args, res, g):
     """mvm's Full snapshot (dir with vm.snap, vm.mem) and QEMU's migration file."""
     snap = env.path("snap")
     os.makedirs(snap)
-    p = Proc([env.mvm, "--api-sock", env.path("src.sock"), "--config-file",
-              g.mvm_config(env, args)], stdin=True)
+    src = env.path("src.sock")
+    p = Proc([env.mvm, "--api-sock", src, "--config-file", g.mvm_config(env, args)], stdin=True)
     try:
         if p.wait_out(READY, args.reap_timeout) is None:
             res.fail(p.report("mvm: the Linux guest did not reach its agent"))
             return None, None
         time.sleep(1)  # idle, waiting for a command
-        _, s = wait_accepting(env.path("src.sock"), p)
-        a = Api(env.path("src.sock"), s)
+        _, s = wait_accepting(src, p)
+        a = Api(src, s)
         a.call("PATCH", "/vm", {"state": "Paused"})
         st, b = a.call("PUT", "/snapshot/create", {
             "snapshot_path": os.path.join(snap, "vm.snap"),
