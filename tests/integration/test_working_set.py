@@ -245,8 +245,12 @@ def working_set_linux_guest_record_prefetch_and_corrupt(ctx):
         check(p.wait("prefetched in", 60), "no prefetch", p.text())
         st, out = p.run("echo alive")
         check(st == 0 and "alive" in out, "the prefetched clone does not answer", p.text())
+        deadline = time.monotonic() + 60
+        while len(ticks(p.console())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         t = ticks(p.console())
-        check(t and last - 1 <= t[0] <= last + 1, f"ticks went from {last} to {t[:3]}")
+        check(t and last - 1 <= t[0] <= last + 1 and t == list(range(t[0], t[0] + len(t))),
+              f"ticks went from {last} to {t[:5]}", p.text())
     finally:
         p.stop()
     with open(path, "r+b") as f:
