@@ -58,6 +58,9 @@ def add_args(g):
                    help="reap: cold boots per monitor (default: n, at most 3)")
     g.add_argument("--reap-drop-caches", action="store_true",
                    help="reap: empty the page cache before every restore (root)")
+    g.add_argument("--reap-dir", default=None,
+                   help="reap: where the snapshots go (default: the run's scratch directory, "
+                   "tmpfs in the test bed, which --reap-drop-caches cannot empty)")
     g.add_argument("--reap-timeout", type=int, default=300)
 
 
@@ -115,7 +118,7 @@ def mvm_api(env, res, name, stdin=True, extra=()):
 
 def snapshots(env, args, res, g):
     """mvm's Full snapshot (dir with vm.snap, vm.mem) and QEMU's migration file."""
-    snap = env.path("snap")
+    snap = os.path.join(args.reap_dir, f"snap-{os.getpid()}") if args.reap_dir else env.path("snap")
     os.makedirs(snap)
     src = env.path("src.sock")
     p = Proc([env.mvm, "--api-sock", src, "--config-file", g.mvm_config(env, args)], stdin=True)
@@ -135,7 +138,7 @@ def snapshots(env, args, res, g):
             return None, None
     finally:
         p.kill()
-    qfile, sock = env.path("q.mig"), env.path("q.sock")
+    qfile, sock = os.path.join(snap, "q.mig"), env.path("q.sock")
     q = Proc(g.qemu(args, qmp=sock), stdin=True)
     try:
         _, s = wait_accepting(sock, q)
@@ -275,7 +278,7 @@ def run(env, args):
     res = Result("reap", {"n": n, "cold boots": n_cold, "mem_mib": args.mem, "vcpus": args.vcpus,
                           "guest": "Linux (build/guest)", "record_ms": args.reap_record_ms,
                           "page cache": "dropped before each restore" if args.reap_drop_caches
-                          else "warm"})
+                          else "warm", "snapshot dir": args.reap_dir or "scratch"})
     g = Guest(env)
     if not g.ok:
         res.note("skipped: the default guest is not built (make guest)")
@@ -324,6 +327,5 @@ def run(env, args):
                                   "first steps (its page faults) land in → command answered")
     res.note("ratio target: mvm's restore (load → running) against mvm's cold boot (process "
              "start → the agent's ready line, i.e. the state the snapshot was taken in)")
-    unlink(qfile or "")
     shutil.rmtree(snap, ignore_errors=True)
     return res
