@@ -23,7 +23,8 @@ LDLIBS := -lhttp_parser -lseccomp -luring
 SNAPSHOT_SRCS := snapshot/format.c snapshot/crc64.c snapshot/memfile.c snapshot/kvm_state.c \
 	snapshot/binding.c snapshot/publish.c \
 	snapshot/create.c snapshot/restore.c snapshot/uffd.c snapshot/devices.c \
-	snapshot/boot_record.c snapshot/machine.c
+	snapshot/boot_record.c snapshot/machine.c snapshot/wset.c snapshot/wset_mem.c \
+	snapshot/wset_prefetch.c
 
 # The floors, bottom up (make check-layers): lib/ includes nothing above it;
 # vmm/ (KVM, memory, vCPUs, x86) and api-socket/ (HTTP server) only lib/;
@@ -42,6 +43,7 @@ API_SRCS := api-socket/http.c api-socket/conn.c api-socket/server.c api-socket/c
 MONITOR_SRCS := monitor/builder.c monitor/acpi_boot.c monitor/prepare.c monitor/monitor.c \
 	monitor/config_file.c monitor/config_out.c monitor/metrics.c monitor/metrics_prom.c \
 	monitor/routes.c monitor/routes_snapshot.c monitor/requests.c monitor/requests_dev.c \
+	monitor/working_set.c \
 	monitor/mmds_api.c monitor/pinning.c monitor/image_ref.c monitor/image_job.c
 
 # Everything but main(): linked into mvm and into the unit tests.
@@ -94,7 +96,10 @@ $(MVM_INIT): rootfs-tools/mvm-init/init.c rootfs-tools/mvm-init/job.c rootfs-too
 
 # The example page-fault handler for the Uffd restore backend.
 $(UFFD_HANDLER): $(BUILD)/obj/snapshot/uffd_handler.o $(BUILD)/obj/lib/json.o \
-		$(BUILD)/obj/lib/err.o
+		$(BUILD)/obj/lib/err.o $(BUILD)/obj/snapshot/wset.o $(BUILD)/obj/snapshot/binding.o \
+		$(BUILD)/obj/snapshot/format.o $(BUILD)/obj/snapshot/publish.o \
+		$(BUILD)/obj/snapshot/crc64.o $(BUILD)/obj/lib/util.o $(BUILD)/obj/lib/log.o \
+		$(BUILD)/obj/lib/fault.o
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^

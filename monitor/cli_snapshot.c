@@ -244,11 +244,16 @@ int cmd_restore(int argc, char **argv, const char *self)
 		{ "clones", required_argument, NULL, 'n' },
 		{ "api-sock-prefix", required_argument, NULL, 'p' },
 		{ "paused", no_argument, NULL, 'P' },
+		{ "record-ms", required_argument, NULL, 'r' },
+		{ "prefetch", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *prefix = NULL, *dir = NULL;
-	long clones = 1;
+	static const char usage[] =
+	    "usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] "
+	    "[--paused] [--record-ms MS] [--prefetch on|off|sync|async]";
+	const char *prefix = NULL, *dir = NULL, *prefetch = NULL;
+	long clones = 1, record_ms = 0;
 	bool paused = false;
 	int c;
 	optind = 1;
@@ -263,16 +268,32 @@ int cmd_restore(int argc, char **argv, const char *self)
 		}
 		case 'p': prefix = optarg; break;
 		case 'P': paused = true; break;
-		case 'h':
-			printf("usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] "
-			       "[--paused]\n");
-			return 0;
+		case 'r': {
+			char *end;
+			record_ms = strtol(optarg, &end, 10);
+			if (*end || record_ms < 1 || record_ms > 600000)
+				return cli_fail("--record-ms %s: use 1 to 600000", optarg);
+			break;
+		}
+		case 'f':
+			if (!strcmp(optarg, "on"))
+				prefetch = "true";
+			else if (!strcmp(optarg, "off"))
+				prefetch = "false";
+			else if (!strcmp(optarg, "sync"))
+				prefetch = "\"sync\"";
+			else if (!strcmp(optarg, "async"))
+				prefetch = "\"async\"";
+			else
+				return cli_fail("--prefetch %s: use on, off, sync or async",
+						optarg);
+			break;
+		case 'h': printf("%s\n", usage); return 0;
 		default: return cli_fail("mvm restore: unknown option (see mvm restore --help)");
 		}
 	}
 	if (optind != argc - 1)
-		return cli_fail(
-		    "usage: mvm restore DIR [--clones N] [--api-sock-prefix PREFIX] [--paused]");
+		return cli_fail("%s", usage);
 	dir = argv[optind];
 	char state[PATH_MAX_MVM], mem[PATH_MAX_MVM], pfx[PATH_MAX_MVM];
 	snprintf(state, sizeof(state), "%s/vm.snap", dir);
@@ -302,11 +323,17 @@ int cmd_restore(int argc, char **argv, const char *self)
 			cli_fail("clone %ld: the monitor did not start (see %s)", i, log);
 			continue;
 		}
+		/* The working set: the first clone records (they would all write one list). */
+		char ws[96] = "";
+		if ((record_ms && i == 0) || prefetch)
+			snprintf(ws, sizeof(ws), ", \"mvm_working_set\": {\"record_ms\": %ld%s%s}",
+				 i == 0 ? record_ms : 0, prefetch ? ", \"prefetch\": " : "",
+				 prefetch ? prefetch : "");
 		snprintf(
 		    body, sizeof(body),
 		    "{\"snapshot_path\": \"%s\", \"mem_backend\": {\"backend_type\": \"File\", "
-		    "\"backend_path\": \"%s\"}, \"resume_vm\": %s}",
-		    state, mem, paused ? "false" : "true");
+		    "\"backend_path\": \"%s\"}, \"resume_vm\": %s%s}",
+		    state, mem, paused ? "false" : "true", ws);
 		struct timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (cli_api_call(sock, "PUT", "/snapshot/load", body, NULL)) {

@@ -41,7 +41,8 @@ struct metrics {
 	struct mmds_metrics mmds_prev;
 	/* the last snapshot load's phases (restored: the VM came from one) */
 	bool restored;
-	uint64_t restore_us[4]; /* read, build, state, total */
+	uint64_t restore_us[4];	      /* read, build, state, total */
+	uint64_t wset_recorded_pages; /* the working set this load recorded */
 };
 
 /* mmds_api.c: the "mmds" group, growth since prev; the values now into now. */

@@ -145,6 +145,15 @@ static void phases(const struct metrics *mt, const struct vm *vm, struct strbuf 
 		}
 		single_seconds(b, "mvm_restore_seconds", "The snapshot load, read to resumable.",
 			       mt->restore_us[3]);
+		single(b, "mvm_working_set_prefetched_pages", true,
+		       "Pages of the recorded working set the load prefetched (0: none).",
+		       atomic_load(&vm->prefetch_pages));
+		single_seconds(b, "mvm_working_set_prefetch_seconds",
+			       "How long that prefetch took (async: beside the vCPUs).",
+			       atomic_load(&vm->prefetch_us));
+		single(b, "mvm_working_set_recorded_pages", true,
+		       "Pages the load's recording window found touched (0: none yet).",
+		       mt->wset_recorded_pages);
 		return;
 	}
 	family(b, "mvm_boot_phase_seconds", true,

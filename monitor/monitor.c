@@ -114,6 +114,7 @@ int monitor_init(struct monitor *m)
 
 void monitor_fini(struct monitor *m)
 {
+	monitor_wset_stop(m);
 	if (m->vm_built)
 		vm_destroy(&m->vm);
 	m->vm_built = false;

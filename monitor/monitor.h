@@ -29,6 +29,7 @@ struct monitor {
 	struct api_server *api; /* NULL with --no-api */
 	struct metrics metrics;
 	int metrics_timer_fd;
+	struct wset_rec *wrec; /* a working set being recorded (working_set.c) */
 };
 
 /* Block SIGTERM, SIGINT and SIGHUP (taken later on the loop); set gets them. */
@@ -55,6 +56,13 @@ int monitor_device_request(struct monitor *m, struct api_request *req, struct st
 /* mmds_api.c: the MMDS requests. */
 int monitor_mmds_request(struct monitor *m, struct api_request *req, struct strbuf *out,
 			 struct err *e);
+/* working_set.c: recording a restored guest's working set. open: before the
+ * load (pagemap, timer), when the request asks; running: the VM runs (the
+ * window starts, once); stop: drop it (teardown, a failed load). */
+struct snapshot_load;
+int monitor_wset_open(struct monitor *m, const struct snapshot_load *l, struct err *e);
+void monitor_wset_running(struct monitor *m);
+void monitor_wset_stop(struct monitor *m);
 /* Run the loop until the VM exits or a signal stops us; returns the exit code. */
 int monitor_run(struct monitor *m);
 

@@ -94,10 +94,12 @@ static int pause_resume(struct monitor *m, bool pause, struct err *e)
 	if (r)
 		return err_set(e, r, "%s the VM failed: %s", pause ? "pausing" : "resuming",
 			       strerror(-r));
-	if (pause)
+	if (pause) {
 		m->metrics.lat.pause_vm = mono_us() - t0;
-	else
+	} else {
 		m->metrics.lat.resume_vm = mono_us() - t0;
+		monitor_wset_running(m); /* a load's recording window starts here */
+	}
 	log_info("VM %s", pause ? "paused" : "resumed");
 	return 0;
 }
@@ -256,7 +258,10 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 	m->vm.serial_out_fd = m->serial_out_fd;
 	/* The restore replaces the config with the snapshot's; the pinning is this host's. */
 	struct cpu_affinity pin = m->cfg.affinity;
-	int r = snapshot_restore(&m->vm, &m->cfg, &m->loop, l, vm_create_for_restore, &st, e);
+	int r = monitor_wset_open(m, l, e);
+	if (r)
+		return r;
+	r = snapshot_restore(&m->vm, &m->cfg, &m->loop, l, vm_create_for_restore, &st, e);
 	if (!r) {
 		m->cfg.affinity = pin;
 		if ((r = monitor_pin_threads(m, e)))
@@ -271,6 +276,7 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 		}
 	}
 	if (r) {
+		monitor_wset_stop(m);
 		memset(&m->vm, 0, sizeof(m->vm));
 		vm_config_fini(&m->cfg);
 		vm_config_init(&m->cfg);
@@ -279,16 +285,20 @@ static int snap_load(struct monitor *m, const struct snapshot_load *l, uint64_t 
 	if (!l->resume)
 		m->vm.state = VM_PAUSED;
 	m->vm_built = true;
+	if (l->resume)
+		monitor_wset_running(m);
 	m->metrics.lat.load_snapshot = mono_us() - t0;
 	m->metrics.restored = true;
 	m->metrics.restore_us[0] = st.read_us;
 	m->metrics.restore_us[1] = st.build_us;
 	m->metrics.restore_us[2] = st.state_us;
 	m->metrics.restore_us[3] = st.total_us;
-	log_info("snapshot %s loaded in %llu us (read %llu, build %llu, state %llu), %s",
-		 l->snapshot_path, (unsigned long long)(mono_us() - t0),
-		 (unsigned long long)st.read_us, (unsigned long long)st.build_us,
-		 (unsigned long long)st.state_us, l->resume ? "running" : "paused");
+	log_info(
+	    "snapshot %s loaded in %llu us (read %llu, build %llu, prefetch %llu, state %llu), "
+	    "%s",
+	    l->snapshot_path, (unsigned long long)(mono_us() - t0), (unsigned long long)st.read_us,
+	    (unsigned long long)st.build_us, (unsigned long long)st.prefetch_us,
+	    (unsigned long long)st.state_us, l->resume ? "running" : "paused");
 	return 0;
 }
 

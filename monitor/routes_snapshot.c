@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../lib/json.h"
+#include "../snapshot/wset.h"
 #include "request.h"
 
 /* A string field into *dst (replacing what was there). */
@@ -135,6 +136,43 @@ static int parse_override_list(const struct json *j, int arr, const struct overr
 	return 0;
 }
 
+/* mvm's extension: {"record_ms": N, "prefetch": true | false | "sync" | "async"}. */
+static int parse_working_set(const struct json *j, int obj, struct snapshot_load *l, struct err *e)
+{
+	int r;
+	if ((r = json_expect_object(j, obj, "mvm_working_set", e)))
+		return r;
+	for_each_member (j, obj, k, v) {
+		if (json_key_is(j, k, "record_ms")) {
+			uint64_t ms;
+			if ((r = json_u64(j, v, "mvm_working_set.record_ms", 0, WSET_MAX_MS, &ms,
+					  e)))
+				return r;
+			l->wset_record_ms = (uint32_t)ms;
+		} else if (json_key_is(j, k, "prefetch") && j->t[v].type == JSMN_STRING) {
+			char mode[8];
+			if ((r = json_string_buf(j, v, "mvm_working_set.prefetch", mode,
+						 sizeof(mode), e)))
+				return r;
+			if (strcmp(mode, "sync") && strcmp(mode, "async"))
+				return err_inval(e,
+						 "mvm_working_set.prefetch '%s' is unknown; use "
+						 "true, false, \"sync\" or \"async\"",
+						 mode);
+			l->wset_prefetch =
+			    !strcmp(mode, "sync") ? WSET_PREFETCH_SYNC : WSET_PREFETCH_ASYNC;
+		} else if (json_key_is(j, k, "prefetch")) {
+			bool on;
+			if ((r = json_bool(j, v, "mvm_working_set.prefetch", &on, e)))
+				return r;
+			l->wset_prefetch = on ? WSET_PREFETCH_DEFAULT : WSET_PREFETCH_OFF;
+		} else {
+			return json_unknown_field(j, k, "mvm_working_set", e);
+		}
+	}
+	return 0;
+}
+
 /* One member of the load body. */
 static int load_member(const struct json *j, int k, int v, struct snapshot_load *l,
 		       bool *have_backend, bool *have_file, struct err *e)
@@ -167,6 +205,8 @@ static int load_member(const struct json *j, int k, int v, struct snapshot_load 
 		return parse_override_list(j, v, &net_kind, l, e);
 	if (json_key_is(j, k, "drive_overrides"))
 		return parse_override_list(j, v, &drive_kind, l, e);
+	if (json_key_is(j, k, "mvm_working_set"))
+		return parse_working_set(j, v, l, e);
 	if (json_key_is(j, k, "vsock_override"))
 		return json_is_null(j, v) ? 0 : parse_override(j, v, &vsock_kind, l, e);
 	return json_unknown_field(j, k, "a snapshot load request", e);

@@ -27,6 +27,7 @@
 #include "snapshot.h"
 #include "state.h"
 #include "uffd.h"
+#include "wset_prefetch.h"
 
 #define ERR(...)                         \
 	do {                             \
@@ -225,7 +226,9 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	if (vm->nr_devs != (int)sm->nr_devices)
 		ERR("%s: %u devices saved, %d built", snap_reader_name(rd), sm->nr_devices,
 		    vm->nr_devs);
-	st->build_us = mono_us() - t0 - st->read_us;
+	/* The recorded working set, mapped in before (or beside) the guest's first steps. */
+	wset_prefetch_restore(vm, req, &bind, st);
+	st->build_us = mono_us() - t0 - st->read_us - st->prefetch_us;
 
 	if ((r = vm_state_restore(&vm->kvm, svm, e)))
 		goto out;
@@ -260,7 +263,7 @@ int snapshot_restore(struct vm *vm, struct vm_config *cfg, struct evloop *loop,
 	for (int i = 0; i < vm->nr_devs; i++)
 		for (int q = 0; q < vm->devs[i].t->ops->num_queues; q++)
 			virtio_mmio_kick(vm->devs[i].t, q);
-	st->state_us = mono_us() - t0 - st->read_us - st->build_us;
+	st->state_us = mono_us() - t0 - st->read_us - st->build_us - st->prefetch_us;
 	st->total_us = mono_us() - t0;
 	r = 0;
 out:

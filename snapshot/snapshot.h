@@ -31,6 +31,16 @@ struct snap_override {
 	char *value;
 };
 
+/* The working set's prefetch on a load (wset.h): AUTO is what a client that
+ * says nothing gets (Firecracker's): the list's pages when one is there. */
+enum wset_prefetch {
+	WSET_PREFETCH_AUTO,
+	WSET_PREFETCH_OFF,
+	WSET_PREFETCH_SYNC,
+	WSET_PREFETCH_ASYNC
+};
+#define WSET_PREFETCH_DEFAULT WSET_PREFETCH_SYNC
+
 struct snapshot_load {
 	char *snapshot_path;
 	char *mem_path; /* the memory file (File backend) or the handler's socket (Uffd) */
@@ -40,12 +50,19 @@ struct snapshot_load {
 	bool clock_realtime;
 	struct snap_override overrides[MVM_MAX_DEVICES];
 	int nr_overrides;
+	/* mvm_working_set: record the pages touched in the first record_ms ms
+	 * after the resume (0: do not); prefetch a recorded list. */
+	uint32_t wset_record_ms;
+	enum wset_prefetch wset_prefetch;
 };
 
 void snapshot_load_fini(struct snapshot_load *l);
 
 struct snap_restore_stats {
 	uint64_t read_us, build_us, state_us, total_us;
+	/* The working set's prefetch: pages and time (async: the helper thread reports). */
+	uint64_t prefetch_pages, prefetch_us;
+	enum wset_prefetch prefetch; /* what was done: OFF when nothing */
 };
 
 /* Builds a VM shaped like cfg on the memory file mem_fd (owned): the

@@ -49,7 +49,7 @@ void seccomp_disable(void)
 
 const char *seccomp_thread_name(enum seccomp_thread t)
 {
-	static const char *const names[] = { "vmm", "api", "vcpu" };
+	static const char *const names[] = { "vmm", "api", "vcpu", "prefetch" };
 	return t < SECCOMP_NR_THREADS ? names[t] : "?";
 }
 

@@ -11,7 +11,13 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
-enum seccomp_thread { SECCOMP_VMM, SECCOMP_API, SECCOMP_VCPU, SECCOMP_NR_THREADS };
+enum seccomp_thread {
+	SECCOMP_VMM,
+	SECCOMP_API,
+	SECCOMP_VCPU,
+	SECCOMP_PREFETCH, /* a restore's working-set prefetch (snapshot/wset.h) */
+	SECCOMP_NR_THREADS
+};
 
 /* Exit code when a thread makes a syscall its filter forbids. */
 #define SECCOMP_EXIT_BAD_SYSCALL 148

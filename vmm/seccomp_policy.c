@@ -137,10 +137,17 @@ static const struct seccomp_rule vcpu_rules[] = {
 	ONLY(SYS_ioctl, 1, vcpu_ioctls, "KVM_RUN, and registers for error reports"),
 };
 
+/* madvise over guest RAM (COMMON has it), then it ends. */
+static const struct seccomp_rule prefetch_rules[] = {
+	COMMON,
+};
+
 static const struct seccomp_policy policies[SECCOMP_NR_THREADS] = {
 	[SECCOMP_VMM] = { "vmm", vmm_rules, (int)(sizeof(vmm_rules) / sizeof(vmm_rules[0])) },
 	[SECCOMP_API] = { "api", api_rules, (int)(sizeof(api_rules) / sizeof(api_rules[0])) },
 	[SECCOMP_VCPU] = { "vcpu", vcpu_rules, (int)(sizeof(vcpu_rules) / sizeof(vcpu_rules[0])) },
+	[SECCOMP_PREFETCH] = { "prefetch", prefetch_rules,
+			       (int)(sizeof(prefetch_rules) / sizeof(prefetch_rules[0])) },
 };
 
 const struct seccomp_policy *seccomp_policy_for(enum seccomp_thread t)

@@ -146,6 +146,11 @@ void vm_destroy(struct vm *vm)
 	vmgenid_detach(&vm->vmgenid, &vm->kvm);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	if (vm->helper_on)
+		pthread_join(vm->helper, NULL);
+	vm->helper_on = false;
+	free(vm->helper_arg);
+	vm->helper_arg = NULL;
 	guest_mem_fini(&vm->mem);
 	kvm_close(&vm->kvm);
 	if (vm->exit_efd >= 0) {

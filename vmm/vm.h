@@ -91,6 +91,12 @@ struct vm {
 	uint8_t snap_gen[16];
 	uint64_t start_us, start_cpu_us;
 	uint64_t phase_us[4]; /* build, kernel load, devices, vcpus started */
+	/* A helper thread a restore started (the working set's prefetch),
+	 * joined before RAM is unmapped, and what it did. */
+	pthread_t helper;
+	bool helper_on;
+	void *helper_arg; /* freed after the join */
+	_Atomic uint64_t prefetch_pages, prefetch_us;
 };
 
 struct err;

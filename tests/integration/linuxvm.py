@@ -105,16 +105,17 @@ class LinuxVM:
               "the Linux guest's agent did not start", self.m.text())
 
     @classmethod
-    def restore(cls, ctx, snapdir, name="", backend=None, resume=True, wrap=()):
+    def restore(cls, ctx, snapdir, name="", backend=None, resume=True, wrap=(), extra=None):
         """A clone from snapshot `snapdir` (vm.snap + vm.mem), in a new monitor.
         backend: None for File (MAP_PRIVATE), or ("Uffd", socket path);
-        wrap: a command prefix for the monitor (a network namespace)."""
+        wrap: a command prefix for the monitor (a network namespace);
+        extra: more fields of the load request ({"mvm_working_set": ...})."""
         m = Monitor(ctx, name=name, stdin=subprocess.PIPE, wrap=wrap)
         kind, path = backend or ("File", os.path.join(snapdir, "vm.mem"))
         st, b = m.api.put("/snapshot/load", {
             "snapshot_path": os.path.join(snapdir, "vm.snap"),
             "mem_backend": {"backend_type": kind, "backend_path": path},
-            "resume_vm": resume})
+            "resume_vm": resume, **(extra or {})})
         if st != 204:
             m.stop()
             raise AssertionError(f"snapshot/load ({kind}): {st} {b}\n{m.text()}")

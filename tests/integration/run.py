@@ -42,6 +42,7 @@ MODULES = [
     "test_hugepages",
     "test_cpu_affinity",
     "test_metrics_prom",
+    "test_working_set",
 ]
 
 

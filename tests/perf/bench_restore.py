@@ -174,7 +174,7 @@ def restore_mvm(env, res, snap, mem):
         for k, pat in (("restore_first_run", r"first KVM_RUN at \+(\d+) us"),
                        ("restore_log", r"loaded in (\d+) us"),
                        ("restore_read", r"loaded in \d+ us \(read (\d+)"),
-                       ("restore_build", r"build (\d+), state"),
+                       ("restore_build", r"build (\d+), prefetch"),
                        ("restore_state", r"state (\d+)\), running")):
             v = log_us(log, pat)
             if v is not None:

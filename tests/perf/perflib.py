@@ -92,8 +92,9 @@ class Proc:
     of up to 50 ms: useless for timing). t0 is taken just before the fork, so
     every time is "ms since process start"."""
 
-    def __init__(self, cmd, log_path=None):
-        """log_path: stderr goes to that file (no reader thread), for many VMs."""
+    def __init__(self, cmd, log_path=None, stdin=False):
+        """log_path: stderr goes to that file (no reader thread), for many VMs;
+        stdin: a pipe that write() types on (the guest's console)."""
         self.cmd = cmd
         self.log_path = log_path
         stderr_file = open(log_path, "wb") if log_path else None
@@ -104,7 +105,8 @@ class Proc:
         self.rc = self.exit_ms = None
         self.cond = threading.Condition()
         self.t0 = now_ms()
-        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE,
                                   stderr=stderr_file or subprocess.PIPE)
         if stderr_file:
             stderr_file.close()
@@ -148,6 +150,11 @@ class Proc:
     def text(self):
         with self.cond:
             return self.out.decode(errors="replace")
+
+    def write(self, text):
+        """Type on the process's stdin (made with stdin=True)."""
+        self.p.stdin.write(text.encode())
+        self.p.stdin.flush()
 
     def log(self):
         if self.log_path:
@@ -217,9 +224,12 @@ class Proc:
         self.waiter.join(10)
         for t in self.readers:
             t.join(2)
-        for f in (self.p.stdout, self.p.stderr):
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
             if f:
-                f.close()
+                try:
+                    f.close()
+                except OSError:
+                    pass  # stdin's pipe to a process that is gone
         _live.discard(self)
 
     def report(self, what):
@@ -249,7 +259,8 @@ class Env:
         return os.path.join(self.tmp, f"{self.seq}-{name}")
 
 
-def qemu_cmd(kernel, mem, vcpus, append, drive=None, qmp=None, paused=False, incoming=None):
+def qemu_cmd(kernel, mem, vcpus, append, drive=None, qmp=None, paused=False, incoming=None,
+             more_drives=()):
     cmd = [QEMU, "-name", "perf,debug-threads=on", "-M", QEMU_MACHINE, "-enable-kvm",
            "-cpu", "host,-arch-capabilities",
            "-m", str(mem), "-smp", str(vcpus), "-nodefaults", "-no-user-config", "-nographic",
@@ -259,6 +270,9 @@ def qemu_cmd(kernel, mem, vcpus, append, drive=None, qmp=None, paused=False, inc
         cmd += ["-drive", f"id=d0,file={drive},format=raw,if=none",
                 "-global", "virtio-mmio.force-legacy=false",
                 "-device", "virtio-blk-device,drive=d0,serial=perf"]
+    for i, (path, ro) in enumerate(more_drives, 1):  # after d0: /dev/vdb, /dev/vdc, ...
+        cmd += ["-drive", f"id=d{i},file={path},format=raw,if=none" + (",readonly=on" if ro else ""),
+                "-device", f"virtio-blk-device,drive=d{i}"]
     if qmp:
         cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     if paused:

@@ -14,7 +14,7 @@ from perflib import HERE, stats
 
 DEBIAN_PY = "/usr/bin/python3"
 
-ORDER = ["boot", "startup", "memory", "restore", "density", "io", "hugepages"]
+ORDER = ["boot", "startup", "memory", "restore", "reap", "density", "io", "hugepages"]
 MISSED = '❌ <span style="color:red">**missed**</span>'
 MET = "✅ met"
 

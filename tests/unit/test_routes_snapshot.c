@@ -97,6 +97,32 @@ Test(routes_snapshot, load_track_dirty_pages_either_name_sets_it)
 	cr_expect(req.u.snap_load.track_dirty_pages, "either one true is enough");
 }
 
+Test(routes_snapshot, load_working_set_defaults_to_prefetching_a_recorded_list)
+{
+	OK(HTTP_PUT, "/snapshot/load", LOAD(FILE_BACKEND), API_SNAPSHOT_LOAD);
+	cr_expect_eq(req.u.snap_load.wset_record_ms, 0, "Firecracker's clients never record");
+	cr_expect_eq(req.u.snap_load.wset_prefetch, WSET_PREFETCH_AUTO);
+	OK(HTTP_PUT, "/snapshot/load",
+	   LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"record_ms\": 300, \"prefetch\": false}"),
+	   API_SNAPSHOT_LOAD);
+	cr_expect_eq(req.u.snap_load.wset_record_ms, 300);
+	cr_expect_eq(req.u.snap_load.wset_prefetch, WSET_PREFETCH_OFF);
+	static const struct {
+		const char *v;
+		enum wset_prefetch want;
+	} modes[] = { { "true", WSET_PREFETCH_DEFAULT },
+		      { "\"sync\"", WSET_PREFETCH_SYNC },
+		      { "\"async\"", WSET_PREFETCH_ASYNC } };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char body[200];
+		snprintf(body, sizeof(body),
+			 LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"prefetch\": %s}"),
+			 modes[i].v);
+		OK(HTTP_PUT, "/snapshot/load", body, API_SNAPSHOT_LOAD);
+		cr_expect_eq(req.u.snap_load.wset_prefetch, modes[i].want, "%s", modes[i].v);
+	}
+}
+
 Test(routes_snapshot, load_with_the_deprecated_mem_file_path)
 {
 	OK(HTTP_PUT, "/snapshot/load", LOAD(", \"mem_file_path\": \"/old\""), API_SNAPSHOT_LOAD);
@@ -258,6 +284,17 @@ static const struct {
 	  "vsock_override needs 'uds_path'", NULL },
 	{ LOAD(FILE_BACKEND ", \"vsock_override\": {\"uds_path\": \"/v\", \"guest_cid\": 3}"),
 	  "unknown field `guest_cid`", "vsock_override" },
+	{ LOAD(FILE_BACKEND ", \"mvm_working_set\": 300"), "mvm_working_set", NULL },
+	{ LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"record_ms\": 600001}"),
+	  "mvm_working_set.record_ms", NULL },
+	{ LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"record_ms\": -1}"),
+	  "mvm_working_set.record_ms", NULL },
+	{ LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"prefetch\": \"later\"}"),
+	  "mvm_working_set.prefetch 'later' is unknown", NULL },
+	{ LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"prefetch\": 1}"), "mvm_working_set.prefetch",
+	  NULL },
+	{ LOAD(FILE_BACKEND ", \"mvm_working_set\": {\"record\": 1}"), "unknown field `record`",
+	  "mvm_working_set" },
 };
 
 Test(routes_snapshot, load_bad_bodies_are_refused)
