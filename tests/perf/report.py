@@ -53,6 +53,9 @@ def evaluate(m, by_id):
     if k == "ratio_le":
         r = ratio(m)
         return (None, "no QEMU sample") if r is None else (r <= t["value"], f"{r:.2f}× QEMU")
+    if k == "ratio_ge":  # better=higher figures: mvm at least value × QEMU
+        r = ratio(m)
+        return (None, "no QEMU sample") if r is None else (r >= t["value"], f"{r:.2f}× QEMU")
     if k == "le":
         return v <= t["value"], fmt(v, m["unit"])
     if k == "ge":
