@@ -195,7 +195,7 @@ def monitor_cmd(env, args, name, vmlinux, img, disks, ns):
     cmd = qemu_cmd(vmlinux, args.mem, args.vcpus, append + " root=/dev/vda rw")
     cmd += ["-global", "virtio-mmio.force-legacy=false",
             "-drive", f"id=root,file={img},format=raw,if=none",
-            "-device", "virtio-blk-device,drive=root"]
+            "-device", "virtio-blk-device,drive=root"]  # the first drive given is vda
     for e, _, aio in ENGINES:
         cmd += ["-drive", f"id=io{e},file={disks[e]},format=raw,if=none,cache=writeback,{aio}",
                 "-device", f"virtio-blk-device,drive=io{e},serial=io{e}"]
