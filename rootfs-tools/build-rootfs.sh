@@ -3,7 +3,8 @@
 #
 # Build mvm's minimal guest root filesystem from Debian's busybox-static:
 #   OUTDIR/rootfs.ext4   32 MiB ext4 image (mkfs.ext4 -d, no loop mount),
-#                        /sbin/init = guest-init.sh, /bin/mvm-vsock
+#                        /sbin/init = guest-init.sh, /bin/mvm-vsock,
+#                        /bin/mvm-iobench
 #   OUTDIR/initrd.cpio   the same tree as a newc initramfs, plus /init, minus
 #                        the applet symlinks (guest-init.sh creates them)
 # OUTDIR defaults to <repo>/build/guest. Takes about a second, so it always
@@ -62,6 +63,10 @@ install -m 755 "$init_script" "$root/sbin/init"
 # mvm-vsock (guest-tools/vsock.c): an AF_VSOCK client and echo server.
 ${CC:-gcc} -static -O2 -Wall -Werror -o "$root/bin/mvm-vsock" "$here/guest-tools/vsock.c" ||
 	die "cannot build guest-tools/vsock.c (static: needs libc6-dev)"
+# mvm-iobench (guest-tools/iobench.c): block (O_DIRECT, Linux AIO) and TCP
+# throughput for tests/perf/bench_io.py.
+${CC:-gcc} -static -O2 -Wall -Werror -o "$root/bin/mvm-iobench" "$here/guest-tools/iobench.c" ||
+	die "cannot build guest-tools/iobench.c (static: needs libc6-dev)"
 
 # busybox's own passwd parser rejects an empty password field in /etc/passwd
 # ("whoami: unknown uid 0"), so the (empty) password lives in /etc/shadow.

@@ -231,8 +231,11 @@ bool virtq_enable_notify(struct virtq *q)
 {
 	if (!q->ready || q->broken)
 		return false;
+	/* Kick at the next buffer the driver adds. Not at last_avail: after an
+	 * unpop (an rx frame larger than the buffers there) that index is one the
+	 * driver has already published, so it would never kick again. */
 	if (q->event_idx)
-		store_release16(&AVAIL_EVENT(q), q->last_avail);
+		store_release16(&AVAIL_EVENT(q), load_acquire16(&AVAIL_IDX(q)));
 	else
 		store_release16(&USED_FLAGS(q), 0);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -53,7 +53,7 @@ def evaluate(m, by_id):
     if k == "ratio_le":
         r = ratio(m)
         return (None, "no QEMU sample") if r is None else (r <= t["value"], f"{r:.2f}× QEMU")
-    if k == "ratio_ge":
+    if k == "ratio_ge":  # mvm at least value × QEMU (a rate)
         r = ratio(m)
         return (None, "no QEMU sample") if r is None else (r >= t["value"], f"{r:.2f}× QEMU")
     if k == "le":

@@ -196,6 +196,31 @@ Test(virtq_ring, enable_notify_writes_avail_event_and_reports_new_buffers)
 	cr_expect(virtq_enable_notify(&q), "a buffer arrived: poll again");
 }
 
+/* vring_need_event(): does a driver moving avail idx old -> new kick? */
+static bool driver_kicks(uint16_t event, uint16_t new, uint16_t old)
+{
+	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
+}
+
+/* virtio-net rx: a frame needs more buffers than there are, the ones popped go
+ * back, the device waits for more. The driver's next buffer must kick it. */
+Test(virtq_ring, enable_notify_after_unpop_asks_for_the_next_new_buffer)
+{
+	activate(16, true);
+	uint16_t *avail_event = (uint16_t *)(ram + USED + 4 + 8 * 16);
+	desc(0, BUF, 16, 0, 0);
+	desc(1, BUF, 16, 0, 0);
+	offer(0);
+	offer(1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_pop(&q, &c), 0, "not enough for the frame");
+	virtq_unpop(&q, 2);
+	cr_expect(virtq_enable_notify(&q), "the two given back are still there");
+	cr_expect_eq(*avail_event, 2, "kick me when a third buffer comes");
+	cr_expect(driver_kicks(*avail_event, 3, 2), "the driver adding buffer 3 kicks");
+}
+
 Test(virtq_ring, enable_notify_without_event_idx_clears_no_notify)
 {
 	activate(16, false);

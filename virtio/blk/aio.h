@@ -16,7 +16,9 @@ struct err;
 struct blk_aio;
 
 #define BLK_AIO_DEPTH 64 /* requests in flight at most */
-#define BLK_AIO_IOV   32 /* segments a request may have (longer ones go synchronously) */
+/* Data segments a request may have (longer ones go synchronously): blk's
+ * seg_max (254), which Linux fills with 1 MiB O_DIRECT requests. */
+#define BLK_AIO_IOV 256
 
 /* What the device remembers of a request until it completes. */
 struct blk_aio_req {
