@@ -269,8 +269,6 @@ def run(env, args):
     res.metric("restore_start_out", "process start → restored guest's next line", "ms", group=g)
     speed = res.metric("restore_vs_cold", "restore (load → running) vs cold boot (start → loop "
                        "running)", "ms", group=g, monitors=("mvm",))
-    speed["target"] = {"kind": "faster_than", "vs": "cold_out", "value": 10,
-                       "text": "restore ≥ 10× faster than cold boot"}
     g = "cold boot of the same guest"
     res.metric("cold_out", "InstanceStart (QEMU: cont) → guest's first line (its loop runs)", "ms",
                group=g)
@@ -301,10 +299,8 @@ def run(env, args):
                "busy 2-core host cost milliseconds")
     if DIRECT:
         res.get("restore_ack")["target"]["why"] = why
-    speed["target"]["why"] = ("the test guest's cold boot is itself tiny (a few ms of monitor "
-                              "work plus its emulated start-up), so the ratio is bounded here; "
-                              "against a real Linux cold boot (see boot) restore is thousands "
-                              "of times faster")
-    res.note("restore ≥ 10× faster: mvm's load → running against mvm's InstanceStart → the "
-             "guest's first line; both end where the snapshot was taken (the guest's loop running)")
+    res.note("restore vs cold boot: mvm's load → running against mvm's InstanceStart → the "
+             "guest's first line; both end where the snapshot was taken (the guest's loop "
+             "running). The counter guest's cold boot is itself tiny: the issue's ratio target "
+             "(≤ 0.05× a cold boot) is on the Linux guest's restore (bench reap)")
     return res
