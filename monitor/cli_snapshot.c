@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,6 +239,69 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* mvm restore --clones: what the workers share. */
+struct fanout {
+	const char *self, *state, *mem, *pfx, *prefetch;
+	long record_ms, clones, next;
+	bool paused;
+	pthread_mutex_t lock; /* next, ok, lat, the progress line */
+	int ok;
+	double *lat;
+	pid_t *pids;
+};
+
+/* One clone: its monitor started, its socket up, the snapshot loaded. */
+static void restore_one(struct fanout *f, long i)
+{
+	char sock[NAME_MAX_MVM], log[NAME_MAX_MVM], con[NAME_MAX_MVM], id[32],
+	    body[3 * NAME_MAX_MVM];
+	snprintf(sock, sizeof(sock), "%s-%ld.sock", f->pfx, i);
+	snprintf(log, sizeof(log), "%s-%ld.log", f->pfx, i);
+	snprintf(con, sizeof(con), "%s-%ld.console", f->pfx, i);
+	snprintf(id, sizeof(id), "clone-%ld", i);
+	pid_t pid = spawn_monitor(f->self, sock, id, log, con);
+	f->pids[i] = pid;
+	if (pid < 0 || !cli_wait_socket(sock, pid)) {
+		cli_fail("clone %ld: the monitor did not start (see %s)", i, log);
+		return;
+	}
+	/* The working set: the first clone records (they would all write one list). */
+	char ws[96] = "";
+	if ((f->record_ms && i == 0) || f->prefetch)
+		snprintf(ws, sizeof(ws), ", \"mvm_working_set\": {\"record_ms\": %ld%s%s}",
+			 i == 0 ? f->record_ms : 0, f->prefetch ? ", \"prefetch\": " : "",
+			 f->prefetch ? f->prefetch : "");
+	snprintf(body, sizeof(body),
+		 "{\"snapshot_path\": \"%s\", \"mem_backend\": {\"backend_type\": \"File\", "
+		 "\"backend_path\": \"%s\"}, \"resume_vm\": %s%s}",
+		 f->state, f->mem, f->paused ? "false" : "true", ws);
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (cli_api_call(sock, "PUT", "/snapshot/load", body, NULL)) {
+		kill(pid, SIGTERM);
+		return;
+	}
+	double ms = ms_since(&t1);
+	pthread_mutex_lock(&f->lock);
+	f->lat[f->ok++] = ms;
+	printf("\r  %d/%ld running", f->ok, f->clones);
+	fflush(stdout);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *fanout_worker(void *arg)
+{
+	struct fanout *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		long i = f->next < f->clones ? f->next++ : -1;
+		pthread_mutex_unlock(&f->lock);
+		if (i < 0)
+			return NULL;
+		restore_one(f, i);
+	}
+}
+
 int cmd_restore(int argc, char **argv, const char *self)
 {
 	static const struct option lo[] = {
@@ -307,43 +371,27 @@ int cmd_restore(int argc, char **argv, const char *self)
 	pid_t *pids = calloc((size_t)clones, sizeof(pid_t));
 	if (!lat || !pids)
 		return cli_fail("out of memory");
+	struct fanout f = { .self = self, .state = state, .mem = mem, .pfx = pfx,
+			    .prefetch = prefetch, .record_ms = record_ms, .paused = paused,
+			    .clones = clones, .lat = lat, .pids = pids };
+	pthread_mutex_init(&f.lock, NULL);
+	/* One worker per CPU: each starts a monitor, waits for its socket and
+	 * asks it to load, then takes the next clone. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nw = (int)MIN(clones, MAX(1, MIN(cpus, 64)));
+	pthread_t w[64];
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int ok = 0;
-	printf("restoring %ld clone%s of %s\n", clones, clones == 1 ? "" : "s", dir);
-	for (long i = 0; i < clones; i++) {
-		char sock[NAME_MAX_MVM], log[NAME_MAX_MVM], con[NAME_MAX_MVM], id[32],
-		    body[3 * NAME_MAX_MVM];
-		snprintf(sock, sizeof(sock), "%s-%ld.sock", pfx, i);
-		snprintf(log, sizeof(log), "%s-%ld.log", pfx, i);
-		snprintf(con, sizeof(con), "%s-%ld.console", pfx, i);
-		snprintf(id, sizeof(id), "clone-%ld", i);
-		pids[i] = spawn_monitor(self, sock, id, log, con);
-		if (pids[i] < 0 || !cli_wait_socket(sock, pids[i])) {
-			cli_fail("clone %ld: the monitor did not start (see %s)", i, log);
-			continue;
-		}
-		/* The working set: the first clone records (they would all write one list). */
-		char ws[96] = "";
-		if ((record_ms && i == 0) || prefetch)
-			snprintf(ws, sizeof(ws), ", \"mvm_working_set\": {\"record_ms\": %ld%s%s}",
-				 i == 0 ? record_ms : 0, prefetch ? ", \"prefetch\": " : "",
-				 prefetch ? prefetch : "");
-		snprintf(
-		    body, sizeof(body),
-		    "{\"snapshot_path\": \"%s\", \"mem_backend\": {\"backend_type\": \"File\", "
-		    "\"backend_path\": \"%s\"}, \"resume_vm\": %s%s}",
-		    state, mem, paused ? "false" : "true", ws);
-		struct timespec t1;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (cli_api_call(sock, "PUT", "/snapshot/load", body, NULL)) {
-			kill(pids[i], SIGTERM);
-			continue;
-		}
-		lat[ok++] = ms_since(&t1);
-		printf("\r  %ld/%ld running", i + 1, clones);
-		fflush(stdout);
-	}
+	printf("restoring %ld clone%s of %s, %d at a time\n", clones, clones == 1 ? "" : "s", dir,
+	       nw);
+	int started = 0;
+	for (int i = 0; i < nw; i++)
+		started += !pthread_create(&w[started], NULL, fanout_worker, &f);
+	if (!started)
+		fanout_worker(&f);
+	for (int i = 0; i < started; i++)
+		pthread_join(w[i], NULL);
+	int ok = f.ok;
 	double wall = ms_since(&t0);
 	printf("\n");
 	if (!ok)
