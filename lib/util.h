@@ -53,6 +53,21 @@ static inline void *steal_ptr(void *pp)
 }
 
 /* -errno of the last failed call, never 0 (a failing call without errno is -EIO). */
+/* n little-endian bytes of v at p (file formats), and back. */
+static inline void le_put(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t le_get(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
 static inline int neg_errno(void)
 {
 	return errno ? -errno : -EIO;

@@ -371,9 +371,16 @@ int cmd_restore(int argc, char **argv, const char *self)
 	pid_t *pids = calloc((size_t)clones, sizeof(pid_t));
 	if (!lat || !pids)
 		return cli_fail("out of memory");
-	struct fanout f = { .self = self, .state = state, .mem = mem, .pfx = pfx,
-			    .prefetch = prefetch, .record_ms = record_ms, .paused = paused,
-			    .clones = clones, .lat = lat, .pids = pids };
+	struct fanout f = { .self = self,
+			    .state = state,
+			    .mem = mem,
+			    .pfx = pfx,
+			    .prefetch = prefetch,
+			    .record_ms = record_ms,
+			    .paused = paused,
+			    .clones = clones,
+			    .lat = lat,
+			    .pids = pids };
 	pthread_mutex_init(&f.lock, NULL);
 	/* One worker per CPU: each starts a monitor, waits for its socket and
 	 * asks it to load, then takes the next clone. */

@@ -20,20 +20,6 @@
 #define T_RAM	   48
 #define T_CRC	   56
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 int snap_gen_new(uint8_t gen[SNAP_GEN_LEN])
 {
 	size_t got = 0;
@@ -65,22 +51,22 @@ void memfile_trailer_encode(const struct snap_binding *b, uint8_t out[MEMFILE_TR
 {
 	memset(out, 0, MEMFILE_TRAILER_SIZE);
 	memcpy(out, MEMFILE_TRAILER_MAGIC, 8);
-	put_le(out + T_VERSION, MEMFILE_TRAILER_VERSION, 4);
+	le_put(out + T_VERSION, MEMFILE_TRAILER_VERSION, 4);
 	memcpy(out + T_GEN, b->gen, SNAP_GEN_LEN);
 	memcpy(out + T_BASE, b->base, SNAP_GEN_LEN);
-	put_le(out + T_RAM, b->ram_len, 8);
-	put_le(out + T_CRC, crc64(0, out, T_CRC), 8);
+	le_put(out + T_RAM, b->ram_len, 8);
+	le_put(out + T_CRC, crc64(0, out, T_CRC), 8);
 }
 
 int memfile_trailer_decode(const uint8_t in[MEMFILE_TRAILER_SIZE], struct snap_binding *b)
 {
 	if (memcmp(in, MEMFILE_TRAILER_MAGIC, 8) ||
-	    get_le(in + T_VERSION, 4) != MEMFILE_TRAILER_VERSION || get_le(in + T_RESERVED, 4) ||
-	    get_le(in + T_CRC, 8) != crc64(0, in, T_CRC))
+	    le_get(in + T_VERSION, 4) != MEMFILE_TRAILER_VERSION || le_get(in + T_RESERVED, 4) ||
+	    le_get(in + T_CRC, 8) != crc64(0, in, T_CRC))
 		return -EINVAL;
 	memcpy(b->gen, in + T_GEN, SNAP_GEN_LEN);
 	memcpy(b->base, in + T_BASE, SNAP_GEN_LEN);
-	b->ram_len = get_le(in + T_RAM, 8);
+	b->ram_len = le_get(in + T_RAM, 8);
 	if (add_overflows(b->ram_len, MEMFILE_TRAILER_SIZE, &b->mem_len))
 		return -EINVAL;
 	return 0;

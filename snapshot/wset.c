@@ -26,20 +26,6 @@
 /* A list for 4 TiB of RAM in single pages still fits; anything longer is garbage. */
 #define WSET_MAX_FILE ((size_t)1 << 30)
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 void wset_fini(struct wset *w)
 {
 	free(w->runs);
@@ -86,19 +72,19 @@ int wset_encode(const struct wset *w, uint8_t **out, size_t *len)
 	if (!b)
 		return -ENOMEM;
 	memcpy(b, WSET_MAGIC, 8);
-	put_le(b + H_VERSION, WSET_VERSION, 4);
-	put_le(b + H_PAGE, WSET_PAGE, 4);
-	put_le(b + H_RAM, w->ram_len, 8);
+	le_put(b + H_VERSION, WSET_VERSION, 4);
+	le_put(b + H_PAGE, WSET_PAGE, 4);
+	le_put(b + H_RAM, w->ram_len, 8);
 	memcpy(b + H_GEN, w->gen, 16);
-	put_le(b + H_NR, w->nr, 4);
-	put_le(b + H_MS, w->record_ms, 4);
-	put_le(b + H_PAGES, w->pages, 8);
+	le_put(b + H_NR, w->nr, 4);
+	le_put(b + H_MS, w->record_ms, 4);
+	le_put(b + H_PAGES, w->pages, 8);
 	for (uint32_t i = 0; i < w->nr; i++) {
-		put_le(b + WSET_HEADER_SIZE + i * WSET_RUN_SIZE, w->runs[i].page, 8);
-		put_le(b + WSET_HEADER_SIZE + i * WSET_RUN_SIZE + 8, w->runs[i].count, 8);
+		le_put(b + WSET_HEADER_SIZE + i * WSET_RUN_SIZE, w->runs[i].page, 8);
+		le_put(b + WSET_HEADER_SIZE + i * WSET_RUN_SIZE + 8, w->runs[i].count, 8);
 	}
 	uint64_t crc = crc64(0, b, H_CRC);
-	put_le(b + H_CRC, crc64(crc, b + WSET_HEADER_SIZE, n - WSET_HEADER_SIZE), 8);
+	le_put(b + H_CRC, crc64(crc, b + WSET_HEADER_SIZE, n - WSET_HEADER_SIZE), 8);
 	*out = b;
 	*len = n;
 	return 0;
@@ -113,14 +99,14 @@ int wset_decode(const uint8_t *buf, size_t len, const uint8_t gen[16], uint64_t 
 				 WSET_HEADER_SIZE);
 	if (memcmp(buf, WSET_MAGIC, 8))
 		return err_inval(e, "not a working-set list (bad magic)");
-	if (get_le(buf + H_VERSION, 4) != WSET_VERSION || get_le(buf + H_PAGE, 4) != WSET_PAGE)
+	if (le_get(buf + H_VERSION, 4) != WSET_VERSION || le_get(buf + H_PAGE, 4) != WSET_PAGE)
 		return err_inval(e,
 				 "version %llu with %llu-byte pages (this mvm reads version %d, "
 				 "%u-byte pages)",
-				 (unsigned long long)get_le(buf + H_VERSION, 4),
-				 (unsigned long long)get_le(buf + H_PAGE, 4), WSET_VERSION,
+				 (unsigned long long)le_get(buf + H_VERSION, 4),
+				 (unsigned long long)le_get(buf + H_PAGE, 4), WSET_VERSION,
 				 WSET_PAGE);
-	uint64_t nr = get_le(buf + H_NR, 4);
+	uint64_t nr = le_get(buf + H_NR, 4);
 	if ((len - WSET_HEADER_SIZE) / WSET_RUN_SIZE != nr ||
 	    (len - WSET_HEADER_SIZE) % WSET_RUN_SIZE)
 		return err_inval(e,
@@ -129,15 +115,15 @@ int wset_decode(const uint8_t *buf, size_t len, const uint8_t gen[16], uint64_t 
 				 len, (unsigned long long)nr,
 				 (unsigned long long)(WSET_HEADER_SIZE + nr * WSET_RUN_SIZE));
 	uint64_t crc = crc64(crc64(0, buf, H_CRC), buf + WSET_HEADER_SIZE, len - WSET_HEADER_SIZE);
-	if (get_le(buf + H_CRC, 8) != crc)
+	if (le_get(buf + H_CRC, 8) != crc)
 		return err_inval(e, "checksum mismatch: the file is corrupt");
-	if (memcmp(buf + H_GEN, gen, 16) || get_le(buf + H_RAM, 8) != ram_len)
+	if (memcmp(buf + H_GEN, gen, 16) || le_get(buf + H_RAM, 8) != ram_len)
 		return err_inval(e, "recorded for another snapshot (its generation or RAM size "
 				    "differs from this memory file's): stale");
 	uint64_t pages = ram_len / WSET_PAGE, total = 0, end = 0;
 	for (uint64_t i = 0; i < nr; i++) {
 		const uint8_t *r = buf + WSET_HEADER_SIZE + i * WSET_RUN_SIZE;
-		uint64_t p = get_le(r, 8), c = get_le(r + 8, 8);
+		uint64_t p = le_get(r, 8), c = le_get(r + 8, 8);
 		/* Runs in order, disjoint, not touching (they would be one), inside RAM. */
 		if (!c || c > pages || p > pages - c || (i && p <= end))
 			return err_inval(e,
@@ -148,25 +134,25 @@ int wset_decode(const uint8_t *buf, size_t len, const uint8_t gen[16], uint64_t 
 		end = p + c;
 		total += c;
 	}
-	if (total != get_le(buf + H_PAGES, 8))
+	if (total != le_get(buf + H_PAGES, 8))
 		return err_inval(e, "its runs add up to %llu pages, its header says %llu",
 				 (unsigned long long)total,
-				 (unsigned long long)get_le(buf + H_PAGES, 8));
-	if (get_le(buf + H_MS, 4) > WSET_MAX_MS)
+				 (unsigned long long)le_get(buf + H_PAGES, 8));
+	if (le_get(buf + H_MS, 4) > WSET_MAX_MS)
 		return err_inval(e, "a recording window of %llu ms (at most %u)",
-				 (unsigned long long)get_le(buf + H_MS, 4), WSET_MAX_MS);
+				 (unsigned long long)le_get(buf + H_MS, 4), WSET_MAX_MS);
 	w->runs = nr ? malloc(nr * sizeof(*w->runs)) : NULL;
 	if (nr && !w->runs)
 		return err_set(e, -ENOMEM, "out of memory for %llu runs", (unsigned long long)nr);
 	for (uint64_t i = 0; i < nr; i++) {
 		const uint8_t *r = buf + WSET_HEADER_SIZE + i * WSET_RUN_SIZE;
-		w->runs[i] = (struct wset_run){ get_le(r, 8), get_le(r + 8, 8) };
+		w->runs[i] = (struct wset_run){ le_get(r, 8), le_get(r + 8, 8) };
 	}
 	memcpy(w->gen, gen, 16);
 	w->ram_len = ram_len;
 	w->nr = (uint32_t)nr;
 	w->pages = total;
-	w->record_ms = (uint32_t)get_le(buf + H_MS, 4);
+	w->record_ms = (uint32_t)le_get(buf + H_MS, 4);
 	return 0;
 }
 
