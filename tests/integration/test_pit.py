@@ -36,45 +36,38 @@ def timers_work(vm, who):
           f"{who}: uptime {up}, LAPIC timer {loc and loc.group(1)}: {out!r}", vm.text())
 
 
-@test(slow=True, needs_linux=True)
-def pit_left_out_for_acpi_linux_and_its_clones(ctx):
-    snap = ctx.path("snap")
-    vm = LinuxVM(ctx, "acpi-")
+def saved_and_restored(ctx, name, on, why, **machine):
+    """A Linux guest (extra machine-config fields: machine) with the PIT on or
+    off for the reason `why`, its timers running; then its clone, the same."""
+    snap = ctx.path(name + "snap")
+    vm = LinuxVM(ctx, name + "-", machine=machine or None)
     try:
-        why = expect_pit(vm, False, "the ACPI guest")
-        check("hardware-reduced" in why, f"reason given: {why!r}")
-        timers_work(vm, "the ACPI guest")
+        said = expect_pit(vm, on, f"the {name} guest")
+        check(why in said, f"the {name} guest: reason given {said!r}, want {why!r}", vm.text())
+        timers_work(vm, f"the {name} guest")
         st, out = vm.run("cat /sys/devices/system/clocksource/clocksource0/current_clocksource")
-        print(f"ACPI guest without a PIT: clocksource {out.strip()}")
+        print(f"{name} guest, PIT {'on' if on else 'off'}: clocksource {out.strip()}")
         vm.snapshot(snap)
     finally:
         vm.stop()
-    c = LinuxVM.restore(ctx, snap, "acpic-")
+    c = LinuxVM.restore(ctx, snap, name + "c-")
     try:
-        expect_pit(c, False, "its clone")
-        timers_work(c, "its clone")
+        expect_pit(c, on, f"the {name} guest's clone")
+        timers_work(c, f"the {name} guest's clone")
         st, mc = c.api.get("/machine-config")
-        check(mc.get("mvm_pit") is False, f"the clone's GET /machine-config: {mc}")
+        check(mc.get("mvm_pit") is on, f"the clone's GET /machine-config: {mc}")
     finally:
         c.stop()
+
+
+@test(slow=True, needs_linux=True)
+def pit_left_out_for_acpi_linux_and_its_clones(ctx):
+    saved_and_restored(ctx, "acpi", False, "hardware-reduced")
 
 
 @test(slow=True, needs_linux=True)
 def pit_made_for_the_mp_table_and_when_asked(ctx):
-    snap = ctx.path("snap")
-    vm = LinuxVM(ctx, "mp-", machine={"mvm_acpi": False})
-    try:
-        check("no ACPI" in expect_pit(vm, True, "the MP-table guest"), "reason", vm.text())
-        timers_work(vm, "the MP-table guest")
-        vm.snapshot(snap)
-    finally:
-        vm.stop()
-    c = LinuxVM.restore(ctx, snap, "mpc-")
-    try:
-        expect_pit(c, True, "its clone")
-        timers_work(c, "its clone")
-    finally:
-        c.stop()
+    saved_and_restored(ctx, "mp", True, "no ACPI", mvm_acpi=False)
     # acpi=off on the command line: Linux would ignore the tables, so it gets
     # the MP table and the PIT without being told mvm_acpi false.
     vm = LinuxVM(ctx, "off-", args="acpi=off")

@@ -23,16 +23,14 @@ snapshot). --reap-drop-caches empties the host's page cache before every
 restore (root only): the memory file then comes from disk, as on a host that
 has not restored this snapshot lately.
 """
-import glob
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
 
-from perflib import (IS_PVM, PVM_WORDS, Api, Progress, Proc, Qmp, Result, adopt_pid, kill_pid,
-                     now_ms, qemu_cmd, smaps_rollup, unlink, wait_accepting)
+from perflib import (IS_PVM, PVM_WORDS, Api, Progress, Proc, Qmp, Result, mvm_clones, now_ms,
+                     qemu_cmd, smaps_rollup, touched_mib, unlink, wait_accepting)
 
 ARGS = "console=ttyS0 reboot=k panic=1 pci=off"
 AGENT = r"""stty -echo 2>/dev/null
@@ -74,26 +72,15 @@ def add_args(g):
 def fanout(env, args, res, snap, k):
     """K clones of the Linux snapshot (`mvm restore --clones`): time until all run,
     PSS per clone against the touched guest RAM the snapshot holds."""
-    pfx = env.path("fan")
-    t0 = now_ms()
-    r = subprocess.run([env.mvm, "restore", snap, "--clones", str(k), "--api-sock-prefix", pfx],
-                       capture_output=True, text=True, timeout=args.reap_timeout)
-    t1 = now_ms()
-    m = re.search(r"pids\s+([\d ]+)", r.stdout)
-    pids = [int(x) for x in m[1].split()] if m else []
-    for pid in pids:
-        adopt_pid(pid)
-    try:
-        if r.returncode != 0 or len(pids) != k:
-            res.fail({"what": f"mvm restore --clones {k} of the Linux snapshot",
-                      "rc": r.returncode, "cmd": " ".join(r.args), "console": r.stdout[-2000:],
-                      "log": r.stderr[-2000:]})
+    with mvm_clones(env, snap, k, env.path("fan"), args.reap_timeout) as (pids, ms, fail):
+        if fail:
+            res.fail(fail)
             return
         time.sleep(2)  # the clones run on (their first timer ticks, the agent waiting)
         pss = [smaps_rollup(pid).get("Pss") for pid in pids]
         pss = [v / 1024 for v in pss if v is not None]
-        touched = os.stat(os.path.join(snap, "vm.mem")).st_blocks * 512 / (1 << 20)
-        res.add("fanout_ms", "mvm", t1 - t0)
+        touched = touched_mib(os.path.join(snap, "vm.mem"))
+        res.add("fanout_ms", "mvm", ms)
         if pss and touched:
             res.add("fanout_pss", "mvm", sum(pss) / len(pss))
             res.add("fanout_pss_share", "mvm", sum(pss) / len(pss) / touched)
@@ -101,11 +88,6 @@ def fanout(env, args, res, snap, k):
                      f"{k} clones, PSS per clone {sum(pss) / len(pss):.2f} MiB (the monitor's "
                      "own pages included: a few hundred KiB private, its binary's text shared "
                      "by all; the clones share one rootfs file, idle)")
-    finally:
-        for pid in pids:
-            kill_pid(pid)
-        for f in glob.glob(pfx + "-*"):
-            unlink(f)
 
 
 class Guest:

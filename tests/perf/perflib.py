@@ -6,6 +6,8 @@ Python 3 standard library only. Every process started here is registered and
 killed (by its pid) when the suite ends, however it ends.
 """
 import atexit
+import contextlib
+import glob
 import http.client
 import json
 import os
@@ -463,6 +465,41 @@ def cpu_split_ns(pid):
     except (OSError, ValueError, IndexError):
         return None, None
     return own, vcpu
+
+
+@contextlib.contextmanager
+def mvm_clones(env, snap, k, pfx, timeout):
+    """`mvm restore SNAP --clones K --api-sock-prefix PFX`, as a context: yields
+    (pids, ms it took, a failure record or None); on leaving, every clone is
+    killed and its socket, console and log removed."""
+    t0 = now_ms()
+    r = subprocess.run([env.mvm, "restore", snap, "--clones", str(k), "--api-sock-prefix", pfx],
+                       capture_output=True, text=True, timeout=timeout)
+    ms = now_ms() - t0
+    m = re.search(r"pids\s+([\d ]+)", r.stdout)
+    pids = [int(x) for x in m[1].split()] if m else []
+    for pid in pids:
+        adopt_pid(pid)
+    fail = None
+    if r.returncode != 0 or len(pids) != k:
+        con = ""
+        for f in sorted(glob.glob(pfx + "-*.log"))[:2]:
+            with open(f, errors="replace") as fh:
+                con += f"--- {f}\n" + fh.read()[-1500:]
+        fail = {"what": f"mvm restore --clones {k} of {snap}", "rc": r.returncode,
+                "cmd": " ".join(r.args), "console": r.stdout[-2000:], "log": r.stderr + con}
+    try:
+        yield pids, ms, fail
+    finally:
+        for pid in pids:
+            kill_pid(pid)
+        for f in glob.glob(pfx + "-*"):
+            unlink(f)
+
+
+def touched_mib(mem_file):
+    """Guest RAM a snapshot's memory file holds: it is sparse (zero pages are holes)."""
+    return os.stat(mem_file).st_blocks * 512 / (1 << 20)
 
 
 def smaps_rollup(pid):
