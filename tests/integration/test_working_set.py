@@ -85,14 +85,28 @@ def counts_on(m, timeout=30):
     check(False, "the restored guest does not run", m.text())
 
 
-@test()
-def working_set_recorded_then_prefetched_counter_continues(ctx):
+def counter_snapshot(ctx):
+    """(the stopped monitor, the snapshot directory) of a running counter guest."""
     a = Monitor(ctx)
     try:
         start_counter(ctx, a)
-        d = snapshot(ctx, a)
+        return a, snapshot(ctx, a)
     finally:
         a.stop()
+
+
+def record_list(ctx, d, ms):
+    """A load of d that records its working set for ms: the list is written."""
+    r = restore_counter(ctx, d, {"record_ms": ms})
+    try:
+        wait_log(r, "written to")
+    finally:
+        r.stop()
+
+
+@test()
+def working_set_recorded_then_prefetched_counter_continues(ctx):
+    a, d = counter_snapshot(ctx)
     mem, path = os.path.join(d, "vm.mem"), os.path.join(d, "vm.snap.wset")
     before = os.stat(os.path.join(d, "vm.snap")).st_mtime_ns, os.stat(mem).st_mtime_ns
 
@@ -142,11 +156,7 @@ def working_set_damaged_or_stale_list_is_ignored_with_a_warning(ctx):
     finally:
         a.stop()
     path = os.path.join(d, "vm.snap.wset")
-    r = restore_counter(ctx, other, {"record_ms": 100})
-    try:
-        wait_log(r, "written to")
-    finally:
-        r.stop()
+    record_list(ctx, other, 100)
     good = open(os.path.join(other, "vm.snap.wset"), "rb").read()
     cases = [("stale", good, "another snapshot"), ("truncated", good[:70], "truncated"),
              ("garbage", os.urandom(300), "bad magic"),
@@ -167,17 +177,8 @@ def working_set_damaged_or_stale_list_is_ignored_with_a_warning(ctx):
 
 @test()
 def working_set_uffd_handler_prefetches_the_list(ctx):
-    a = Monitor(ctx)
-    try:
-        start_counter(ctx, a)
-        d = snapshot(ctx, a)
-    finally:
-        a.stop()
-    r = restore_counter(ctx, d, {"record_ms": 200})
-    try:
-        wait_log(r, "written to")
-    finally:
-        r.stop()
+    a, d = counter_snapshot(ctx)
+    record_list(ctx, d, 200)
     handler = os.path.join(os.path.dirname(ctx.mvm), "mvm-uffd-handler")
     for lst, say in ((os.path.join(d, "vm.snap.wset"), "pages prefetched"),
                      (ctx.path("missing.wset"), "working set ignored")):
